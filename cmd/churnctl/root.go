@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// App is what every subcommand gets: the streams, the logger, the summary
+// line and the global flags. Subcommands never touch os.Stdout/os.Stderr.
+type App struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// Log writes structured logs to Stderr (text on a terminal, else JSON).
+	Log *slog.Logger
+	// Summary is printed as the last stdout line when the command ends.
+	Summary *Summary
+	// RunID identifies this invocation in logs, run records and the summary.
+	RunID string
+	// StderrTTY reports whether stderr is a terminal (progress bars, colours).
+	StderrTTY bool
+	// StdoutTTY reports whether stdout is a terminal (tables vs JSON).
+	StdoutTTY bool
+
+	logFormat   string
+	logLevel    string
+	noProgress  bool
+	skipIfEmpty bool
+	start       time.Time
+}
+
+// ShowProgress reports whether a progress bar may be drawn on Stderr.
+func (a *App) ShowProgress() bool { return a.StderrTTY && !a.noProgress }
+
+// SkipIfEmpty reports whether --skip-if-empty was given.
+func (a *App) SkipIfEmpty() bool { return a.skipIfEmpty }
+
+// commands holds the constructors of the top-level subcommands. Each
+// subcommand file adds its own in init(), so adding a command never edits
+// this file.
+var commands []func(*App) *cobra.Command
+
+func register(f func(*App) *cobra.Command) { commands = append(commands, f) }
+
+// noSummary is a command annotation: the command prints no summary line
+// (shell completion scripts, help).
+const noSummary = "churnctl/no-summary"
+
+func newRootCmd(a *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "churnctl",
+		Short: "Churn analytics for music-streaming event logs, in one binary",
+		Long: `churnctl turns Sparkify/eventsim JSON event logs into a Parquet lake
+(bronze, silver, gold), leak-free per-user feature snapshots, a random-forest
+churn model with honest cross-validated metrics, churn scores, and PostgreSQL
+tables loaded with COPY.
+
+Exit codes: 0 ok, 1 unexpected failure, 2 bad flags or arguments, 3 bad input
+or failed quality gate, 4 transient (retry may succeed), 5 refused (gated
+promotion), 99 nothing to do with --skip-if-empty, 130/143 after SIGINT/SIGTERM.
+
+The last line of stdout is always a one-line JSON summary of the run.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations:   map[string]string{noSummary: "true"},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.setupLogging()
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+		Args: cobra.ArbitraryArgs,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.logFormat, "log-format", envOr("CHURNCTL_LOG_FORMAT", "auto"), "log format on stderr: auto (text on a terminal, else json), text, json")
+	pf.StringVar(&a.logLevel, "log-level", envOr("CHURNCTL_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	pf.BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are only drawn when stderr is a terminal)")
+	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	})
+	root.CompletionOptions.HiddenDefaultCmd = false
+
+	for _, f := range commands {
+		root.AddCommand(f(a))
+	}
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" || c.Name() == "help" {
+			markNoSummary(c)
+		}
+	}
+	wrapArgs(root)
+	return root
+}
+
+func markNoSummary(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[noSummary] = "true"
+	for _, sub := range c.Commands() {
+		markNoSummary(sub)
+	}
+}
+
+// wrapArgs makes every positional-argument error a usage error (exit 2).
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+// usageErrorf returns an error that exits 2 and shows the command's usage.
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", exitcode.ErrUsage, fmt.Sprintf(format, args...))
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (a *App) setupLogging() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return usageErrorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch a.logFormat {
+	case "auto":
+		if a.StderrTTY {
+			h = slog.NewTextHandler(a.Stderr, opts)
+		} else {
+			h = slog.NewJSONHandler(a.Stderr, opts)
+		}
+	case "text":
+		h = slog.NewTextHandler(a.Stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(a.Stderr, opts)
+	default:
+		return usageErrorf("--log-format %q: want auto, text or json", a.logFormat)
+	}
+	a.Log = slog.New(h).With("run_id", a.RunID)
+	return nil
+}
+
+func newRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// run is the whole program: arguments and streams in, exit code out. Tests
+// call it directly; main only adds the signal context and os.Exit.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	now := time.Now()
+	a := &App{
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Summary:   &Summary{},
+		RunID:     newRunID(now),
+		StderrTTY: isTerminal(stderr),
+		StdoutTTY: isTerminal(stdout),
+		start:     now,
+	}
+	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	cmd, err := root.ExecuteC()
+	if err != nil && cmd != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
+	}
+	code := exitCode(ctx, err, a.skipIfEmpty)
+	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+		fmt.Fprintf(stderr, "churnctl: %v\n", err)
+		if code == exitcode.Usage && cmd != nil {
+			fmt.Fprintln(stderr)
+			fmt.Fprint(stderr, cmd.UsageString())
+		}
+	}
+	if cmd == nil || cmd.Annotations[noSummary] == "" || (err != nil && cmd == root) {
+		name := "churnctl"
+		if cmd != nil {
+			name = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+		}
+		var extra [][2]any
+		extra = append(extra, [2]any{"run_id", a.RunID})
+		if code != exitcode.OK {
+			extra = append(extra, [2]any{"exit_code", code})
+		}
+		if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+			extra = append(extra, [2]any{"error", err.Error()})
+		}
+		_ = a.Summary.write(stdout, name, statusFor(code), extra, time.Since(now).Milliseconds())
+	}
+	return code
+}
