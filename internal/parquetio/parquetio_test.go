@@ -399,3 +399,33 @@ func TestDeterministic(t *testing.T) {
 		t.Error("same batch written twice (serial, parallel) gave different bytes")
 	}
 }
+
+// TestFastValuesMatchPortable checks that the mirrored-layout value path
+// writes the same bytes as parquet-go's public constructors.
+func TestFastValuesMatchPortable(t *testing.T) {
+	if !fastValues {
+		t.Fatal("parquet.Value layout check failed: parquet-go changed, the slow path is in use")
+	}
+	mem := memory.NewGoAllocator()
+	s := allTypes()
+	b := makeBatch(mem, s, 0, 3000)
+	defer b.Release()
+	var out [2]bytes.Buffer
+	for i := range out {
+		fastValues = i == 0
+		w, err := NewWriter(&out[i], s, WithDictionary("opt_utf8"), WithRowGroupSize(1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fastValues = true
+	if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
+		t.Error("fast and portable value paths wrote different files")
+	}
+}

@@ -42,6 +42,7 @@ type writerConfig struct {
 	kv           [][2]string
 	parallel     bool
 	pageSize     int
+	noBounds     []string
 }
 
 // WriterOption configures a Writer.
@@ -99,6 +100,13 @@ func WithPageSize(bytes int) WriterOption {
 	}
 }
 
+// WithoutBounds skips the min/max statistics of the named columns (page
+// and column chunk bounds). Computing them costs string comparisons on
+// every page; skip them for columns nobody filters on (free text, blobs).
+func WithoutBounds(columns ...string) WriterOption {
+	return func(c *writerConfig) { c.noBounds = append(c.noBounds, columns...) }
+}
+
 // Writer writes Arrow record batches of one schema to a Parquet file.
 // It is not safe for concurrent use.
 type Writer struct {
@@ -135,6 +143,9 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts ...WriterOption) (*Writer
 	}
 	if cfg.pageSize > 0 {
 		popts = append(popts, parquet.PageBufferSize(cfg.pageSize))
+	}
+	for _, name := range cfg.noBounds {
+		popts = append(popts, parquet.SkipPageBounds(name), parquet.SkipPageStatistics(name))
 	}
 	for _, kv := range cfg.kv {
 		popts = append(popts, parquet.KeyValueMetadata(kv[0], kv[1]))
@@ -240,15 +251,32 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 		w.scratch[ci] = buf
 	}
 	k := w.kinds[ci]
+	if !nullable && arr.NullN() > 0 {
+		return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
+	}
 	for start := lo; start < hi; start += chunkRows {
 		end := min(start+chunkRows, hi)
 		vals := buf[:end-start]
+		if fastValues {
+			fillFast(vals, k, arr, start, end, int(def), ci)
+		} else {
+			fillPortable(vals, k, arr, start, def, ci)
+		}
+		if _, err := col.WriteRowValues(vals); err != nil {
+			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		}
+		clear(vals) // drop references to the batch's buffers
+	}
+	return nil
+}
+
+// fillPortable converts rows [start, start+len(vals)) of arr with the
+// public parquet-go constructors.
+func fillPortable(vals []parquet.Value, k kind, arr arrow.Array, start int, def byte, ci int) {
+	{
 		for j := range vals {
 			r := start + j
 			if arr.IsNull(r) {
-				if !nullable {
-					return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
-				}
 				vals[j] = parquet.NullValue().Level(0, 0, ci)
 				continue
 			}
@@ -274,12 +302,7 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 			}
 			vals[j] = v.Level(0, int(def), ci)
 		}
-		if _, err := col.WriteRowValues(vals); err != nil {
-			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
-		}
-		clear(vals) // drop references to the batch's buffers
 	}
-	return nil
 }
 
 // Close flushes the last row group and writes the footer. It does not close
