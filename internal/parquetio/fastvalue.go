@@ -127,15 +127,12 @@ func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int
 		}
 	case kindString, kindBinary:
 		var offs []int32
-		var data []byte
 		if k == kindString {
-			a := arr.(*array.String)
-			offs, data = a.ValueOffsets(), a.ValueBytes()
+			offs = arr.(*array.String).ValueOffsets()
 		} else {
-			a := arr.(*array.Binary)
-			offs, data = a.ValueOffsets(), a.ValueBytes()
+			offs = arr.(*array.Binary).ValueOffsets()
 		}
-		base := unsafe.SliceData(data)
+		base := valueData(arr)
 		for j := range lay {
 			o, e := offs[lo+j], offs[lo+j+1]
 			v := tmpl
@@ -157,3 +154,100 @@ func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int
 
 // negU64 is the two's complement bit pattern of -n.
 func negU64(n int64) uint64 { return uint64(-n) }
+
+// fillFastRefs is fillFast over referenced rows of several arrays.
+func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRef, def, ci int) {
+	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
+	var pk parquet.Kind
+	switch k {
+	case kindInt32, kindDate32:
+		pk = parquet.Int32
+	case kindInt64, kindTimestampMS:
+		pk = parquet.Int64
+	case kindFloat64:
+		pk = parquet.Double
+	case kindBool:
+		pk = parquet.Boolean
+	default:
+		pk = parquet.ByteArray
+	}
+	tmpl := valueLayout{kind: ^int8(pk), def: byte(def), col: ^uint16(ci)}
+	null := valueLayout{col: ^uint16(ci)}
+	switch k {
+	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
+		// Fixed-width values: read the raw 4 or 8 bytes.
+		width := 8
+		if k == kindInt32 || k == kindDate32 {
+			width = 4
+		}
+		bufs := make([][]byte, len(arrs))
+		for i, a := range arrs {
+			b := a.Data().Buffers()[1].Bytes()
+			off := a.Data().Offset() * width
+			bufs[i] = b[off:]
+		}
+		for j, ref := range rows {
+			a := arrs[ref.Batch]
+			if a.IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			v := tmpl
+			p := unsafe.Pointer(&bufs[ref.Batch][int(ref.Row)*width])
+			if width == 4 {
+				v.u64 = uint64(int64(*(*int32)(p)))
+			} else {
+				v.u64 = *(*uint64)(p)
+			}
+			lay[j] = v
+		}
+	case kindBool:
+		for j, ref := range rows {
+			a := arrs[ref.Batch].(*array.Boolean)
+			if a.IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			v := tmpl
+			if a.Value(int(ref.Row)) {
+				v.u64 = 1
+			}
+			lay[j] = v
+		}
+	case kindString, kindBinary:
+		offs := make([][]int32, len(arrs))
+		datas := make([]*byte, len(arrs))
+		for i, a := range arrs {
+			if k == kindString {
+				offs[i] = a.(*array.String).ValueOffsets()
+			} else {
+				offs[i] = a.(*array.Binary).ValueOffsets()
+			}
+			datas[i] = valueData(a)
+		}
+		for j, ref := range rows {
+			if arrs[ref.Batch].IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			o := offs[ref.Batch]
+			b, e := o[ref.Row], o[ref.Row+1]
+			v := tmpl
+			if e > b {
+				v.ptr = (*byte)(unsafe.Add(unsafe.Pointer(datas[ref.Batch]), b))
+			}
+			v.u64 = uint64(e - b)
+			lay[j] = v
+		}
+	}
+}
+
+// valueData is the start of a string/binary array's data buffer, which
+// ValueOffsets index (ValueBytes is rebased at the first offset of a slice).
+func valueData(a arrow.Array) *byte {
+	bufs := a.Data().Buffers()
+	if len(bufs) < 3 || bufs[2] == nil {
+		return nil
+	}
+	return unsafe.SliceData(bufs[2].Bytes())
+}

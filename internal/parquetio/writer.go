@@ -193,6 +193,83 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 	return nil
 }
 
+// RowRef addresses row Row of batch Batch in a WriteRows call.
+type RowRef struct {
+	Batch, Row int32
+}
+
+// WriteRows appends the referenced rows of recs, in the order of rows
+// (a sorted or filtered view written without first copying the rows into
+// a new batch). Every batch must have the writer's schema.
+func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
+	if w.closed {
+		return fmt.Errorf("parquetio: write after close")
+	}
+	for _, r := range recs {
+		if err := w.checkSchema(r.Schema()); err != nil {
+			return err
+		}
+	}
+	for len(rows) > 0 {
+		m := min(int64(len(rows)), w.cfg.rowGroupSize-w.inGroup)
+		part := rows[:m]
+		for ci := range w.cols {
+			if err := w.writeColumnRefs(ci, recs, part); err != nil {
+				return err
+			}
+		}
+		rows = rows[m:]
+		w.inGroup += m
+		w.rows += m
+		if w.inGroup == w.cfg.rowGroupSize {
+			if err := w.pw.Flush(); err != nil {
+				return fmt.Errorf("parquetio: flush row group: %w", err)
+			}
+			w.inGroup = 0
+		}
+	}
+	return nil
+}
+
+// writeColumnRefs is writeColumn over referenced rows.
+func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef) error {
+	col := w.cols[ci]
+	nullable := w.schema.Field(ci).Nullable
+	var def byte
+	if nullable {
+		def = 1
+	}
+	buf := w.scratch[ci]
+	if cap(buf) < chunkRows {
+		buf = make([]parquet.Value, chunkRows)
+		w.scratch[ci] = buf
+	}
+	arrs := make([]arrow.Array, len(recs))
+	for i, r := range recs {
+		arrs[i] = r.Column(ci)
+		if !nullable && arrs[i].NullN() > 0 {
+			return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
+		}
+	}
+	k := w.kinds[ci]
+	for start := 0; start < len(rows); start += chunkRows {
+		part := rows[start:min(start+chunkRows, len(rows))]
+		vals := buf[:len(part)]
+		if fastValues {
+			fillFastRefs(vals, k, arrs, part, int(def), ci)
+		} else {
+			for j, ref := range part {
+				fillPortable(vals[j:j+1], k, arrs[ref.Batch], int(ref.Row), def, ci)
+			}
+		}
+		if _, err := col.WriteRowValues(vals); err != nil {
+			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		}
+		clear(vals)
+	}
+	return nil
+}
+
 func (w *Writer) checkSchema(s *arrow.Schema) error {
 	if s == w.schema {
 		return nil
