@@ -86,7 +86,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, sub := range []string{"version", "etl", "completion"} {
+	for _, sub := range []string{"version", "completion"} {
 		if !strings.Contains(stdout, "  "+sub+" ") {
 			t.Errorf("--help does not list %q:\n%s", sub, stdout)
 		}
