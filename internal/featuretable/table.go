@@ -106,7 +106,7 @@ type File struct {
 
 // Table is a feature table in memory, column by column.
 type Table struct {
-	Features []Feature  // names and types, in column order
+	Features []Feature   // names and types, in column order
 	Cols     [][]float64 // Cols[f][row]
 	Label    []uint8     // nil without a label column
 	IDs      []string    // nil without an id column

@@ -53,8 +53,8 @@ func Generate(n, nf int, seed uint64) *Table {
 	}
 	for i := range n {
 		t.IDs[i] = strconv.Itoa(100000 + i)
-		engage := r.NormFloat64()       // latent engagement
-		frustration := r.NormFloat64()  // latent dissatisfaction
+		engage := r.NormFloat64()      // latent engagement
+		frustration := r.NormFloat64() // latent dissatisfaction
 		paid := 0.0
 		if r.Float64() < 0.45+0.1*math.Tanh(engage) {
 			paid = 1
