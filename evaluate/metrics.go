@@ -12,10 +12,10 @@
 package evaluate
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 )
 
 // Confusion is a 2×2 confusion matrix at a threshold.
@@ -85,7 +85,7 @@ func order(scores []float64) []int {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
 	return idx
 }
 
@@ -310,16 +310,16 @@ func point(scores []float64, labels []uint8, thr float64) Report {
 func bootstrapCI(scores []float64, labels []uint8, thr float64, boot int, seed uint64) map[string][2]float64 {
 	r := rand.New(rand.NewPCG(seed, 0xb007))
 	n := len(scores)
-	s := make([]float64, n)
-	l := make([]uint8, n)
+	idx := order(scores) // sorted once; a resample is a count per row
+	w := make([]int, n)
 	names := []string{"f1", "precision", "recall", "accuracy", "weighted_f1", "roc_auc", "pr_auc", "log_loss", "brier"}
 	vals := make([][]float64, len(names))
 	for range boot {
-		for i := range n {
-			j := r.IntN(n)
-			s[i], l[i] = scores[j], labels[j]
+		clear(w)
+		for range n {
+			w[r.IntN(n)]++
 		}
-		p := point(s, l, thr)
+		p := weighted(idx, scores, labels, w, thr)
 		for k, v := range []float64{p.F1, p.Precision, p.Recall, p.Accuracy, p.WeightedF1, p.ROCAUC, p.PRAUC, p.LogLoss, p.Brier} {
 			if !math.IsNaN(v) {
 				vals[k] = append(vals[k], v)
@@ -336,6 +336,77 @@ func bootstrapCI(scores []float64, labels []uint8, thr float64, boot int, seed u
 		out[name] = [2]float64{quantile(v, 0.025), quantile(v, 0.975)}
 	}
 	return out
+}
+
+// weighted computes the point metrics of a resample in which row i appears
+// w[i] times; idx orders rows by descending score. Same definitions as the
+// unweighted functions (tested to agree).
+func weighted(idx []int, scores []float64, labels []uint8, w []int, thr float64) Report {
+	var c Confusion
+	var pos, neg int
+	var ll, br float64
+	const eps = 1e-15
+	for i, k := range w {
+		if k == 0 {
+			continue
+		}
+		p, y := scores[i], labels[i]
+		pr := p >= thr
+		switch {
+		case pr && y == 1:
+			c.TP += k
+		case pr:
+			c.FP += k
+		case y == 1:
+			c.FN += k
+		default:
+			c.TN += k
+		}
+		q := math.Min(math.Max(p, eps), 1-eps)
+		d := p - float64(y)
+		if y == 1 {
+			pos += k
+			ll -= float64(k) * math.Log(q)
+		} else {
+			neg += k
+			ll -= float64(k) * math.Log(1-q)
+		}
+		br += float64(k) * d * d
+	}
+	n := pos + neg
+	rep := Report{Rows: n, Positives: pos, Threshold: thr, F1: c.F1(), Precision: c.Precision(), Recall: c.Recall(),
+		Accuracy: c.Accuracy(), WeightedF1: c.WeightedF1(), LogLoss: ll / float64(n), Brier: br / float64(n), Confusion: c,
+		ROCAUC: math.NaN(), PRAUC: math.NaN()}
+	if pos == 0 {
+		return rep
+	}
+	var tp, fp, ptp, pfp int
+	var area, ap, prevR float64
+	for j, i := range idx {
+		if k := w[i]; k > 0 {
+			if labels[i] == 1 {
+				tp += k
+			} else {
+				fp += k
+			}
+		}
+		if j+1 < len(idx) && scores[idx[j+1]] == scores[i] {
+			continue
+		}
+		if tp == ptp && fp == pfp {
+			continue
+		}
+		area += float64(fp-pfp) * float64(tp+ptp) / 2
+		rr := float64(tp) / float64(pos)
+		ap += (rr - prevR) * float64(tp) / float64(tp+fp)
+		prevR = rr
+		ptp, pfp = tp, fp
+	}
+	rep.PRAUC = ap
+	if neg > 0 {
+		rep.ROCAUC = area / (float64(pos) * float64(neg))
+	}
+	return rep
 }
 
 // quantile of sorted v by linear interpolation (numpy's default).

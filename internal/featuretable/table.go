@@ -228,10 +228,12 @@ func Read(paths []string, o Options) (*Table, error) {
 	}
 	t := &Table{LabelName: o.Label, IDName: o.ID}
 	var schema *Schema
+	var schemaPath string
 	for _, p := range paths {
 		for _, f := range files {
 			if strings.HasPrefix(f, p) || f == p {
 				if sp, ok := findSchema(f, p); ok && schema == nil {
+					schemaPath = sp
 					if schema, err = ReadSchema(sp); err != nil {
 						return nil, err
 					}
@@ -254,6 +256,9 @@ func Read(paths []string, o Options) (*Table, error) {
 			if !ok {
 				if _, isStr := r.strs[f.Name]; isStr {
 					return nil, fmt.Errorf("%w: %s: feature column %q is not numeric (encode categories as integers in the features stage)", exitcode.ErrBadInput, path, f.Name)
+				}
+				if schema != nil {
+					return nil, fmt.Errorf("%w: %s: feature column %q, listed in %s, is missing", exitcode.ErrBadInput, path, f.Name, schemaPath)
 				}
 				return nil, fmt.Errorf("%w: %s: feature column %q is missing (the table's columns differ from the first file's)", exitcode.ErrBadInput, path, f.Name)
 			}
