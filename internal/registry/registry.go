@@ -86,6 +86,9 @@ func (r Registry) Register(name string, files map[string][]byte) (Version, error
 		return Version{}, err
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return Version{}, err
+	}
 	for fn, b := range files {
 		if err := os.WriteFile(filepath.Join(tmp, fn), b, 0o644); err != nil {
 			return Version{}, err
