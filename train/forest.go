@@ -231,15 +231,8 @@ func Fit(ctx context.Context, d *Dataset, p Params, o FitOptions) (*Forest, erro
 	if err := d.CheckFinite(); err != nil {
 		return nil, err
 	}
-	var pos int
-	for _, y := range d.Y {
-		if y > 1 {
-			return nil, fmt.Errorf("%w: label %d: want 0 or 1", exitcode.ErrBadInput, y)
-		}
-		pos += int(y)
-	}
-	if pos == 0 || pos == n {
-		return nil, fmt.Errorf("%w: the label has one class only (%d of %d rows positive); a classifier needs both", exitcode.ErrBadInput, pos, n)
+	if err := checkLabels(d.Y); err != nil {
+		return nil, err
 	}
 	mtry, err := p.mtry(len(d.Cols))
 	if err != nil {
@@ -259,7 +252,11 @@ func Fit(ctx context.Context, d *Dataset, p Params, o FitOptions) (*Forest, erro
 	case p.MaxSamples > 1:
 		nBoot = min(n, int(p.MaxSamples))
 	}
-	var cw [2]float64 = [2]float64{1, 1}
+	pos := 0
+	for _, y := range d.Y {
+		pos += int(y)
+	}
+	cw := [2]float64{1, 1}
 	if p.ClassWeight == "balanced" {
 		cw = [2]float64{float64(n) / (2 * float64(n-pos)), float64(n) / (2 * float64(pos))}
 	}
@@ -320,6 +317,21 @@ func Fit(ctx context.Context, d *Dataset, p Params, o FitOptions) (*Forest, erro
 		f.OOB = f.oob(d, inbag, jobs)
 	}
 	return f, nil
+}
+
+// checkLabels requires 0/1 labels with both classes present.
+func checkLabels(y []uint8) error {
+	var pos int
+	for _, v := range y {
+		if v > 1 {
+			return fmt.Errorf("%w: label %d: want 0 or 1", exitcode.ErrBadInput, v)
+		}
+		pos += int(v)
+	}
+	if pos == 0 || pos == len(y) {
+		return fmt.Errorf("%w: the label has one class only (%d of %d rows positive); a classifier needs both", exitcode.ErrBadInput, pos, len(y))
+	}
+	return nil
 }
 
 func normalize(v []float64) {

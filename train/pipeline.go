@@ -122,6 +122,9 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 	if err := d.CheckFinite(); err != nil {
 		return nil, err
 	}
+	if err := checkLabels(d.Y); err != nil {
+		return nil, err
+	}
 	fold, only, err := c.folds(d)
 	if err != nil {
 		return nil, err
