@@ -8,7 +8,7 @@
 // and call New(t) in each test that needs a database. The server is started
 // on first use from the installed binaries (pg_config --bindir, else
 // /usr/lib/postgresql/*/bin): initdb in a temp dir, unix socket only
-// (listen_addresses=”), fsync off. As root the server runs as the postgres
+// (empty listen_addresses), fsync off. As root the server runs as the postgres
 // user, because initdb refuses root. It is stopped when the package's tests
 // end, and also when the test binary dies (parent-death signal).
 //
