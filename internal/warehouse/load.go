@@ -361,6 +361,11 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 		var copied int64
 		if len(u.cols) > 0 {
 			n, err := tx.CopyFrom(ctx, pgx.Identifier{"churnctl_stage_" + u.table}, u.cols, u.src)
+			if serr := u.src.Err(); serr != nil {
+				// The server reports a source error as "COPY from stdin
+				// failed" (57014); the source's own error is the real one.
+				return serr
+			}
 			if err != nil {
 				return fmt.Errorf("copy: %w", err)
 			}
