@@ -117,7 +117,7 @@ func newDBStatusCmd(a *App) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			var versions []int64
+			versions := []int64{}
 			for _, m := range applied {
 				versions = append(versions, m.Version)
 			}

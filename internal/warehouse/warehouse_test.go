@@ -509,3 +509,17 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigRedacts(t *testing.T) {
+	for _, dsn := range []string{
+		"host=/tmp password=hunter22 port= x",
+		"postgres://u:hun%20ter22@h:x/db",
+		"host=/tmp password='hun ter22' port=x",
+		"postgres://u@h/db?password=hunter22&port=bad",
+	} {
+		_, err := ParseConfig(ConnOptions{DSN: dsn})
+		if exitcode.Code(err) != exitcode.Usage || strings.Contains(err.Error(), "ter22") {
+			t.Errorf("ParseConfig(%q) = %v (exit %d), want exit 2 without the password", dsn, err, exitcode.Code(err))
+		}
+	}
+}
