@@ -153,7 +153,10 @@ func Generate(ctx context.Context, cfg Config, outs ...io.Writer) (Stats, error)
 		st.Parts[part].To = time.UnixMilli(min(end, start+int64(win+1)*window)).UTC()
 		for i, s := range shards {
 			select {
-			case c := <-s.out:
+			case c, ok := <-s.out:
+				if !ok { // the shard stopped: ctx was cancelled
+					return fail(nil)
+				}
 				chunks[i] = c
 				heads[i] = 0
 			case <-ctx.Done():

@@ -103,10 +103,10 @@ const (
 // Calibration. baseSessionsPerDay is tuned so that 10,000 users over 60 days
 // write about 1 GB (see TestSizeCalibration).
 const (
-	baseSessionsPerDay = 0.228
+	baseSessionsPerDay = 0.218
 	baseSessionSteps   = 36.0
-	churnLogit         = -1.45
-	quietShare         = 0.22 // loyal users who drift without cancelling
+	churnLogit         = -1.9
+	quietShare         = 0.18 // loyal users who drift without cancelling
 	newUserShare       = 0.30 // users who register during the period
 	guestPerUser       = 1.0 / 40
 )
@@ -202,12 +202,12 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 	a.location = locations[int(float64(len(locations))*math.Pow(r.Float64(), 1.7))]
 	a.agent = userAgents[int(float64(len(userAgents))*math.Pow(r.Float64(), 1.4))]
 
-	a.rate = baseSessionsPerDay / msPerDay * lognormal(r, 0.6) * math.Exp(0.15*sat)
+	a.rate = baseSessionsPerDay / msPerDay * lognormal(r, 0.6) * math.Exp(0.25*sat)
 	a.steps = baseSessionSteps * lognormal(r, 0.3)
-	a.tu = 0.044 * lognormal(r, 0.35) * math.Exp(0.25*sat)
-	a.td = 0.0095 * lognormal(r, 0.4) * math.Exp(-0.3*sat)
-	a.pl = 0.025 * lognormal(r, 0.35) * math.Exp(0.2*sat)
-	a.af = 0.0145 * lognormal(r, 0.4) * math.Exp(0.2*sat)
+	a.tu = 0.044 * lognormal(r, 0.35) * math.Exp(0.35*sat)
+	a.td = 0.0095 * lognormal(r, 0.4) * math.Exp(-0.6*sat)
+	a.pl = 0.025 * lognormal(r, 0.35) * math.Exp(0.3*sat)
+	a.af = 0.0145 * lognormal(r, 0.4) * math.Exp(0.3*sat)
 	a.ad = 0.029 * lognormal(r, 0.3)
 	a.hp = 0.006 * lognormal(r, 0.4)
 	a.upP = min(0.9, 0.22*math.Exp(0.3*sat))
@@ -230,19 +230,20 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		}
 	}
 	// Churn: likelier for unsatisfied users, at a time spread over the range.
-	churnP := sigmoid(churnLogit - 1.0*sat)
+	churnP := sigmoid(churnLogit - 1.9*sat)
 	if end-a0 >= 4*msPerDay && r.Float64() < churnP {
 		lo := a0 + 2*msPerDay
 		hi := end - 36*msPerHour
 		a.churnAt = lo + int64(r.Float64()*float64(hi-lo))
-		d := int64(uniform(r, 10, 42) * msPerDay)
+		d := int64(uniform(r, 14, 42) * msPerDay)
 		a.driftEnd = a.churnAt
 		a.driftStart = a.churnAt - d
-		a.driftMag = uniform(r, 0.3, 1.0)
+		a.driftMag = uniform(r, 0.5, 1.0)
+		a.next = min(a.next, a.churnAt)
 	} else if r.Float64() < quietShare {
 		a.driftStart = start - 20*msPerDay + int64(r.Float64()*float64(span+20*msPerDay))
 		a.driftEnd = a.driftStart + int64(uniform(r, 10, 42)*msPerDay)
-		a.driftMag = uniform(r, 0.3, 1.0)
+		a.driftMag = uniform(r, 0.3, 0.9)
 	}
 	a.id = strconv.AppendInt(nil, int64(idx)+1, 10)
 	if a.newUser {
@@ -299,7 +300,7 @@ func (a *actor) gap(t int64) int64 {
 		if cur >= a.end {
 			return cur - t
 		}
-		if r.Float64() < diurnal(cur)*(1-0.75*a.drift(cur)) {
+		if r.Float64() < diurnal(cur)*(1-0.85*a.drift(cur)) {
 			return cur - t
 		}
 	}
@@ -338,12 +339,12 @@ func (st *stepTable) draw(r *rand.Rand) page {
 func (a *actor) table(d float64) stepTable {
 	var st stepTable
 	st.add(pNextSong, 0.85)
-	st.add(pThumbsUp, a.tu*(1-0.45*d))
-	st.add(pThumbsDown, a.td*(1+2.5*d))
-	st.add(pAddToPlaylist, a.pl*(1-0.5*d))
-	st.add(pAddFriend, a.af*(1-0.6*d))
+	st.add(pThumbsUp, a.tu*(1-0.5*d))
+	st.add(pThumbsDown, a.td*(1+3.5*d))
+	st.add(pAddToPlaylist, a.pl*(1-0.6*d))
+	st.add(pAddFriend, a.af*(1-0.7*d))
 	if a.level == 0 {
-		st.add(pRollAdvert, a.ad*(1+1.5*d))
+		st.add(pRollAdvert, a.ad*(1+2.5*d))
 		st.add(pUpgrade, 0.0045*(1-0.5*d))
 	} else {
 		st.add(pRollAdvert, 0.002)
@@ -368,8 +369,7 @@ func (a *actor) session(buf []event, cfg *Config) []event {
 	start := a.next
 	last := false
 	if a.churnAt > 0 && start >= a.churnAt {
-		start = max(a.churnAt, a.lastTs+10*msPerMin)
-		last = true
+		last = true // a.next never passes churnAt: this session starts at it
 	}
 	if start >= a.end {
 		a.done = true
