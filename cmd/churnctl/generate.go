@@ -63,12 +63,11 @@ null, keys in alphabetical order, an extra unknown key.`,
 	f.IntVar(&o.days, "days", 60, "length of the log in days")
 	f.StringVar(&o.start, "start", "2018-10-01", "first day of the log (UTC), YYYY-MM-DD or RFC 3339")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same bytes")
-	f.StringVar(&o.out, "out", "", `output path ("-" for stdout, .gz for gzip)`)
+	f.StringVar(&o.out, "out", "", `output path, required ("-" for stdout, .gz for gzip)`)
 	f.IntVar(&o.files, "files", 1, "split the log by time into this many files")
 	f.Float64Var(&o.badLines, "bad-lines", 0, "fraction of events followed by a malformed copy (for tests)")
 	f.Float64Var(&o.variants, "variants", 0, "fraction of events written in valid but unusual forms")
 	f.IntVar(&o.longLine, "long-line-bytes", eventsim.DefaultLongLineBytes, "length of line_too_long bad lines")
-	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
@@ -80,6 +79,9 @@ func parseStart(s string) (time.Time, error) {
 }
 
 func runGenerate(cmd *cobra.Command, a *App, o *generateOptions) error {
+	if o.out == "" {
+		return usageErrorf("--out is required (a file, or - for stdout)")
+	}
 	start, err := parseStart(o.start)
 	if err != nil {
 		return usageErrorf("--start %q: want YYYY-MM-DD or RFC 3339", o.start)
@@ -90,9 +92,6 @@ func runGenerate(cmd *cobra.Command, a *App, o *generateOptions) error {
 	}
 	if err := cfg.Validate(o.files); err != nil {
 		return usageErrorf("%v", err)
-	}
-	if o.out == "" {
-		return usageErrorf("--out is required")
 	}
 	if o.out == "-" && o.files > 1 {
 		return usageErrorf("--files %d needs a file --out, not stdout", o.files)
