@@ -55,7 +55,9 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-func lines(b []byte) [][]byte { return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) }
+func lines(b []byte) [][]byte {
+	return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+}
 
 func TestGenerateSample200Users(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
