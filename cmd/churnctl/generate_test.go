@@ -31,7 +31,7 @@ func generateStdout(t *testing.T, args ...string) ([]byte, map[string]any) {
 }
 
 // topKeys returns the keys of a JSON object in the order they appear.
-func topKeys(t *testing.T, line []byte) []string {
+func genTopKeys(t *testing.T, line []byte) []string {
 	t.Helper()
 	d := json.NewDecoder(bytes.NewReader(line))
 	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
@@ -55,7 +55,7 @@ func topKeys(t *testing.T, line []byte) []string {
 	return keys
 }
 
-func lines(b []byte) [][]byte {
+func genLines(b []byte) [][]byte {
 	return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 }
 
@@ -74,7 +74,7 @@ func TestGenerateSample200Users(t *testing.T) {
 			t.Errorf("summary lacks %q: %v", k, sum)
 		}
 	}
-	ls := lines(one)
+	ls := genLines(one)
 	if sum["events"] != float64(len(ls)) || sum["bytes"] != float64(len(one)) || sum["users"] != 200.0 {
 		t.Errorf("summary %v, wrote %d lines, %d bytes", sum, len(ls), len(one))
 	}
@@ -87,7 +87,7 @@ func TestGenerateSample200Users(t *testing.T) {
 	byUser := map[string][]ev{}
 	var prevTS int64
 	for i, l := range ls {
-		if keys := topKeys(t, l); !slices.Equal(keys, eventsim.Keys[:]) {
+		if keys := genTopKeys(t, l); !slices.Equal(keys, eventsim.Keys[:]) {
 			t.Fatalf("line %d keys %v, want %v", i+1, keys, eventsim.Keys)
 		}
 		var e ev
@@ -118,7 +118,7 @@ func TestGenerateSample200Users(t *testing.T) {
 	}
 }
 
-func gunzip(t *testing.T, path string) []byte {
+func genGunzip(t *testing.T, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -147,8 +147,8 @@ func TestGenerateGzipAndFiles(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 	}
-	if got := gunzip(t, gz); !bytes.Equal(got, want) {
-		t.Errorf("gunzip(%s) differs from the stdout output", gz)
+	if got := genGunzip(t, gz); !bytes.Equal(got, want) {
+		t.Errorf("genGunzip(%s) differs from the stdout output", gz)
 	}
 	raw1, _ := os.ReadFile(gz)
 	gz2 := filepath.Join(dir, "two.json.gz")
@@ -171,11 +171,11 @@ func TestGenerateGzipAndFiles(t *testing.T) {
 	var prevTS int64
 	for k := 1; k <= 3; k++ {
 		p := filepath.Join(dir, "split", "events-0000"+string(rune('0'+k))+"-of-00003.json.gz")
-		part := gunzip(t, p)
+		part := genGunzip(t, p)
 		if len(part) == 0 {
 			t.Errorf("%s is empty", p)
 		}
-		for _, l := range lines(part) {
+		for _, l := range genLines(part) {
 			var e struct{ TS int64 }
 			if err := json.Unmarshal(l, &e); err != nil || e.TS < prevTS {
 				t.Fatalf("%s: line out of ts order or invalid: %s", p, l)
@@ -197,7 +197,7 @@ func TestGenerateBadLinesEachClass(t *testing.T) {
 	out, sum := generateStdout(t, "--users", "80", "--days", "15", "--seed", "5",
 		"--bad-lines", "0.03", "--variants", "0.05", "--long-line-bytes", "5000")
 	seen := map[string]int{}
-	for _, l := range lines(out) {
+	for _, l := range genLines(out) {
 		seen[eventsim.Classify(bytes.TrimSuffix(l, []byte("\n")), 4096)]++
 	}
 	for _, c := range eventsim.BadClasses {
@@ -205,7 +205,7 @@ func TestGenerateBadLinesEachClass(t *testing.T) {
 			t.Errorf("no %s line: %v", c, seen)
 		}
 	}
-	if sum["bad_lines"] != float64(len(lines(out))-seen[""]) || sum["variant_lines"] == 0.0 {
+	if sum["bad_lines"] != float64(len(genLines(out))-seen[""]) || sum["variant_lines"] == 0.0 {
 		t.Errorf("summary %v, classified %v", sum, seen)
 	}
 }
