@@ -69,6 +69,10 @@ func TestGenerateSample200Users(t *testing.T) {
 	if !bytes.Equal(one, two) || !bytes.Equal(two, again) {
 		t.Fatalf("generate --users 200 --seed 7 differs between runs or GOMAXPROCS 1 and 2 (%d, %d, %d bytes)", len(one), len(two), len(again))
 	}
+	// testdata/README.md: the committed sample is this command's output.
+	if sample := genGunzip(t, filepath.Join("..", "..", "testdata", "sample", "events.json.gz")); !bytes.Equal(sample, one) {
+		t.Errorf("testdata/sample/events.json.gz is not the output of generate --users 200 --seed 7 (regenerate it, see testdata/README.md)")
+	}
 	for _, k := range []string{"users", "events", "churners", "bytes", "files", "seconds", "mb_per_s"} {
 		if _, ok := sum[k]; !ok {
 			t.Errorf("summary lacks %q: %v", k, sum)
