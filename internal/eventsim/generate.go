@@ -259,8 +259,9 @@ type shard struct {
 	id, n      int
 	start, end int64
 	actors     int
-	all        []*actor // by idx / n
-	list       []*actor // actors that may still write events
+	all        []*actor  // by idx / n
+	buckets    [][]int32 // per window: the actors (index in all) with an event or session start in it
+	spare      []int32
 	evs        []event
 	keys       []uint64
 	pool       [][]event
@@ -273,7 +274,10 @@ func (s *shard) run(ctx context.Context, nw int) {
 	for idx := s.id; idx < s.actors; idx += s.n {
 		s.all = append(s.all, newActor(s.cfg, int32(idx), s.start, s.end))
 	}
-	s.list = slices.Clone(s.all)
+	s.buckets = make([][]int32, nw)
+	for li, a := range s.all {
+		s.schedule(int32(li), a.next)
+	}
 	for win := range nw {
 		var c *chunk
 		select {
@@ -282,7 +286,7 @@ func (s *shard) run(ctx context.Context, nw int) {
 			return
 		}
 		wEnd := min(s.end, s.start+int64(win+1)*window)
-		s.fill(c, wEnd)
+		s.fill(c, win, wEnd)
 		select {
 		case s.out <- c:
 		case <-ctx.Done():
@@ -292,10 +296,14 @@ func (s *shard) run(ctx context.Context, nw int) {
 }
 
 // fill generates the shard's events before wEnd into c, encoded and sorted.
-func (s *shard) fill(c *chunk, wEnd int64) {
+func (s *shard) fill(c *chunk, win int, wEnd int64) {
 	evs := s.evs[:0]
-	live := s.list[:0]
-	for _, a := range s.list {
+	// Only the actors with something in this window are visited.
+	due := s.buckets[win]
+	s.buckets[win] = nil
+	slices.Sort(due)
+	for _, li := range due {
+		a := s.all[li]
 		for {
 			if a.pos >= len(a.pending) {
 				if a.pending != nil {
@@ -324,12 +332,14 @@ func (s *shard) fill(c *chunk, wEnd int64) {
 			evs = append(evs, *e)
 			a.pos++
 		}
-		if !a.done || a.pos < len(a.pending) {
-			live = append(live, a)
+		switch {
+		case a.pos < len(a.pending):
+			s.schedule(li, a.pending[a.pos].ts)
+		case !a.done:
+			s.schedule(li, a.next)
 		}
 	}
-	clear(s.list[len(live):])
-	s.list = live
+	s.spare = due[:0]
 	// Sort by (ts, actor) through one uint64 per event: the offset of ts in
 	// the window, then the event's index. Within a shard the events are
 	// appended in increasing actor order, so for equal ts the index order is
@@ -440,4 +450,17 @@ func (a *asyncWriter) stop() error {
 		<-a.done
 	}
 	return a.err
+}
+
+// schedule files actor li under the window holding t; times at or after the
+// end of the log are dropped.
+func (s *shard) schedule(li int32, t int64) {
+	if t >= s.end {
+		return
+	}
+	w := int((max(t, s.start) - s.start) / window)
+	if s.buckets[w] == nil && s.spare != nil {
+		s.buckets[w], s.spare = s.spare, nil
+	}
+	s.buckets[w] = append(s.buckets[w], li)
 }
