@@ -226,6 +226,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{"generate", "--bad-lines", "1.5", "--out", "-"},
 		{"generate", "--variants", "-0.1", "--out", "-"},
 		{"generate", "--out", "-", "extra"},
+		{"generate", "--gzip-level", "12", "--out", "-"},
 	} {
 		code, stdout, stderr := runCLI(t, context.Background(), args...)
 		if code != 2 {
@@ -255,5 +256,32 @@ func TestPartPath(t *testing.T) {
 		if got := partPath(tt.path, tt.k, tt.n); got != tt.want {
 			t.Errorf("partPath(%q, %d, %d) = %q, want %q", tt.path, tt.k, tt.n, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkGenerateCommand runs the real command writing a plain file (the
+// MB/s are of JSON written, file system included).
+func BenchmarkGenerateCommand(b *testing.B) {
+	for _, bc := range []struct{ name, users, ext string }{
+		{"users=2000/json", "2000", ".json"},
+		{"users=500/gzip", "500", ".json.gz"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "events"+bc.ext)
+			var bytesOut float64
+			for b.Loop() {
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), []string{"generate", "--users", bc.users, "--out", out}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+					b.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				var sum map[string]any
+				lastLineOf := strings.TrimSpace(stdout.String())
+				if err := json.Unmarshal([]byte(lastLineOf[strings.LastIndexByte(lastLineOf, '\n')+1:]), &sum); err != nil {
+					b.Fatal(err)
+				}
+				bytesOut = sum["bytes"].(float64)
+			}
+			b.SetBytes(int64(bytesOut))
+		})
 	}
 }
