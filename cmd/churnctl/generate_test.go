@@ -285,3 +285,16 @@ func BenchmarkGenerateCommand(b *testing.B) {
 		})
 	}
 }
+
+func TestGenerateCancelledLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, _, _ := runCLI(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
+	if code == 0 {
+		t.Errorf("cancelled generate exit 0")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("cancelled generate left %v", entries)
+	}
+}
