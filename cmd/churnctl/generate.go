@@ -105,6 +105,9 @@ func runGenerate(cmd *cobra.Command, a *App, o *generateOptions) error {
 		return usageErrorf("--long-line-bytes must be positive")
 	}
 
+	if fi, err := os.Stat(o.out); err == nil && fi.IsDir() {
+		return usageErrorf("--out %s is a directory: give a file name such as %s", o.out, filepath.Join(o.out, "events.json.gz"))
+	}
 	outs := newPartOutputs(a.Stdout, o.out, o.files)
 	outs.level = o.gzipLevel
 	defer outs.abort()
@@ -223,8 +226,9 @@ func (p *partOutputs) open(k int) error {
 			raw = p.stdout
 		} else {
 			final := partPath(p.path, p.cur, p.n)
-			if fi, err := os.Stat(final); err == nil && !fi.Mode().IsRegular() {
-				f, err := os.OpenFile(final, os.O_WRONLY, 0) // a device such as /dev/null
+			if fi, err := os.Stat(p.path); err == nil && !fi.Mode().IsRegular() {
+				// A device or pipe such as /dev/null takes every part as it is.
+				f, err := os.OpenFile(p.path, os.O_WRONLY, 0)
 				if err != nil {
 					return err
 				}

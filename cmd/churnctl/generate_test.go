@@ -227,6 +227,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{"generate", "--variants", "-0.1", "--out", "-"},
 		{"generate", "--out", "-", "extra"},
 		{"generate", "--gzip-level", "12", "--out", "-"},
+		{"generate", "--out", dir},
 	} {
 		code, stdout, stderr := runCLI(t, context.Background(), args...)
 		if code != 2 {
@@ -283,6 +284,19 @@ func BenchmarkGenerateCommand(b *testing.B) {
 			}
 			b.SetBytes(int64(bytesOut))
 		})
+	}
+}
+
+func TestGenerateToDevNull(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil {
+		t.Skip(err)
+	}
+	code, stdout, stderr := runCLI(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if sum := lastLine(t, stdout); sum["bytes"].(float64) == 0 {
+		t.Errorf("summary %v", sum)
 	}
 }
 
