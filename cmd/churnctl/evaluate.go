@@ -93,7 +93,7 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	if id == "" {
 		id = m.ID
 	}
-	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel})
+	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel})
 	if err != nil {
 		return nil, v, nil, nil, nil, err
 	}
