@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -77,7 +76,7 @@ model file path.`,
 	f.BoolVar(&o.json, "json", false, "print JSON even on a terminal")
 	f.IntVar(&o.bootstrap, "bootstrap", 500, "bootstrap resamples for the 95% intervals (0: none)")
 	f.Uint64Var(&o.seed, "seed", 42, "bootstrap and permutation seed")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -74,7 +73,7 @@ through the lake's transaction.`,
 	f.StringVar(&o.lake, "lake", "", "lake root: publish DIR/predictions/as_of=DATE/part-0.parquet")
 	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
 	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 
