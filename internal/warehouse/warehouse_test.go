@@ -223,6 +223,20 @@ func TestIntegrationLoadReplacesDay(t *testing.T) {
 	if got := count(t, conn, "SELECT count(*) FROM churn.fact_user_day WHERE dt = '2026-01-01'"); got != 100 {
 		t.Errorf("2026-01-01 has %d rows, want its 100 untouched", got)
 	}
+	// A recomputed day with a duplicate key fails (exit 3) and leaves the
+	// loaded day as it was, through the staging path too.
+	before := dump(t, conn)
+	dup := lakefixture.FactUserDays("2026-01-02", 0, 30, 3)
+	if err := lakefixture.Write(file, append(dup, dup[7])); err != nil {
+		t.Fatal(err)
+	}
+	_, err = load(t, conn, lake, LoadOptions{Groups: []string{"gold"}, From: "2026-01-02", To: "2026-01-02"})
+	if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), "same primary key") {
+		t.Errorf("reload with a duplicate key = %v (exit %d), want exit 3 'same primary key'", err, exitcode.Code(err))
+	}
+	if after := dump(t, conn); strings.Join(after["fact_user_day"], "\n") != strings.Join(before["fact_user_day"], "\n") {
+		t.Errorf("a failed reload changed churn.fact_user_day")
+	}
 	var removed int64
 	for _, u := range st.Units {
 		if u.Table == "fact_user_day" {
@@ -273,7 +287,7 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 		{"duplicate key", func(lake string) error {
 			rows := lakefixture.FactUserDays("2026-01-01", 0, 5, 1)
 			return lakefixture.Write(filepath.Join(lake, "gold/fact_user_day/dt=2026-01-01/a.parquet"), append(rows, rows[2]))
-		}, "gold", "cannot affect row a second time"},
+		}, "gold", "the same primary key more than once"},
 		{"manifest count differs", func(lake string) error {
 			dir := filepath.Join(lake, "predictions/as_of=2026-01-01")
 			if err := lakefixture.Write(filepath.Join(dir, "a.parquet"), []lakefixture.Prediction{{UserID: "u1", AsOf: lakefixture.DayOf("2026-01-01"), ModelName: "m", ModelVersion: "1"}}); err != nil {
