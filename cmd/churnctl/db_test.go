@@ -22,7 +22,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, args ...string) result {
+func runDB(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
@@ -30,7 +30,7 @@ func runCLI(t *testing.T, args ...string) result {
 }
 
 // summaryOf parses the last stdout line.
-func summaryOf(t *testing.T, r result) map[string]any {
+func dbSummary(t *testing.T, r result) map[string]any {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	var m map[string]any
@@ -63,7 +63,7 @@ func TestIntegrationCLIMigrateStatusLoad(t *testing.T) {
 		{[]string{"load", "--dsn", dsn}, 2, []string{"--lake is required"}},
 	}
 	for _, s := range steps {
-		r := runCLI(t, s.args...)
+		r := runDB(t, s.args...)
 		if r.code != s.wantCode {
 			t.Fatalf("churnctl %s = exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args, " "), r.code, s.wantCode, r.stdout, r.stderr)
 		}
@@ -72,13 +72,13 @@ func TestIntegrationCLIMigrateStatusLoad(t *testing.T) {
 				t.Errorf("churnctl %s: output lacks %q\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args[:2], " "), w, r.stdout, r.stderr)
 			}
 		}
-		summaryOf(t, r)
+		dbSummary(t, r)
 	}
 }
 
 func TestIntegrationCLIBadLake(t *testing.T) {
 	dsn := pgtest.New(t)
-	if r := runCLI(t, "db", "migrate", "--dsn", dsn); r.code != 0 {
+	if r := runDB(t, "db", "migrate", "--dsn", dsn); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	lake := t.TempDir()
@@ -88,7 +88,7 @@ func TestIntegrationCLIBadLake(t *testing.T) {
 	if err := lakefixture.Write(filepath.Join(lake, "predictions/as_of=2026-01-01/a.parquet"), []tooFew{{"u1"}}); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, "load", "--dsn", dsn, "--lake", lake, "--tables", "predictions")
+	r := runDB(t, "load", "--dsn", dsn, "--lake", lake, "--tables", "predictions")
 	if r.code != 3 || !strings.Contains(r.stderr, "required column(s) p_churn, predicted, threshold, model_name, model_version missing") {
 		t.Fatalf("load of a file without required columns = exit %d, stderr %s; want 3 naming the columns", r.code, r.stderr)
 	}
@@ -119,7 +119,7 @@ func TestIntegrationCLIWrongPassword(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			r := runCLI(t, tc.args...)
+			r := runDB(t, tc.args...)
 			if r.code != 3 || !strings.Contains(r.stderr, "authentication failed") {
 				t.Errorf("exit %d, stderr %s; want 3 and authentication failed", r.code, r.stderr)
 			}
@@ -134,7 +134,7 @@ func TestIntegrationCLIWrongPassword(t *testing.T) {
 
 func TestIntegrationCLIConnectionRefused(t *testing.T) {
 	dead := t.TempDir() // a socket directory nobody listens in
-	r := runCLI(t, "load", "--lake", t.TempDir(), "--dsn", "host="+dead+" port=5999 user=u password=hunter22 dbname=d")
+	r := runDB(t, "load", "--lake", t.TempDir(), "--dsn", "host="+dead+" port=5999 user=u password=hunter22 dbname=d")
 	if r.code != 4 || !strings.Contains(r.stderr, "retry may succeed") || strings.Contains(r.stdout+r.stderr, "hunter22") {
 		t.Fatalf("load against a dead socket = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 4, 'retry may succeed', no password", r.code, r.stdout, r.stderr)
 	}
