@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -54,17 +55,20 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 			return nil, fmt.Errorf("%w: %s: column %s is nested or repeated; the loader reads flat files only", exitcode.ErrBadInput, file, name)
 		}
 		leafOf[name] = leaf
-		if tableHas(tbl, name) || slices.Contains(tbl.Ignore, name) {
+		if tableHas(tbl, name) || slices.Contains(tbl.Ignore, name) && !isAlias(tbl, name) {
+			continue
+		}
+		if isAlias(tbl, name) {
 			continue
 		}
 		if tbl.FeatureJSON {
 			k := leaf.Node.Type().Kind()
 			switch k {
-			case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double:
+			case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double, parquet.ByteArray:
 				p.features = append(p.features, feature{name: name, leaf: leaf.ColumnIndex, kind: k})
 				continue
 			}
-			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numeric or boolean", exitcode.ErrBadInput, file, name, leaf.Node.Type())
+			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numbers, booleans or strings", exitcode.ErrBadInput, file, name, leaf.Node.Type())
 		}
 		unknown = append(unknown, name)
 	}
@@ -73,9 +77,30 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 			exitcode.ErrBadInput, file, strings.Join(unknown, ", "), tbl.Name, columnNames(tbl), strings.Join(tbl.Ignore, ", "))
 	}
 	var missing []string
+	splitFrom := -1 // leaf of the "name@version" column when its name part is derived
+	if ref, name := tbl.SplitRef[0], tbl.SplitRef[1]; ref != "" {
+		if _, hasName := leafOf[name]; !hasName {
+			if l, ok := leafOf[ref]; ok && l.Node.Type().Kind() == parquet.ByteArray {
+				splitFrom = l.ColumnIndex
+			}
+		}
+	}
 	for _, c := range tbl.Columns {
 		leaf, ok := leafOf[c.Name]
+		for _, a := range c.Aliases {
+			if !ok {
+				leaf, ok = leafOf[a]
+			}
+		}
 		switch {
+		case splitFrom >= 0 && (c.Name == tbl.SplitRef[0] || c.Name == tbl.SplitRef[1]):
+			p.copyCols = append(p.copyCols, c.Name)
+			p.leaf = append(p.leaf, splitFrom)
+			if c.Name == tbl.SplitRef[0] {
+				p.enc = append(p.enc, refPart(false))
+			} else {
+				p.enc = append(p.enc, refPart(true))
+			}
 		case ok:
 			enc, err := encoder(c, leaf)
 			if err != nil {
@@ -107,6 +132,37 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 		p.enc = append(p.enc, nil)
 	}
 	return p, nil
+}
+
+func isAlias(t *Table, name string) bool {
+	for _, c := range t.Columns {
+		if slices.Contains(c.Aliases, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// refPart encodes the name (before the last '@') or the version (after it)
+// of a "name@version" reference; without '@' the name is empty and the
+// version the whole value.
+func refPart(name bool) encFunc {
+	return func(b []byte, v parquet.Value) ([]byte, error) {
+		s := v.ByteArray()
+		if !utf8.Valid(s) {
+			return b, errors.New("invalid UTF-8 in a model reference")
+		}
+		i := bytes.LastIndexByte(s, '@')
+		switch {
+		case name && i >= 0:
+			return append(b, s[:i]...), nil
+		case name:
+			return b, nil
+		case i >= 0:
+			return append(b, s[i+1:]...), nil
+		}
+		return append(b, s...), nil
+	}
 }
 
 func tableHas(t *Table, name string) bool {
@@ -554,6 +610,9 @@ func (s *parquetSource) featureJSON(row parquet.Row) []byte {
 			b = strconv.AppendInt(b, int64(v.Int32()), 10)
 		case parquet.Int64:
 			b = strconv.AppendInt(b, v.Int64(), 10)
+		case parquet.ByteArray:
+			js, _ := json.Marshal(string(v.ByteArray()))
+			b = append(b, js...)
 		default:
 			x := v.Double()
 			if f.kind == parquet.Float {

@@ -176,7 +176,9 @@ func TestIntegrationLoadTwiceIdentical(t *testing.T) {
 	// Spot checks of the type mapping.
 	checks := []struct{ q, want string }{
 		{"SELECT features::text FROM churn.feature_snapshot WHERE user_id = 'u000006'",
-			`{"is_paid": true, "days_active": 7, "songs_per_day": 0.8571428571428571, "thumbs_down_ratio": null}`},
+			`{"level": "free", "is_paid": true, "days_active": 7, "songs_per_day": 0.8571428571428571, "thumbs_down_ratio": null}`},
+		{"SELECT label::text FROM churn.feature_snapshot WHERE user_id = 'u000005'", "1"},
+		{"SELECT model_name || '/' || model_version || '/' || as_of FROM churn.prediction LIMIT 1", "rf/1/2026-01-02"},
 		{"SELECT coalesce(label::text, 'null') FROM churn.feature_snapshot WHERE user_id = 'u000004'", "null"},
 		{"SELECT as_of::text FROM churn.feature_snapshot LIMIT 1", "2026-01-02"},
 		{"SELECT user_agent FROM churn.dim_user WHERE user_id = 'u000001'", "Mozilla/5.0 (\"quoted\", tab\there)"},
@@ -290,7 +292,7 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 		}, "gold", "the same primary key more than once"},
 		{"manifest count differs", func(lake string) error {
 			dir := filepath.Join(lake, "predictions/as_of=2026-01-01")
-			if err := lakefixture.Write(filepath.Join(dir, "a.parquet"), []lakefixture.Prediction{{UserID: "u1", AsOf: lakefixture.DayOf("2026-01-01"), ModelName: "m", ModelVersion: "1"}}); err != nil {
+			if err := lakefixture.Write(filepath.Join(dir, "a.parquet"), []lakefixture.Prediction{{UserID: "u1", AsOf: "2026-01-01", ModelVersion: "m@1"}}); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, "_manifest.json"), []byte(`{"rows": 2}`), 0o644)
