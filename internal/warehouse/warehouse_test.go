@@ -395,7 +395,7 @@ func testKillMidCopy(t *testing.T, preload bool) {
 			t.Fatal(kerr)
 		}
 	default:
-		t.Fatal("the load finished before it was killed")
+		t.Fatalf("the load ended before it was killed: %v", err)
 	}
 	if exitcode.Code(err) != exitcode.Transient || !strings.Contains(err.Error(), "retry may succeed") {
 		t.Fatalf("killed load = %v (exit %d), want exit 4 saying a retry may succeed", err, exitcode.Code(err))
