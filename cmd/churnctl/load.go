@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/warehouse"
 )
 
@@ -88,6 +89,9 @@ the connection was lost (a retry may succeed).`,
 						fmt.Fprintf(a.Stdout, "%s\t%s\t%d rows\t%d removed\t%d ms\n", u.Table, part, u.Rows, u.Removed, u.DurationMS)
 					}
 				}
+			}
+			if err == nil && st != nil && len(st.Units) == 0 {
+				return fmt.Errorf("%w: nothing to load in %s for the selected days and tables", exitcode.ErrNothingToDo, lake)
 			}
 			return err
 		},
