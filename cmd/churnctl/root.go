@@ -92,6 +92,8 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	pf.StringVar(&a.logFormat, "log-format", envOr("CHURNCTL_LOG_FORMAT", "auto"), "log format on stderr: auto (text on a terminal, else json), text, json")
 	pf.StringVar(&a.logLevel, "log-level", envOr("CHURNCTL_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	pf.BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are only drawn when stderr is a terminal)")
+	pf.StringVar(&a.RunID, "run-id", a.RunID, "run id for logs, records and outputs (default: a new one)")
+	_ = pf.MarkHidden("run-id")
 	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
@@ -101,6 +103,10 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	for _, f := range commands {
 		root.AddCommand(f(a))
 	}
+	// Streams first: the completion command captures its writer when created.
+	root.SetIn(a.Stdin)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
@@ -201,11 +207,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
 	root := newRootCmd(a)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && cmd != nil && strings.HasPrefix(err.Error(), "unknown command") {
 		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}
@@ -230,7 +233,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
 			extra = append(extra, [2]any{"error", err.Error()})
 		}
-		_ = a.Summary.write(stdout, name, statusFor(code), extra, time.Since(now).Milliseconds())
+		status := statusFor(code)
+		if errors.Is(err, exitcode.ErrNothingToDo) {
+			status = "skipped"
+		}
+		_ = a.Summary.write(stdout, name, status, extra, time.Since(now).Milliseconds())
 	}
 	return code
 }
