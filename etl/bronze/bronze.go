@@ -550,11 +550,11 @@ func (p *pipeline) run(ctx context.Context) error {
 			p.mu.Lock()
 			p.bytesRead += counter.n
 			if cr.err != nil {
-				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.line, err: cr.err}).Error())
+				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.complete, err: cr.err}).Error())
 			}
 			p.mu.Unlock()
 			if cr.err != nil {
-				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_line", cr.line, "err", cr.err)
+				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_good_line", cr.complete, "err", cr.err)
 			}
 		}
 	}()

@@ -213,7 +213,7 @@ type readError struct {
 }
 
 func (e *readError) Error() string {
-	return fmt.Sprintf("input %s: %v after line %d (last good line %d)", e.input, e.err, e.lastLine, e.lastLine)
+	return fmt.Sprintf("input %s: %v: last good line %d", e.input, e.err, e.lastLine)
 }
 
 // chunkReader splits one input into chunks on newline boundaries.
@@ -223,6 +223,8 @@ type chunkReader struct {
 	size      int
 	carry     []byte
 	line      int64 // lines emitted so far
+	complete  int64 // lines emitted with their '\n'
+	lastByte  byte  // last byte of a long line before its '\n'
 	offset    int64 // bytes emitted so far
 	eof       bool
 	err       error
@@ -313,14 +315,22 @@ func (c *chunkReader) next() *chunk {
 		// One line longer than the buffer: keep its head, skip the rest.
 		total := int64(n)
 		head := append([]byte(nil), data[:min(n, c.rawCap)]...)
+		c.lastByte = data[n-1]
 		for {
 			m, err := c.r.Read(buf)
 			if j := bytes.IndexByte(buf[:m], '\n'); j >= 0 {
-				total += int64(j + 1)
+				if j > 0 {
+					c.lastByte = buf[j-1]
+				}
+				total += int64(j)
+				c.offset++ // the '\n'
 				c.carry = append(c.carry, buf[j+1:m]...)
 				break
 			}
 			total += int64(m)
+			if m > 0 {
+				c.lastByte = buf[m-1]
+			}
 			if err != nil {
 				c.eof = true
 				if err != io.EOF {
@@ -330,11 +340,16 @@ func (c *chunkReader) next() *chunk {
 			}
 		}
 		ch.data, ch.long, ch.longLen = head, true, total
+		if total > 0 && c.lastByte == '\r' {
+			ch.longLen-- // CRLF: like decodeLines, do not count the '\r'
+		}
 		c.line++
+		c.complete = c.line
 		c.offset += total
 		return ch
 	}
 	c.line += int64(bytes.Count(ch.data, []byte{'\n'}))
+	c.complete = c.line
 	if len(ch.data) > 0 && ch.data[len(ch.data)-1] != '\n' {
 		c.line++ // last line without newline
 	}
