@@ -177,15 +177,17 @@ func hashInputs(inputs []Input) error {
 }
 
 func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
+	m, err := mmapFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer m.release()
 	h := xxh3.New()
-	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
-		return "", err
+	const step = 64 << 20
+	for lo := 0; lo < len(m.data); lo += step {
+		hi := min(lo+step, len(m.data))
+		h.Write(m.data[lo:hi])
+		m.dropPages(lo, hi)
 	}
 	b := h.Sum128().Bytes()
 	return hex.EncodeToString(b[:]), nil
@@ -202,7 +204,9 @@ type chunk struct {
 	// holds its first bytes, longLen its full length.
 	long    bool
 	longLen int64
-	buf     *[]byte // to return to the pool
+	// done is called once the chunk has been decoded (returns its buffer
+	// to the pool or releases its part of a memory map).
+	done func()
 }
 
 // readError is a damaged input: what was read before it is kept.
@@ -307,7 +311,7 @@ func (c *chunkReader) next() *chunk {
 		}
 	}
 	data := buf[:n]
-	ch := &chunk{data: data, firstLine: c.line + 1, offset: c.offset, buf: bp, input: c.inputIdx}
+	ch := &chunk{data: data, firstLine: c.line + 1, offset: c.offset, input: c.inputIdx, done: func() { c.pool.Put(bp) }}
 	if k := bytes.LastIndexByte(data, '\n'); k >= 0 && k+1 < len(data) && !c.eof {
 		c.carry = append(c.carry, data[k+1:]...)
 		ch.data = data[:k+1]
@@ -355,4 +359,16 @@ func (c *chunkReader) next() *chunk {
 	}
 	c.offset += int64(len(ch.data))
 	return ch
+}
+
+// isPlain reports whether path is a regular, non-gzip file (memory-mapped).
+func isPlain(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [2]byte
+	n, _ := io.ReadFull(f, magic[:])
+	return !(n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
 }
