@@ -825,7 +825,8 @@ func (p *pipeline) write(j writeJob) error {
 	if j.quarantine {
 		rows, err = writePlain(f, QuarantineSchema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
 	} else {
-		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...))
+		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...),
+			parquetio.WithDeltaEncoding(eventDeltaColumns...))
 	}
 	if err != nil {
 		f.Close()

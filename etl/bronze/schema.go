@@ -70,6 +70,11 @@ var eventDictColumns = []string{"user_id", "page", "auth", "method", "level", "l
 var eventNoBounds = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent", "last_name",
 	"first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 
+// eventDeltaColumns are DELTA_BINARY_PACKED: sorted or slowly changing
+// integers that this encoding shrinks before zstd (less to compress; read
+// by DuckDB, Spark 3.3+, pyarrow and arrow-go).
+var eventDeltaColumns = []string{"ts", "session_id", "status", "item_in_session", "line_number"}
+
 // Column indexes of QuarantineSchema.
 const (
 	qSourceFile = iota
@@ -125,7 +130,18 @@ type strCol struct {
 	nulls int
 }
 
+// append adds one value (small enough to be inlined: the null path is
+// out of line).
 func (c *strCol) append(b []byte, present bool, row int) {
+	if !present || c.valid != nil {
+		c.appendSlow(b, present, row)
+		return
+	}
+	c.data = append(c.data, b...)
+	c.offs = append(c.offs, int32(len(c.data)))
+}
+
+func (c *strCol) appendSlow(b []byte, present bool, row int) {
 	if !present {
 		if c.valid == nil {
 			c.valid = make([]byte, (row+8)/8, cap(c.offs)/8+1)
@@ -138,13 +154,11 @@ func (c *strCol) append(b []byte, present bool, row int) {
 		c.data = append(c.data, b...)
 	}
 	c.offs = append(c.offs, int32(len(c.data)))
-	if c.valid != nil {
-		if row/8 >= len(c.valid) {
-			c.valid = append(c.valid, 0)
-		}
-		if present {
-			c.valid[row/8] |= 1 << (row % 8)
-		}
+	if row/8 >= len(c.valid) {
+		c.valid = append(c.valid, 0)
+	}
+	if present {
+		c.valid[row/8] |= 1 << (row % 8)
 	}
 }
 
