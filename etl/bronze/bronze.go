@@ -547,9 +547,10 @@ func (p *pipeline) run(ctx context.Context) error {
 						cfg.Progress(p.bytesReadSoFar() + int64(mr.pos))
 					}
 				}
+				size := int64(len(m.data))
 				m.release()
 				p.mu.Lock()
-				p.bytesRead += int64(len(m.data))
+				p.bytesRead += size
 				p.mu.Unlock()
 				if ctx.Err() != nil {
 					return

@@ -164,15 +164,15 @@ func (c *strCol) appendSlow(b []byte, present bool, row int) {
 
 func newEventBuilder(capacity int) *eventBuilder {
 	b := &eventBuilder{
-		ts: make([]int64, 0, capacity), session: make([]int64, 0, capacity),
-		status: make([]int32, 0, capacity), item: make([]int32, 0, capacity),
-		reg: make([]int64, 0, capacity), regOK: make([]byte, 0, capacity/8+1),
-		length: make([]float64, 0, capacity), lenOK: make([]byte, 0, capacity/8+1),
-		line: make([]int64, 0, capacity),
+		ts: getSlice[int64](capacity), session: getSlice[int64](capacity),
+		status: getSlice[int32](capacity), item: getSlice[int32](capacity),
+		reg: getSlice[int64](capacity), regOK: pool.get(capacity/8 + 1),
+		length: getSlice[float64](capacity), lenOK: pool.get(capacity/8 + 1),
+		line: getSlice[int64](capacity),
 	}
 	for i := range b.str {
-		b.str[i].offs = make([]int32, 1, capacity+1)
-		b.str[i].data = make([]byte, 0, capacity*strColWidth[i])
+		b.str[i].offs = append(getSlice[int32](capacity+1), 0)
+		b.str[i].data = pool.get(capacity * strColWidth[i])
 	}
 	return b
 }
@@ -225,40 +225,58 @@ func (b *eventBuilder) append(e *event, line int64) {
 	b.rows++
 }
 
+// bytesOf views s as bytes (length len(s), capacity cap(s), so that the
+// pool can take the buffer back).
 func bytesOf[T int32 | int64 | float64](s []T) []byte {
-	if len(s) == 0 {
+	if cap(s) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
+	size := int(unsafe.Sizeof(s[0]))
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size)[:len(s)*size]
+}
+
+// pooled wraps b in an Arrow buffer that returns it to the pool when the
+// last reference is released.
+func pooled(b []byte) *memory.Buffer {
+	return memory.NewBufferWithAllocator(b, &pool)
+}
+
+// makeArray builds an array owning bufs (their creation references are
+// handed over: the last release returns them to the pool).
+func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
+	d := array.NewData(dt, n, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer d.Release()
+	return array.MakeFromData(d)
 }
 
 func fixedArray(dt arrow.DataType, n int, values []byte, valid []byte, nulls int) arrow.Array {
 	var vb *memory.Buffer
 	if nulls > 0 {
-		vb = memory.NewBufferBytes(valid)
+		vb = pooled(valid)
 	}
-	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(values)}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+	return makeArray(dt, n, []*memory.Buffer{vb, pooled(values)}, nulls)
 }
 
 func stringArray(n int, offs []int32, data []byte, valid []byte, nulls int) arrow.Array {
 	var vb *memory.Buffer
 	if nulls > 0 {
-		vb = memory.NewBufferBytes(valid)
+		vb = pooled(valid)
 	}
-	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{vb, memory.NewBufferBytes(bytesOf(offs)), memory.NewBufferBytes(data)}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+	return makeArray(arrow.BinaryTypes.String, n, []*memory.Buffer{vb, pooled(bytesOf(offs)), pooled(data)}, nulls)
 }
 
 // constString is a string column holding s n times.
 func constString(n int, s string) arrow.Array {
-	offs := make([]int32, n+1)
+	offs := getSlice[int32](n + 1)[:n+1]
 	for i := range offs {
 		offs[i] = int32(i * len(s))
 	}
-	data := make([]byte, 0, n*len(s))
+	data := pool.get(n * len(s))
 	for range n {
 		data = append(data, s...)
 	}
@@ -267,9 +285,15 @@ func constString(n int, s string) arrow.Array {
 
 // trim returns s with capacity len(s) when it wastes more than half of it
 // (batches stay buffered for a while: their capacity is memory).
-func trim[T any](s []T) []T {
+func trim[T int32 | int64 | float64 | byte](s []T) []T {
 	if cap(s) > 2*len(s)+64 {
-		return append(make([]T, 0, len(s)), s...)
+		t := append(make([]T, 0, len(s)), s...)
+		if cap(s) > 0 {
+			var zero T
+			size := int(unsafe.Sizeof(zero))
+			pool.put(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size))
+		}
+		return t
 	}
 	return s
 }
