@@ -124,42 +124,29 @@ type eventBuilder struct {
 }
 
 type strCol struct {
-	offs  []int32
-	data  []byte
-	valid []byte // nil: no nulls so far
-	nulls int
+	offs     []int32
+	data     []byte
+	valid    []byte // validity bitmap (nullable columns only)
+	nulls    int
+	nullable bool
 }
 
-// append adds one value (small enough to be inlined: the null path is
-// out of line).
+// append adds one value.
 func (c *strCol) append(b []byte, present bool, row int) {
-	if !present || c.valid != nil {
-		c.appendSlow(b, present, row)
-		return
-	}
-	c.data = append(c.data, b...)
-	c.offs = append(c.offs, int32(len(c.data)))
-}
-
-func (c *strCol) appendSlow(b []byte, present bool, row int) {
-	if !present {
-		if c.valid == nil {
-			c.valid = make([]byte, (row+8)/8, cap(c.offs)/8+1)
-			for i := range row {
-				c.valid[i/8] |= 1 << (i % 8)
-			}
+	if c.nullable {
+		if row%8 == 0 {
+			c.valid = append(c.valid, 0)
 		}
-		c.nulls++
-	} else {
+		if present {
+			c.valid[row/8] |= 1 << (row % 8)
+		} else {
+			c.nulls++
+		}
+	}
+	if present {
 		c.data = append(c.data, b...)
 	}
 	c.offs = append(c.offs, int32(len(c.data)))
-	if row/8 >= len(c.valid) {
-		c.valid = append(c.valid, 0)
-	}
-	if present {
-		c.valid[row/8] |= 1 << (row % 8)
-	}
 }
 
 func newEventBuilder(capacity int) *eventBuilder {
@@ -170,9 +157,13 @@ func newEventBuilder(capacity int) *eventBuilder {
 		length: getSlice[float64](capacity), lenOK: pool.get(capacity/8 + 1),
 		line: getSlice[int64](capacity),
 	}
-	for i := range b.str {
-		b.str[i].offs = append(getSlice[int32](capacity+1), 0)
-		b.str[i].data = pool.get(capacity * strColWidth[i])
+	for i, sc := range strCols {
+		c := &b.str[i]
+		c.offs = append(getSlice[int32](capacity+1), 0)
+		c.data = pool.get(capacity * strColWidth[i])
+		if c.nullable = EventsSchema.Field(sc.c).Nullable; c.nullable {
+			c.valid = pool.get(capacity/8 + 1)
+		}
 	}
 	return b
 }
