@@ -67,7 +67,7 @@ quarantine is still published), when an input is missing or unreadable
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", 64*1024, "quarantine longer lines as line_too_long")
 	f.StringVar(&o.ingestDate, "ingest-date", "", "quarantine partition day (default today, UTC)")
 	f.IntVar(&o.workers, "workers", 0, "decode/write goroutines (default: number of CPUs)")
-	f.IntVar(&o.memoryBudgetMiB, "memory-budget", 96, "MiB of decoded rows buffered before writing")
+	f.IntVar(&o.memoryBudgetMiB, "memory-budget", 64, "MiB of decoded rows buffered before writing")
 	_ = cmd.MarkFlagRequired("lake")
 	return cmd
 }
@@ -118,7 +118,7 @@ func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) erro
 	// Keep the heap (and RSS) bounded whatever the input size, unless the
 	// user set GOMEMLIMIT.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(o.memoryBudgetMiB)<<20 + 256<<20)
+		debug.SetMemoryLimit(int64(o.memoryBudgetMiB)<<20 + 288<<20)
 	}
 	ver, _ := buildVersion()
 	cfg := bronze.Config{

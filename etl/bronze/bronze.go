@@ -87,7 +87,7 @@ type Config struct {
 	// Workers decode chunks (default GOMAXPROCS); as many write Parquet.
 	Workers int
 	// MemoryBudget bounds the Arrow data buffered before it is written
-	// (default 96 MiB).
+	// (default 64 MiB).
 	MemoryBudget int64
 	// ChunkBytes is the decode unit (default 4 MiB).
 	ChunkBytes int
@@ -145,7 +145,7 @@ func (c *Config) defaults() {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	if c.MemoryBudget <= 0 {
-		c.MemoryBudget = 96 << 20
+		c.MemoryBudget = 64 << 20
 	}
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = 4 << 20
@@ -187,17 +187,28 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	tx.Version, tx.Hook = cfg.Version, cfg.CommitHook
 
 	for i := range inputs {
-		if inputs[i].Name == "-" {
-			dir, err := tx.TempDir()
+		in := &inputs[i]
+		if in.Name != "-" && in.pipe == "" {
+			continue
+		}
+		dir, err := tx.TempDir()
+		if err != nil {
+			return st, err
+		}
+		r := cfg.Stdin
+		if in.pipe != "" {
+			f, err := os.Open(in.pipe)
 			if err != nil {
-				return st, err
+				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
 			}
-			if cfg.Stdin == nil {
-				return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
-			}
-			if err := spoolStdin(&inputs[i], cfg.Stdin, dir); err != nil {
-				return st, err
-			}
+			defer f.Close()
+			r = f
+		}
+		if r == nil {
+			return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
+		}
+		if err := spoolStdin(in, r, dir); err != nil {
+			return st, err
 		}
 	}
 	if err := hashInputs(inputs); err != nil {

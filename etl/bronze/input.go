@@ -29,8 +29,10 @@ type Input struct {
 	path string
 	// Size is the on-disk size in bytes.
 	Size int64
-	// Hash is the XXH3-128 of the file's bytes, hex.
+	// Hash is the content hash (XXH3-128 tree, see hashInputs), hex.
 	Hash string
+	// pipe is set for a named pipe or device to spool before reading.
+	pipe string
 }
 
 // ResolveInputs expands the arguments: files, directories (recursive,
@@ -54,10 +56,15 @@ func ResolveInputs(args []string) ([]Input, error) {
 		if err != nil {
 			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
 		}
+		seen[p] = true
+		if st.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
+			// A pipe (e.g. <(zcat ...)) is spooled like stdin.
+			out = append(out, Input{Name: p, pipe: p})
+			return nil
+		}
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%w: input %s: not a regular file", exitcode.ErrBadInput, p)
 		}
-		seen[p] = true
 		out = append(out, Input{Name: p, path: p, Size: st.Size()})
 		return nil
 	}

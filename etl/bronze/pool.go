@@ -10,18 +10,24 @@ import (
 // buffers go back to the pool when the batch is released after writing, so
 // a run does not allocate (and the kernel does not zero and fault in) fresh
 // memory for every chunk. It implements memory.Allocator; buffers come in
-// power-of-two size classes from 4 KiB to 64 MiB. Pooled memory is not
-// zeroed: every user writes what it reads.
+// power-of-two size classes from 4 KiB to 64 MiB, and at most maxPooled
+// bytes are kept (free lists, not sync.Pool: a GC does not empty them, and
+// they stay bounded). Pooled memory is not zeroed: every user writes what
+// it reads.
 type slabPool struct {
-	classes [minClass + numClasses]sync.Pool
+	mu      sync.Mutex
+	free    [minClass + numClasses][][]byte
+	pooled  int
+	maxKeep int
 }
 
 const (
 	minClass   = 12 // 4 KiB
 	numClasses = 15 // up to 64 MiB
+	maxPooled  = 32 << 20
 )
 
-var pool slabPool
+var pool = slabPool{maxKeep: maxPooled}
 
 func classOf(n int) int {
 	if n <= 1<<minClass {
@@ -36,20 +42,33 @@ func (p *slabPool) get(n int) []byte {
 	if c >= minClass+numClasses {
 		return make([]byte, 0, n)
 	}
-	if v := p.classes[c].Get(); v != nil {
-		return (*(v.(*[]byte)))[:0]
+	p.mu.Lock()
+	if l := len(p.free[c]); l > 0 {
+		b := p.free[c][l-1]
+		p.free[c][l-1] = nil
+		p.free[c] = p.free[c][:l-1]
+		p.pooled -= cap(b)
+		p.mu.Unlock()
+		return b[:0]
 	}
+	p.mu.Unlock()
 	return make([]byte, 0, 1<<c)
 }
 
-// put recycles b if its capacity is exactly a size class.
+// put recycles b if its capacity is exactly a size class and the pool has
+// room; otherwise the GC takes it.
 func (p *slabPool) put(b []byte) {
 	c := cap(b)
 	if c < 1<<minClass || c&(c-1) != 0 || bits.Len(uint(c))-1 >= minClass+numClasses {
 		return
 	}
-	b = b[:0]
-	p.classes[bits.Len(uint(c))-1].Put(&b)
+	p.mu.Lock()
+	if p.pooled+c <= p.maxKeep {
+		k := bits.Len(uint(c)) - 1
+		p.free[k] = append(p.free[k], b[:0])
+		p.pooled += c
+	}
+	p.mu.Unlock()
 }
 
 // Allocate, Reallocate and Free make the pool a memory.Allocator, used to
