@@ -8,18 +8,24 @@
 // (rows_filtered counts valid events outside --ds/--from/--to; it is 0
 // without a day filter; empty lines are counted apart and skipped).
 //
-// Pipeline: one goroutine reads each input (gunzipping if needed) and cuts it
+// Pipeline: plain inputs are memory-mapped (gzip and pipes are read) and cut
 // into ~4 MiB chunks on newline boundaries; Config.Workers goroutines decode
 // chunks with a decoder specialised to the 18-key schema (byte scanning, no
-// reflection, a general path for odd but valid lines) straight into Arrow
-// builders, one record batch per event day; a sequencer takes the results in
-// chunk order (so nothing depends on goroutine scheduling) and buffers them
-// per day. A day that has received no rows for a while (inputs are mostly in
-// time order) or the largest day when the memory budget is exceeded is
-// flushed: its rows are sorted by (ts, source_file, line_number) and written as one Parquet file
-// part-<ingest_run_id>-NNNNN.parquet by a pool of writers. Memory is bounded
-// by the budget, not by the input size; a day that is flushed more than once
-// gets several files, each sorted, all deterministic.
+// reflection, no maps; a general path for odd but valid lines) straight into
+// Arrow columns, one record batch per event day; a sequencer takes the
+// results in chunk order (so nothing depends on goroutine scheduling) and
+// buffers them per day. A day that has received no rows for a while (logs
+// are nearly in time order) is flushed, and while the buffered rows exceed
+// Config.MemoryBudget the least recently extended day is: its rows are
+// sorted by (ts, source_file, line_number) and written as one Parquet file
+// part-<ingest_run_id>-NNNNN.parquet by a pool of writers (both cores).
+//
+// Memory is bounded by the budget, not by the input size. Instead of
+// spilling sorted runs and merging them, a day flushed more than once (late
+// events, or memory pressure on shuffled input) gets several files, each
+// sorted; which rows go to which file depends only on the input and the
+// options, so the output is deterministic. Time-ordered logs get one file
+// per day.
 package bronze
 
 import (
