@@ -688,7 +688,7 @@ type dayBuf struct {
 }
 
 // idleChunks: a day that got no rows in this many chunks is flushed.
-const idleChunks = 24
+const idleChunks = 12
 
 // sequence consumes results in chunk order and dispatches write jobs.
 func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs chan<- writeJob) error {
