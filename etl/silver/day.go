@@ -198,11 +198,15 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 			first = false
 		}
 	}
-	e.qualityCounts(userRows, dayStart, st)
-
 	if res.Events, err = takeBatch(mem, in, userRows); err != nil {
 		return nil, err
 	}
+	sorted, err := bindEvents(res.Events)
+	if err != nil {
+		res.Release()
+		return nil, err
+	}
+	sorted.qualityCounts(dayStart, st)
 	if res.Anonymous, err = takeBatch(mem, in, anonRows); err != nil {
 		res.Release()
 		return nil, err
@@ -211,7 +215,7 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		res.Release()
 		return nil, err
 	}
-	res.SessionParts, res.LevelHistory = e.sessionize(mem, userRows, st)
+	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st)
 	return res, nil
 }
 
@@ -290,10 +294,10 @@ func (e *events) compareContent(i, j int) int {
 	return cmpNullable(e.length.IsNull, e.length.Value, i, j)
 }
 
-func (e *events) qualityCounts(rows []int32, dayStart int64, st *DayStats) {
+// qualityCounts counts the check failures over all rows of e.
+func (e *events) qualityCounts(dayStart int64, st *DayStats) {
 	tsv := e.ts.TimestampValues()
-	for _, r32 := range rows {
-		r := int(r32)
+	for r := 0; r < e.n; r++ {
 		if e.ts.IsNull(r) || e.session.IsNull(r) || e.page.IsNull(r) || e.auth.IsNull(r) || e.method.IsNull(r) ||
 			e.status.IsNull(r) || e.level.IsNull(r) || e.item.IsNull(r) || e.user.IsNull(r) {
 			st.NullRequired++
@@ -333,9 +337,9 @@ type part struct {
 	nonMono             int64
 }
 
-// sessionize builds the day's session parts and level history from the kept
-// user rows (sorted by user, ts, session, item).
-func (e *events) sessionize(mem memory.Allocator, rows []int32, st *DayStats) (arrow.RecordBatch, arrow.RecordBatch) {
+// sessionize builds the day's session parts and level history from the
+// day's user events (sorted by user, ts, session, item).
+func (e *events) sessionize(mem memory.Allocator, st *DayStats) (arrow.RecordBatch, arrow.RecordBatch) {
 	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
 	defer pb.Release()
 	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
@@ -374,18 +378,17 @@ func (e *events) sessionize(mem memory.Allocator, rows []int32, st *DayStats) (a
 			}
 		}
 	}
-	for start := 0; start < len(rows); {
-		u := e.user.Value(int(rows[start]))
+	for start := 0; start < e.n; {
+		u := e.user.Value(start)
 		end := start + 1
-		for end < len(rows) && e.user.Value(int(rows[end])) == u {
+		for end < e.n && e.user.Value(end) == u {
 			end++
 		}
 		st.Users++
 		parts = parts[:0]
 		prevLevel := ""
-		for k := start; k < end; k++ {
-			r := int(rows[k])
-			if lv := e.level.Value(r); k == start || lv != prevLevel {
+		for r := start; r < end; r++ {
+			if lv := e.level.Value(r); r == start || lv != prevLevel {
 				emitLevel(r)
 				prevLevel = lv
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -30,97 +31,95 @@ func takeBatch(mem memory.Allocator, b arrow.RecordBatch, idx []int32) (arrow.Re
 	return array.NewRecordBatch(b.Schema(), cols, int64(len(idx))), nil
 }
 
-func takeArray(mem memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, error) {
-	hasNulls := a.NullN() > 0
-	switch c := a.(type) {
-	case *array.String:
-		bld := array.NewStringBuilder(mem)
-		defer bld.Release()
-		takeStrings(bld, c, idx)
-		return bld.NewArray(), nil
-	case *array.Int64:
-		bld := array.NewInt64Builder(mem)
-		defer bld.Release()
-		bld.Reserve(len(idx))
-		v := c.Int64Values()
-		for _, i := range idx {
-			if hasNulls && c.IsNull(int(i)) {
-				bld.UnsafeAppendBoolToBitmap(false)
-			} else {
-				bld.UnsafeAppend(v[i])
-			}
-		}
-		return bld.NewArray(), nil
-	case *array.Int32:
-		bld := array.NewInt32Builder(mem)
-		defer bld.Release()
-		bld.Reserve(len(idx))
-		v := c.Int32Values()
-		for _, i := range idx {
-			if hasNulls && c.IsNull(int(i)) {
-				bld.UnsafeAppendBoolToBitmap(false)
-			} else {
-				bld.UnsafeAppend(v[i])
-			}
-		}
-		return bld.NewArray(), nil
-	case *array.Float64:
-		bld := array.NewFloat64Builder(mem)
-		defer bld.Release()
-		bld.Reserve(len(idx))
-		v := c.Float64Values()
-		for _, i := range idx {
-			if hasNulls && c.IsNull(int(i)) {
-				bld.UnsafeAppendBoolToBitmap(false)
-			} else {
-				bld.UnsafeAppend(v[i])
-			}
-		}
-		return bld.NewArray(), nil
-	case *array.Timestamp:
-		bld := array.NewTimestampBuilder(mem, c.DataType().(*arrow.TimestampType))
-		defer bld.Release()
-		bld.Reserve(len(idx))
-		v := c.TimestampValues()
-		for _, i := range idx {
-			if hasNulls && c.IsNull(int(i)) {
-				bld.UnsafeAppendBoolToBitmap(false)
-			} else {
-				bld.UnsafeAppend(v[i])
-			}
-		}
-		return bld.NewArray(), nil
-	case *array.Boolean:
-		bld := array.NewBooleanBuilder(mem)
-		defer bld.Release()
-		bld.Reserve(len(idx))
-		for _, i := range idx {
-			if hasNulls && c.IsNull(int(i)) {
-				bld.UnsafeAppendBoolToBitmap(false)
-			} else {
-				bld.UnsafeAppend(c.Value(int(i)))
-			}
-		}
-		return bld.NewArray(), nil
-	}
-	return nil, fmt.Errorf("take: unsupported type %s", a.DataType())
+func newBuf(mem memory.Allocator, n int) *memory.Buffer {
+	b := memory.NewResizableBuffer(mem)
+	b.Resize(n)
+	return b
 }
 
-func takeStrings(bld *array.StringBuilder, c *array.String, idx []int32) {
-	hasNulls := c.NullN() > 0
-	total := 0
-	for _, i := range idx {
-		total += c.ValueLen(int(i))
+// takeValidity returns the validity bitmap of a's rows idx (nil when a has
+// no nulls) and the null count.
+func takeValidity(mem memory.Allocator, a arrow.Array, idx []int32) (*memory.Buffer, int) {
+	if a.NullN() == 0 {
+		return nil, 0
 	}
-	bld.Reserve(len(idx))
-	bld.ReserveData(total)
-	for _, i := range idx {
-		if hasNulls && c.IsNull(int(i)) {
-			bld.AppendNull()
+	buf := newBuf(mem, int(bitutil.BytesForBits(int64(len(idx)))))
+	bits := buf.Bytes()
+	clear(bits)
+	nulls := 0
+	for k, i := range idx {
+		if a.IsValid(int(i)) {
+			bitutil.SetBit(bits, k)
 		} else {
-			appendStr(bld, c.Value(int(i)))
+			nulls++
 		}
 	}
+	return buf, nulls
+}
+
+func takeFixed[T any](mem memory.Allocator, a arrow.Array, vals []T, idx []int32) arrow.Array {
+	valid, nulls := takeValidity(mem, a, idx)
+	var zero T
+	buf := newBuf(mem, len(idx)*int(unsafe.Sizeof(zero)))
+	out := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), len(idx))
+	for k, i := range idx {
+		out[k] = vals[i]
+	}
+	data := array.NewData(a.DataType(), len(idx), []*memory.Buffer{valid, buf}, nil, nulls, 0)
+	defer data.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	buf.Release()
+	return array.MakeFromData(data)
+}
+
+func takeString(mem memory.Allocator, c *array.String, idx []int32) arrow.Array {
+	valid, nulls := takeValidity(mem, c, idx)
+	offs := c.ValueOffsets()
+	base := offs[0]
+	bytes := c.ValueBytes()
+	total := 0
+	for _, i := range idx {
+		total += int(offs[i+1] - offs[i])
+	}
+	obuf := newBuf(mem, (len(idx)+1)*4)
+	out := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(obuf.Bytes()))), len(idx)+1)
+	dbuf := newBuf(mem, total)
+	d := dbuf.Bytes()
+	pos := int32(0)
+	for k, i := range idx {
+		out[k] = pos
+		s, e := offs[i]-base, offs[i+1]-base
+		pos += int32(copy(d[pos:], bytes[s:e]))
+	}
+	out[len(idx)] = pos
+	data := array.NewData(c.DataType(), len(idx), []*memory.Buffer{valid, obuf, dbuf}, nil, nulls, 0)
+	defer data.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	obuf.Release()
+	dbuf.Release()
+	return array.MakeFromData(data)
+}
+
+func takeArray(mem memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, error) {
+	switch c := a.(type) {
+	case *array.String:
+		return takeString(mem, c, idx), nil
+	case *array.Int64:
+		return takeFixed(mem, a, c.Int64Values(), idx), nil
+	case *array.Int32:
+		return takeFixed(mem, a, c.Int32Values(), idx), nil
+	case *array.Float64:
+		return takeFixed(mem, a, c.Float64Values(), idx), nil
+	case *array.Timestamp:
+		return takeFixed(mem, a, c.TimestampValues(), idx), nil
+	case *array.Date32:
+		return takeFixed(mem, a, c.Date32Values(), idx), nil
+	}
+	return nil, fmt.Errorf("take: unsupported type %s", a.DataType())
 }
 
 // appendStr appends s without the []byte(s) copy of StringBuilder.Append.
