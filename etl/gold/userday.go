@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -72,6 +73,12 @@ func appendStr(bld *array.StringBuilder, s string) {
 // rows, one per user, in user_id order. dayStart is the day's first
 // millisecond (UTC).
 func UserDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch) (arrow.RecordBatch, error) {
+	return userDay(mem, dayStart, ev, nil)
+}
+
+// userDay is UserDay; it also adds the pages counted in n_other to others
+// (when not nil).
+func userDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch, others map[string]struct{}) (arrow.RecordBatch, error) {
 	user, err := column[*array.String](ev, "user_id")
 	if err != nil {
 		return nil, err
@@ -147,6 +154,11 @@ func UserDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch) (arrow.
 		for r := start; r < end; r++ {
 			p := pageIndex(page.Value(r))
 			counts[p]++
+			if p == pageOther && others != nil {
+				if _, ok := others[page.Value(r)]; !ok {
+					others[strings.Clone(page.Value(r))] = struct{}{}
+				}
+			}
 			if p == 0 {
 				if length.IsValid(r) {
 					listen += lenv[r]
