@@ -216,4 +216,3 @@ The event time range covered is in gold/_manifest.json.`,
 	o.flags(cmd, false)
 	return cmd
 }
-
