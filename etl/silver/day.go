@@ -198,16 +198,20 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 			first = false
 		}
 	}
-	if res.Events, err = takeBatch(mem, in, userRows); err != nil {
+	cols := make([]int, len(EventColumns))
+	for j, c := range EventColumns {
+		cols[j] = in.Schema().FieldIndices(c)[0]
+	}
+	if res.Events, err = takeBatch(mem, in, cols, userRows); err != nil {
 		return nil, err
 	}
-	sorted, err := bindEvents(res.Events)
+	sorted, err := bindCore(res.Events)
 	if err != nil {
 		res.Release()
 		return nil, err
 	}
 	sorted.qualityCounts(dayStart, st)
-	if res.Anonymous, err = takeBatch(mem, in, anonRows); err != nil {
+	if res.Anonymous, err = takeBatch(mem, in, cols, anonRows); err != nil {
 		res.Release()
 		return nil, err
 	}
@@ -215,7 +219,7 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		res.Release()
 		return nil, err
 	}
-	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st)
+	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st, e, userRows)
 	return res, nil
 }
 
@@ -338,8 +342,9 @@ type part struct {
 }
 
 // sessionize builds the day's session parts and level history from the
-// day's user events (sorted by user, ts, session, item).
-func (e *events) sessionize(mem memory.Allocator, st *DayStats) (arrow.RecordBatch, arrow.RecordBatch) {
+// day's user events (sorted by user, ts, session, item); row r of e is row
+// rows[r] of attrs, which has the user attributes.
+func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs *events, rows []int32) (arrow.RecordBatch, arrow.RecordBatch) {
 	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
 	defer pb.Release()
 	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
@@ -364,12 +369,14 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats) (arrow.RecordBat
 		appendStr(lb.Field(0).(*array.StringBuilder), e.user.Value(r))
 		lb.Field(1).(*array.TimestampBuilder).Append(e.ts.Value(r))
 		appendStr(lb.Field(2).(*array.StringBuilder), e.level.Value(r))
-		if e.reg.IsNull(r) {
+		r = int(rows[r])
+		a := attrs
+		if a.reg.IsNull(r) {
 			lb.Field(3).AppendNull()
 		} else {
-			lb.Field(3).(*array.TimestampBuilder).Append(e.reg.Value(r))
+			lb.Field(3).(*array.TimestampBuilder).Append(a.reg.Value(r))
 		}
-		for k, a := range []*array.String{e.gender, e.location, e.agent, e.first, e.last} {
+		for k, a := range []*array.String{a.gender, a.location, a.agent, a.first, a.last} {
 			fb := lb.Field(4 + k).(*array.StringBuilder)
 			if a.IsNull(r) {
 				fb.AppendNull()

@@ -36,9 +36,8 @@ const (
 
 var tsType = arrow.FixedWidthTypes.Timestamp_ms
 
-// EventsSchema is the bronze events schema; silver events and anonymous
-// events keep it unchanged (columns, order, types).
-var EventsSchema = arrow.NewSchema([]arrow.Field{
+// BronzeSchema is the bronze events contract.
+var BronzeSchema = arrow.NewSchema([]arrow.Field{
 	{Name: ColTS, Type: tsType},
 	{Name: ColUserID, Type: arrow.BinaryTypes.String},
 	{Name: ColSessionID, Type: arrow.PrimitiveTypes.Int64},
@@ -61,6 +60,24 @@ var EventsSchema = arrow.NewSchema([]arrow.Field{
 	{Name: ColLineNumber, Type: arrow.PrimitiveTypes.Int64},
 	{Name: ColIngestRunID, Type: arrow.BinaryTypes.String},
 }, nil)
+
+// EventColumns are the columns of silver/events and
+// silver/anonymous_events, in order: the bronze event columns minus the
+// per-user descriptive attributes (location, user_agent, names, gender,
+// registration: they live in silver/level_history and gold/dim_user) and
+// minus ingest_run_id; source_file and line_number keep the lineage to bronze.
+var EventColumns = []string{ColTS, ColUserID, ColSessionID, ColPage, ColAuth, ColMethod, ColStatus, ColLevel,
+	ColItemInSession, ColArtist, ColSong, ColLength, ColSourceFile, ColLineNumber}
+
+// EventsSchema is the schema of silver/events and silver/anonymous_events
+// (nullability as in the contract; the written files take it from bronze).
+var EventsSchema = func() *arrow.Schema {
+	var f []arrow.Field
+	for _, c := range EventColumns {
+		f = append(f, BronzeSchema.Field(BronzeSchema.FieldIndices(c)[0]))
+	}
+	return arrow.NewSchema(f, nil)
+}()
 
 // SessionPartsSchema: one row per (user_id, session_id) per day with the
 // session's events of that day. Parts of consecutive days merge exactly into
@@ -114,7 +131,7 @@ type events struct {
 	ts, reg                                            *array.Timestamp
 	user, page, auth, method, level                    *array.String
 	location, agent, last, first, gender, artist, song *array.String
-	sourceFile, runID                                  *array.String
+	sourceFile                                         *array.String
 	session, line                                      *array.Int64
 	status, item                                       *array.Int32
 	length                                             *array.Float64
@@ -133,7 +150,33 @@ func col[T arrow.Array](b arrow.RecordBatch, name string) (T, error) {
 	return c, nil
 }
 
+// bindEvents binds every bronze column.
 func bindEvents(b arrow.RecordBatch) (*events, error) {
+	e, err := bindCore(b)
+	if err != nil {
+		return nil, err
+	}
+	get := func(dst **array.String, name string) {
+		if err == nil {
+			*dst, err = col[*array.String](b, name)
+		}
+	}
+	get(&e.location, ColLocation)
+	get(&e.agent, ColUserAgent)
+	get(&e.last, ColLastName)
+	get(&e.first, ColFirstName)
+	get(&e.gender, ColGender)
+	if err != nil {
+		return nil, err
+	}
+	if e.reg, err = col[*array.Timestamp](b, ColRegistration); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// bindCore binds the columns of EventColumns.
+func bindCore(b arrow.RecordBatch) (*events, error) {
 	e := &events{n: int(b.NumRows())}
 	var err error
 	get := func(dst **array.String, name string) {
@@ -146,22 +189,13 @@ func bindEvents(b arrow.RecordBatch) (*events, error) {
 	get(&e.auth, ColAuth)
 	get(&e.method, ColMethod)
 	get(&e.level, ColLevel)
-	get(&e.location, ColLocation)
-	get(&e.agent, ColUserAgent)
-	get(&e.last, ColLastName)
-	get(&e.first, ColFirstName)
-	get(&e.gender, ColGender)
 	get(&e.artist, ColArtist)
 	get(&e.song, ColSong)
 	get(&e.sourceFile, ColSourceFile)
-	get(&e.runID, ColIngestRunID)
 	if err != nil {
 		return nil, err
 	}
 	if e.ts, err = col[*array.Timestamp](b, ColTS); err != nil {
-		return nil, err
-	}
-	if e.reg, err = col[*array.Timestamp](b, ColRegistration); err != nil {
 		return nil, err
 	}
 	if e.session, err = col[*array.Int64](b, ColSessionID); err != nil {

@@ -10,10 +10,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// takeBatch returns the rows idx of b, in that order, as a new batch with b's
-// schema. Supported column types are the ones of the events contract.
-func takeBatch(mem memory.Allocator, b arrow.RecordBatch, idx []int32) (arrow.RecordBatch, error) {
-	cols := make([]arrow.Array, b.NumCols())
+// takeBatch returns the rows idx of b's columns cols, in that order, as a
+// new batch (fields as in b). Supported column types are the ones of the
+// events contract.
+func takeBatch(mem memory.Allocator, b arrow.RecordBatch, colIdx []int, idx []int32) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, len(colIdx))
 	defer func() {
 		for _, c := range cols {
 			if c != nil {
@@ -21,14 +22,16 @@ func takeBatch(mem memory.Allocator, b arrow.RecordBatch, idx []int32) (arrow.Re
 			}
 		}
 	}()
-	for j := range cols {
-		c, err := takeArray(mem, b.Column(j), idx)
+	fields := make([]arrow.Field, len(colIdx))
+	for j, c := range colIdx {
+		fields[j] = b.Schema().Field(c)
+		a, err := takeArray(mem, b.Column(c), idx)
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", b.Schema().Field(j).Name, err)
+			return nil, fmt.Errorf("column %q: %w", fields[j].Name, err)
 		}
-		cols[j] = c
+		cols[j] = a
 	}
-	return array.NewRecordBatch(b.Schema(), cols, int64(len(idx))), nil
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(len(idx))), nil
 }
 
 func newBuf(mem memory.Allocator, n int) *memory.Buffer {
