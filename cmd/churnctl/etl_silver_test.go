@@ -183,6 +183,51 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("late event: re-running its day equals a full rebuild", func(t *testing.T) {
+		// A late event at 23:59:59 on day 2 joins a session that so far
+		// started on day 3: the session now starts on day 2 and crosses
+		// midnight, so day 3's sessions change too.
+		d2 := testDay0 + 2*86400000
+		var late etltest.Event
+		found := false
+		for _, e := range evs {
+			if e.UserID != "" && etltest.DayOf(e.TS) == d2+86400000 && e.TS < d2+86400000+3600000 {
+				late, found = e, true
+				break
+			}
+		}
+		if !found {
+			t.Fatal("fixture has no early event on day 3")
+		}
+		late.TS = d2 + 86400000 - 1000
+		late.Page, late.Artist, late.Song, late.Length = "Home", nil, nil, nil
+		late.ItemInSession = -1
+		late.LineNumber = 999999
+		withLate := append(slices.Clone(evs), late)
+
+		inc := t.TempDir()
+		writeBronze(t, inc, evs)
+		if code, _ := cli(t, "etl", "--lake", inc); code != 0 {
+			t.Fatal("first run failed")
+		}
+		writeBronze(t, inc, withLate)
+		if code, sum := cli(t, "etl", "--lake", inc, "--ds", "2018-10-03"); code != 0 {
+			t.Fatalf("exit %d %v", code, sum)
+		}
+		ref := t.TempDir()
+		writeBronze(t, ref, withLate)
+		if code, _ := cli(t, "etl", "--lake", ref); code != 0 {
+			t.Fatal("reference run failed")
+		}
+		want := snapshot(t, ref, "silver", "gold")
+		if d := diffSnap(want, snapshot(t, inc, "silver", "gold")); len(d) > 0 {
+			t.Errorf("incremental re-run differs from full rebuild in %v", d)
+		}
+		if d := diffSnap(full, want); !slices.Contains(d, "silver/sessions/dt=2018-10-04/part-0.parquet") {
+			t.Errorf("fixture does not move a session between days: changed %v", d)
+		}
+	})
+
 	t.Run("failed quality gate publishes nothing", func(t *testing.T) {
 		dir4 := t.TempDir()
 		writeBronze(t, dir4, evs)

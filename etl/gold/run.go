@@ -315,8 +315,8 @@ func (g *Builder) Finish(ctx context.Context) (Stats, error) {
 }
 
 // Run rebuilds gold for the window's silver days from the committed silver
-// tables (fact_user_day of those days, fact_session of those days and the
-// day before, and the dimensions).
+// tables (fact_user_day of those days, fact_session of those days and of
+// the days just before and after, and the dimensions).
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	g := NewBuilder(cfg)
 	defer g.Release()
@@ -384,9 +384,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return g.st, first
 	}
 	sessDays := slices.Clone(days)
-	if prev := days[0] - silver.DayMillis; !slices.Contains(days, prev) {
-		sessDays = append([]int64{prev}, sessDays...)
+	for _, d := range []int64{days[0] - silver.DayMillis, days[len(days)-1] + silver.DayMillis} {
+		if !slices.Contains(days, d) {
+			sessDays = append(sessDays, d)
+		}
 	}
+	slices.Sort(sessDays)
 	for _, d := range sessDays {
 		b, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableSessions, lakeio.DayPartition(d), nil)
 		if err != nil {

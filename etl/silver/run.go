@@ -89,7 +89,7 @@ var eventsWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(ColUserI
 	ColLevel, ColSourceFile), parquetio.WithCompression(&snappy.Codec{})}
 
 // Run rebuilds the silver partitions of the window's bronze days (and the
-// sessions of the day before, which may continue into the window) in
+// sessions of the days just before and after the window) in
 // cfg.Tx. It fails with exitcode.ErrNothingToDo when the window holds no
 // bronze day, and with exitcode.ErrBadInput when an error check fails.
 func Run(ctx context.Context, cfg Config) (Stats, error) {
@@ -192,14 +192,21 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		cache[d] = b
 		return b, nil
 	}
+	// Also the days just outside the window that have parts: the day before
+	// (its sessions may continue into the window) and the day after (late
+	// events in the window may now start one of its sessions earlier).
 	sessDays := slices.Clone(days)
-	if prev := days[0] - DayMillis; !slices.Contains(days, prev) {
-		if b, err := src(prev); err != nil {
+	for _, d := range []int64{days[0] - DayMillis, days[len(days)-1] + DayMillis} {
+		if slices.Contains(days, d) {
+			continue
+		}
+		if b, err := src(d); err != nil {
 			return st, err
 		} else if b != nil {
-			sessDays = append([]int64{prev}, sessDays...)
+			sessDays = append(sessDays, d)
 		}
 	}
+	slices.Sort(sessDays)
 	keys := NewSessionKeys()
 	for _, d := range sessDays {
 		if err := ctx.Err(); err != nil {
