@@ -15,7 +15,8 @@
 //
 // A table is a path relative to the root ("bronze/events", "features"); a
 // partition is one directory "key=value" in it. Writers stage whole
-// partitions under .tmp/<run>/ through a Tx and Commit them together: the
+// partitions under .tmp/<run>/ through a Tx and Commit them together (a
+// staged partition left with no file is removed from the lake): the
 // commit point is the atomic rename of a journal file; partitions are then
 // swapped in by rename and the journal deleted. A process killed before the
 // commit point leaves the lake as it was (the next run removes the stale
@@ -210,10 +211,12 @@ type FileEntry struct {
 
 // Input is one source of a partition.
 type Input struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Bytes  int64  `json:"bytes"`
-	RunID  string `json:"run_id,omitempty"`
+	Path string `json:"path"`
+	// Hash is the content hash, prefixed by its algorithm
+	// ("sha256:...", "xxh3-128:...").
+	Hash  string `json:"hash"`
+	Bytes int64  `json:"bytes"`
+	RunID string `json:"run_id,omitempty"`
 }
 
 // Encode returns the manifest's canonical JSON.
@@ -223,7 +226,7 @@ func (m *Manifest) Encode() ([]byte, error) {
 	slices.SortFunc(c.Files, func(a, b FileEntry) int { return strings.Compare(a.Name, b.Name) })
 	c.Inputs = slices.Clone(m.Inputs)
 	slices.SortFunc(c.Inputs, func(a, b Input) int {
-		return cmpOr(strings.Compare(a.SHA256, b.SHA256), strings.Compare(a.Path, b.Path))
+		return cmpOr(strings.Compare(a.Hash, b.Hash), strings.Compare(a.Path, b.Path))
 	})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -67,7 +67,7 @@ func publish(t *testing.T, l *Lake, run string, content string, parts ...string)
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.SetManifest(BronzeEvents, p, Manifest{Inputs: []Input{{Path: "b.json", SHA256: "bb"}, {Path: "a.json", SHA256: "aa"}}, Stats: map[string]int64{"lines_read": 3}}); err != nil {
+		if err := tx.SetManifest(BronzeEvents, p, Manifest{Inputs: []Input{{Path: "b.json", Hash: "sha256:bb"}, {Path: "a.json", Hash: "sha256:aa"}}, Stats: map[string]int64{"lines_read": 3}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,5 +272,35 @@ func TestBadNames(t *testing.T) {
 		if _, err := tx.Create(c[0], c[1], c[2]); err == nil {
 			t.Errorf("Create(%q) = nil error", c)
 		}
+	}
+}
+
+func TestRemoveEmptyAndUnstage(t *testing.T) {
+	root := t.TempDir()
+	l := New(root)
+	if err := publish(t, l, "r1", "aaa", "dt=2018-10-01", "dt=2018-10-02").Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := l.Begin("r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Stage(BronzeEvents, "dt=2018-10-01"); err != nil { // no files: removed
+		t.Fatal(err)
+	}
+	f, _ := tx.Create(BronzeQuarantine, "dt=2018-10-09", "q.parquet") // unstaged below
+	f.Close()
+	if err := tx.Unstage(BronzeQuarantine); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	parts, _ := l.Partitions(BronzeEvents)
+	if strings.Join(parts, ",") != "dt=2018-10-02" {
+		t.Errorf("events partitions = %v, want [dt=2018-10-02]", parts)
+	}
+	if q, _ := l.Partitions(BronzeQuarantine); len(q) != 0 {
+		t.Errorf("quarantine partitions = %v, want none", q)
 	}
 }

@@ -61,7 +61,7 @@ type journal struct {
 }
 
 type journalOp struct {
-	Src string `json:"src"` // relative to the run dir (slash separated)
+	Src string `json:"src"` // relative to the run dir (slash separated); "" removes Dst
 	Dst string `json:"dst"` // relative to the lake root (slash separated)
 }
 
@@ -106,6 +106,23 @@ func (l *Lake) apply(dir string, j *journal, hook func(string)) error {
 		src := filepath.Join(dir, filepath.FromSlash(op.Src))
 		dst := filepath.Join(l.root, filepath.FromSlash(op.Dst))
 		old := filepath.Join(dir, trashDir, filepath.FromSlash(op.Dst))
+		if op.Src == "" {
+			if _, err := os.Lstat(dst); err == nil {
+				if err := os.RemoveAll(old); err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Dir(old), 0o755); err != nil {
+					return err
+				}
+				if err := os.Rename(dst, old); err != nil {
+					return err
+				}
+			}
+			if hook != nil {
+				hook(fmt.Sprintf("swap %d", i))
+			}
+			continue
+		}
 		if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
 			continue // already moved into place
 		}
@@ -363,6 +380,21 @@ func (t *Tx) PutFile(rel string, data []byte) error {
 	return nil
 }
 
+// Unstage drops every staged partition of table from the transaction.
+func (t *Tx) Unstage(table string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, p := range t.parts {
+		if p.table == table {
+			delete(t.parts, k)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(t.dir, stageDir, filepath.FromSlash(table))); err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	return nil
+}
+
 // Partitions returns the staged partitions as "table/partition", sorted.
 func (t *Tx) Partitions() []string {
 	t.mu.Lock()
@@ -397,6 +429,10 @@ func (t *Tx) Commit() error {
 	slices.Sort(keys)
 	for _, k := range keys {
 		p := t.parts[k]
+		if len(p.files) == 0 {
+			j.Ops = append(j.Ops, journalOp{Src: "", Dst: p.table + "/" + p.partition})
+			continue
+		}
 		m := Manifest{}
 		if p.manifest != nil {
 			m = *p.manifest
