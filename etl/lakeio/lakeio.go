@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
@@ -115,7 +116,8 @@ func Concat(mem memory.Allocator, batches []arrow.RecordBatch) (arrow.RecordBatc
 }
 
 // WritePartition stages b as the single file part-0.parquet of a
-// partition in tx (the partition is staged even when b has no rows, so
+// partition in tx, snappy-compressed unless opts say otherwise (zstd's
+// per-column-chunk setup dominated the many small silver and gold files) (the partition is staged even when b has no rows, so
 // publishing replaces what was there). stats go into the manifest.
 func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, stats map[string]int64, opts ...parquetio.WriterOption) error {
 	if _, err := tx.Stage(table, partition); err != nil {
@@ -130,7 +132,7 @@ func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, s
 	if err != nil {
 		return err
 	}
-	w, err := parquetio.NewWriter(f, b.Schema(), opts...)
+	w, err := parquetio.NewWriter(f, b.Schema(), append([]parquetio.WriterOption{parquetio.WithCompression(&snappy.Codec{})}, opts...)...)
 	if err != nil {
 		f.Close()
 		return err
