@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -36,14 +38,61 @@ func TestUserDayAgainstReference(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	evs := etltest.Random(11, 30, 8, day0, 40)
-	users, _, _ := etltest.RefSplit(evs, nil)
-	ref := etltest.RefUserDays(users)
 	days := silverDays(t, mem, evs)
 	defer func() {
 		for _, r := range days {
 			r.Release()
 		}
 	}()
+	users, _, _ := etltest.RefSplit(evs, nil)
+	checkUserDays(t, mem, days, users)
+}
+
+// TestSampleAgainstReference runs silver and gold over the bundled sample
+// (decoded here with encoding/json) and compares every fact_user_day row,
+// every session and every dim_user version with the plain row-by-row
+// computations of etltest.
+func TestSampleAgainstReference(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/sample/*.json*")
+	if len(files) == 0 {
+		t.Skip("no testdata/sample in this checkout")
+	}
+	var evs []etltest.Event
+	for _, f := range files {
+		e, err := etltest.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, e...)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	days := silverDays(t, mem, evs)
+	defer func() {
+		for _, r := range days {
+			r.Release()
+		}
+	}()
+	users, anon, removed := etltest.RefSplit(evs, nil)
+	var st silver.DayStats
+	for _, r := range days {
+		st.Add(r.Stats)
+	}
+	if st.UserRows != int64(len(users)) || st.AnonymousRows != int64(len(anon)) || st.DuplicatesRemoved != int64(removed) {
+		t.Errorf("user/anonymous/duplicate rows = %d/%d/%d, want %d/%d/%d", st.UserRows, st.AnonymousRows, st.DuplicatesRemoved, len(users), len(anon), removed)
+	}
+	t.Logf("sample: %d events, %d user rows, %d anonymous, %d duplicates, %d days", len(evs), len(users), len(anon), removed, len(days))
+	checkUserDays(t, mem, days, users)
+	checkSessions(t, mem, days, users)
+	checkDimUser(t, mem, days, users)
+}
+
+// checkUserDays compares UserDay over silver days with RefUserDays(users),
+// and the union of the daily artist sketches with the distinct artists
+// over all days.
+func checkUserDays(t *testing.T, mem memory.Allocator, days map[int64]*silver.DayResult, users []etltest.Event) {
+	t.Helper()
+	ref := etltest.RefUserDays(users)
 	// Per user: union of the daily sketches over all days.
 	union := map[string][]byte{}
 	rows := 0
@@ -167,16 +216,72 @@ func TestDimUserAgainstReference(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	evs := etltest.Random(5, 60, 10, day0, 0)
 	users, _, _ := etltest.RefSplit(evs, nil)
-	ref := etltest.RefLevelVersions(users)
 	days := silverDays(t, mem, evs)
+	defer func() {
+		for _, r := range days {
+			r.Release()
+		}
+	}()
+	checkDimUser(t, mem, days, users)
+}
+
+// checkSessions compares the assembled sessions with RefSessions(users).
+func checkSessions(t *testing.T, mem memory.Allocator, days map[int64]*silver.DayResult, users []etltest.Event) {
+	t.Helper()
+	ref := etltest.RefSessions(users)
+	n := 0
+	for d := range days {
+		b, err := silver.AssembleSessions(mem, d, func(d int64) (arrow.RecordBatch, error) {
+			if r, ok := days[d]; ok {
+				return r.SessionParts, nil
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := FactSession(mem, b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := fs.Column(0).(*array.String)
+		for i := 0; i < u.Len(); i++ {
+			n++
+			sid := fs.Column(1).(*array.Int64).Value(i)
+			w := ref[[2]string{u.Value(i), strconv.FormatInt(sid, 10)}]
+			if w == nil {
+				t.Fatalf("session %s/%d not in reference", u.Value(i), sid)
+			}
+			start := int64(fs.Column(2).(*array.Timestamp).Value(i))
+			end := int64(fs.Column(3).(*array.Timestamp).Value(i))
+			dur := fs.Column(4).(*array.Float64).Value(i)
+			items := fs.Column(5).(*array.Int64).Value(i)
+			songs := fs.Column(6).(*array.Int64).Value(i)
+			listen := fs.Column(7).(*array.Float64).Value(i)
+			cross := fs.Column(8).(*array.Boolean).Value(i)
+			if start != w.Start || end != w.End || dur != float64(w.End-w.Start)/1000 || items != w.Items || songs != w.Songs ||
+				math.Abs(listen-w.Listen) > 1e-6 || cross != (etltest.DayOf(w.Start) != etltest.DayOf(w.End)) || etltest.DayOf(start) != d {
+				t.Errorf("session %s/%d on %s = %d %d %g %d %d %g %v, want %+v", u.Value(i), sid, silver.DayString(d), start, end, dur, items, songs, listen, cross, *w)
+			}
+		}
+		fs.Release()
+	}
+	if n != len(ref) {
+		t.Errorf("sessions = %d, want %d", n, len(ref))
+	}
+}
+
+// checkDimUser compares DimUser over the days' level history with
+// RefLevelVersions(users).
+func checkDimUser(t *testing.T, mem memory.Allocator, days map[int64]*silver.DayResult, users []etltest.Event) {
+	t.Helper()
+	ref := etltest.RefLevelVersions(users)
 	var hist []arrow.RecordBatch
 	for _, r := range days {
 		hist = append(hist, r.LevelHistory)
 	}
 	b, err := DimUser(mem, hist)
-	for _, r := range days {
-		r.Release()
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
