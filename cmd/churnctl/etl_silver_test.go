@@ -258,6 +258,32 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("anonymous user ids", func(t *testing.T) {
+		// Every event of user 1000 is counted as anonymous traffic.
+		var of1000 float64
+		users, anon, _ := etltest.RefSplit(evs, map[string]bool{"1000": true})
+		for _, e := range anon {
+			if e.UserID == "1000" {
+				of1000++
+			}
+		}
+		if of1000 == 0 {
+			t.Fatal("fixture has no user 1000")
+		}
+		dir5 := t.TempDir()
+		writeBronze(t, dir5, evs)
+		code, sum := cli(t, "etl", "--lake", dir5, "--anonymous-user-ids", "1000,")
+		if code != 0 {
+			t.Fatalf("exit %d %v", code, sum)
+		}
+		if got := sum["anonymous_rows"].(float64); got != float64(len(anon)) {
+			t.Errorf("anonymous_rows = %v, want %d (%v of user 1000)", got, len(anon), of1000)
+		}
+		if got := sum["user_rows"].(float64); got != float64(len(users)) {
+			t.Errorf("user_rows = %v, want %d", got, len(users))
+		}
+	})
+
 	t.Run("usage errors", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"etl", "silver"},
