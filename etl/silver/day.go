@@ -138,24 +138,32 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 	tsv := e.ts.TimestampValues()
 	sidv := e.session.Int64Values()
 	itemv := e.item.Int32Values()
-	userKeys := make([]sortKey, 0, e.n)
-	var anonKeys []sortKey
+
+	// Counting sort by user rank (stable), then a small sort per user by
+	// (ts, session_id, item_in_session) with full-content tie-breaks. Bronze
+	// days usually arrive in ts order, so most per-user runs are already
+	// sorted and only checked.
+	rowRank := make([]int32, e.n)
+	start := make([]int32, len(names)+1)
 	for i := 0; i < e.n; i++ {
 		r := ids[e.user.Value(i)]
-		k := sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: int32(i)}
-		if anon[r] {
-			anonKeys = append(anonKeys, k)
-		} else {
-			userKeys = append(userKeys, k)
-		}
+		rowRank[i] = r
+		start[r+1]++
+	}
+	for r := 1; r <= len(names); r++ {
+		start[r] += start[r-1]
+	}
+	keys := make([]sortKey, e.n)
+	fill := slices.Clone(start[:len(names)])
+	for i := 0; i < e.n; i++ {
+		r := rowRank[i]
+		keys[fill[r]] = sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: int32(i)}
+		fill[r]++
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	less := func(a, b sortKey) int {
-		if c := cmp.Compare(a.rank, b.rank); c != 0 {
-			return c
-		}
 		if c := cmp.Compare(a.ts, b.ts); c != 0 {
 			return c
 		}
@@ -176,8 +184,19 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		}
 		return cmp.Compare(a.row, b.row)
 	}
-	slices.SortFunc(userKeys, less)
-	slices.SortFunc(anonKeys, less)
+	userKeys := make([]sortKey, 0, e.n)
+	var anonKeys []sortKey
+	for r := range names {
+		run := keys[start[r]:start[r+1]]
+		if !slices.IsSortedFunc(run, less) {
+			slices.SortFunc(run, less)
+		}
+		if anon[r] {
+			anonKeys = append(anonKeys, run...)
+		} else {
+			userKeys = append(userKeys, run...)
+		}
+	}
 
 	userRows, dupU, confU := e.dedup(userKeys)
 	anonRows, dupA, confA := e.dedup(anonKeys)
