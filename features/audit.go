@@ -1,8 +1,10 @@
 package features
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
+	"sync"
 )
 
 // AUCWarnThreshold: a single feature that separates the label better than
@@ -27,11 +29,26 @@ func Audit(s *Snapshot) (suspicious []FeatureAUC, all []FeatureAUC) {
 	if pos == 0 || pos == len(s.Churn) {
 		return nil, nil
 	}
-	for j, f := range featureDefs {
-		auc := RankAUC(s.Values[j], s.Churn)
-		all = append(all, FeatureAUC{f.Name, auc})
-		if max(auc, 1-auc) > AUCWarnThreshold {
-			suspicious = append(suspicious, FeatureAUC{f.Name, auc})
+	all = make([]FeatureAUC, len(featureDefs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				all[j] = FeatureAUC{featureDefs[j].Name, RankAUC(s.Values[j], s.Churn)}
+			}
+		}()
+	}
+	for j := range featureDefs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	for _, f := range all {
+		if max(f.AUC, 1-f.AUC) > AUCWarnThreshold {
+			suspicious = append(suspicious, f)
 		}
 	}
 	return suspicious, all
@@ -40,6 +57,10 @@ func Audit(s *Snapshot) (suspicious []FeatureAUC, all []FeatureAUC) {
 // AuditWarnings renders Audit's suspicious features as summary warnings.
 func AuditWarnings(s *Snapshot) []string {
 	sus, _ := Audit(s)
+	return warningsFor(s, sus)
+}
+
+func warningsFor(s *Snapshot, sus []FeatureAUC) []string {
 	var out []string
 	for _, f := range sus {
 		out = append(out, fmt.Sprintf("as_of %s: feature %s alone separates churn with ROC-AUC %.3f (> %.2f): possible leak", s.AsOf, f.Feature, max(f.AUC, 1-f.AUC), AUCWarnThreshold))
@@ -51,21 +72,25 @@ func AuditWarnings(s *Snapshot) []string {
 // (Mann-Whitney U) formula, ties getting their average rank. It is NaN when
 // one class is empty.
 func RankAUC(score []float64, label []int8) float64 {
-	idx := make([]int, len(score))
-	for i := range idx {
-		idx[i] = i
+	type pair struct {
+		v float64
+		y int8
 	}
-	sort.Slice(idx, func(a, b int) bool { return score[idx[a]] < score[idx[b]] })
+	ps := make([]pair, len(score))
+	for i, v := range score {
+		ps[i] = pair{v, label[i]}
+	}
+	slices.SortFunc(ps, func(a, b pair) int { return cmp.Compare(a.v, b.v) })
 	var rankSum float64
 	var npos, nneg float64
-	for i := 0; i < len(idx); {
+	for i := 0; i < len(ps); {
 		j := i
-		for j < len(idx) && score[idx[j]] == score[idx[i]] {
+		for j < len(ps) && ps[j].v == ps[i].v {
 			j++
 		}
 		avg := float64(i+j+1) / 2 // ranks i+1..j
 		for k := i; k < j; k++ {
-			if label[idx[k]] != 0 {
+			if ps[k].y != 0 {
 				rankSum += avg
 				npos++
 			}

@@ -70,6 +70,8 @@ type Snapshot struct {
 	Values [][]float64
 	// Churn[i] is the label of user i (0/1), meaningful only when Labeled.
 	Churn []int8
+	// Inputs are the fact_user_day partitions read, ascending (all < T+H).
+	Inputs []Date
 }
 
 // Positives counts the churners in a labeled snapshot.
@@ -192,6 +194,11 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 		}
 	}
 
+	for _, j := range jobs {
+		if len(snap.Inputs) == 0 || snap.Inputs[len(snap.Inputs)-1] != j.dt {
+			snap.Inputs = append(snap.Inputs, j.dt)
+		}
+	}
 	a := &accum{cfg: cfg, users: make(map[string]*user)}
 	// Partitions are decoded concurrently (a bounded look-ahead) and folded
 	// in dt order, so float sums are always added in the same order.

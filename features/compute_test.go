@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -367,5 +368,21 @@ func TestAuditWarnsOnSeparatingFeature(t *testing.T) {
 	s.Labeled = false
 	if w := AuditWarnings(s); len(w) != 0 {
 		t.Errorf("unlabeled snapshot: warnings %q", w)
+	}
+}
+
+// TestJSONRoundTrip checks the test's own raw-JSON writer and reader.
+func TestJSONRoundTrip(t *testing.T) {
+	es := genEvents(6, 20, 20)
+	p := filepath.Join(t.TempDir(), "ev.json")
+	writeJSONEvents(t, p, es)
+	got := readJSONEvents(t, p)
+	if len(got) != len(es) {
+		t.Fatalf("%d events back, wrote %d", len(got), len(es))
+	}
+	for i := range es {
+		if got[i] != es[i] {
+			t.Fatalf("event %d: got %+v, want %+v", i, got[i], es[i])
+		}
 	}
 }

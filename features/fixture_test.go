@@ -1,13 +1,19 @@
 package features
 
 import (
+	"bufio"
+	"compress/gzip"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -501,4 +507,150 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		labels[id] = label
 	}
 	return feats, labels, labeled
+}
+
+// rawEvent is one Sparkify JSON line, decoded with encoding/json: the
+// independent reading of the raw input (no bronze code involved).
+type rawEvent struct {
+	TS           *int64          `json:"ts"`
+	UserID       json.RawMessage `json:"userId"`
+	SessionID    int64           `json:"sessionId"`
+	Page         *string         `json:"page"`
+	Auth         string          `json:"auth"`
+	Method       string          `json:"method"`
+	Status       int32           `json:"status"`
+	Level        string          `json:"level"`
+	Item         int32           `json:"itemInSession"`
+	Location     *string         `json:"location"`
+	UserAgent    *string         `json:"userAgent"`
+	LastName     *string         `json:"lastName"`
+	FirstName    *string         `json:"firstName"`
+	Registration *float64        `json:"registration"`
+	Gender       *string         `json:"gender"`
+	Artist       *string         `json:"artist"`
+	Song         *string         `json:"song"`
+	Length       *float64        `json:"length"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// readJSONEvents reads Sparkify JSON lines (plain or .gz) into logged-in user
+// events: lines that do not decode, lack ts or page, or have an empty userId
+// are skipped; exact duplicate events are kept once.
+func readJSONEvents(t testing.TB, paths ...string) []ev {
+	t.Helper()
+	var out []ev
+	seen := map[string]bool{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = f
+		if strings.HasSuffix(p, ".gz") {
+			gz, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = gz
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			var e rawEvent
+			if json.Unmarshal(line, &e) != nil || e.TS == nil || e.Page == nil {
+				continue
+			}
+			var id string
+			if json.Unmarshal(e.UserID, &id) != nil {
+				var n json.Number
+				if json.Unmarshal(e.UserID, &n) != nil {
+					continue
+				}
+				id = n.String()
+			}
+			if id == "" {
+				continue
+			}
+			key := fmt.Sprintf("%d|%s|%d|%d|%s|%s|%s|%s|%s|%v|%s|%s|%s|%v", *e.TS, id, e.SessionID, e.Item, *e.Page, e.Auth, e.Method, e.Level,
+				deref(e.Location), e.Status, deref(e.UserAgent), deref(e.Artist), deref(e.Song), e.Length)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			x := ev{TS: *e.TS, UserID: id, SessionID: e.SessionID, Page: *e.Page, Level: e.Level, Item: e.Item,
+				Gender: deref(e.Gender), Location: deref(e.Location), UserAgent: deref(e.UserAgent), Artist: deref(e.Artist)}
+			if e.Registration != nil {
+				x.Registration = int64(*e.Registration)
+			}
+			if e.Length != nil {
+				x.Length = *e.Length
+			}
+			out = append(out, x)
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	sortEvents(out)
+	return out
+}
+
+// writeJSONEvents writes events as Sparkify JSON lines (the generator's
+// field order) so the real etl can ingest them.
+func writeJSONEvents(t testing.TB, path string, es []ev) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	for _, e := range es {
+		m := []struct {
+			k string
+			v any
+		}{
+			{"ts", e.TS}, {"userId", e.UserID}, {"sessionId", e.SessionID}, {"page", e.Page}, {"auth", "Logged In"},
+			{"method", "PUT"}, {"status", 200}, {"level", e.Level}, {"itemInSession", e.Item},
+			{"location", str(e.Location)}, {"userAgent", str(e.UserAgent)}, {"lastName", "Doe"}, {"firstName", "Jo"},
+			{"registration", nil}, {"gender", str(e.Gender)}, {"artist", nil}, {"song", nil}, {"length", nil},
+		}
+		if e.Registration != 0 {
+			m[13].v = e.Registration
+		}
+		if e.Page == "NextSong" {
+			m[15].v, m[16].v, m[17].v = e.Artist, "Song of "+e.Artist, e.Length
+		}
+		w.WriteByte('{')
+		for i, kv := range m {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			k, _ := json.Marshal(kv.k)
+			v, _ := json.Marshal(kv.v)
+			w.Write(k)
+			w.WriteByte(':')
+			w.Write(v)
+		}
+		w.WriteString("}\n")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
