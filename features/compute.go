@@ -31,6 +31,14 @@ type Source interface {
 	// the gold manifest's max_ts when there is one); ok is false for an empty
 	// lake.
 	LastDay(ctx context.Context) (d Date, ok bool, err error)
+	// AttrDays lists the dt partitions of silver level_history (a row per
+	// user and day with the user's attributes at the day's first event and
+	// at level changes), or nil when the source has none; ReadAttrs reads
+	// one. Static attributes then come from the user's last row before T,
+	// which cannot see the future; without them, from gold dim_user, whose
+	// attributes are the user's latest values (type 1).
+	AttrDays(ctx context.Context) ([]Date, error)
+	ReadAttrs(ctx context.Context, dt Date, cols []string, fn func(arrow.RecordBatch) error) error
 }
 
 // Config selects the cutoff, label horizon and count window of a snapshot.
@@ -96,7 +104,9 @@ type user struct {
 	lastDown        Date
 	churnedBefore   bool
 
-	// dim_user as of T
+	// static attributes as of T
+	attrTS             int64
+	hasAttrs           bool
 	hasReg             bool
 	registration       int64
 	gender, os, state  int
@@ -136,6 +146,8 @@ var labelCols = []string{"user_id", "n_cancellation_confirmation"}
 
 var dimCols = []string{"user_id", "valid_from", "valid_to", "registration", "gender", "location", "user_agent"}
 
+var attrCols = []string{"user_id", "ts", "registration", "gender", "location", "user_agent"}
+
 // Compute builds the snapshot for cfg.AsOf from src.
 func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	if cfg.WindowDays == 0 {
@@ -174,13 +186,26 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 			"as_of", T.String(), "label_window_end", end.String(), "data_last_day", lastString(last, ok))
 	}
 
+	attrDays, err := src.AttrDays(ctx)
+	if err != nil {
+		return nil, err
+	}
+	useAttrs := attrDays != nil
+	hasAttrDay := map[Date]bool{}
+	for _, d := range attrDays {
+		hasAttrDay[d] = true
+	}
+
 	type job struct {
 		dt   Date
 		cols []string
-		kind int // 0 history, 1 window, 2 label
+		kind int // 0 history, 1 window, 2 label, 3 attributes
 	}
 	var jobs []job
 	for _, dt := range days {
+		if dt < featEnd && hasAttrDay[dt] {
+			jobs = append(jobs, job{dt, attrCols, 3})
+		}
 		switch {
 		case dt < featEnd && dt >= winStart:
 			jobs = append(jobs, job{dt, windowCols, 1})
@@ -237,7 +262,11 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 			defer wg.Done()
 			for i := range next {
 				s := slots[i]
-				s.err = src.ReadDay(rctx, jobs[i].dt, jobs[i].cols, func(b arrow.RecordBatch) error {
+				read := src.ReadDay
+				if jobs[i].kind == 3 {
+					read = src.ReadAttrs
+				}
+				s.err = read(rctx, jobs[i].dt, jobs[i].cols, func(b arrow.RecordBatch) error {
 					b.Retain()
 					s.batches = append(s.batches, b)
 					return nil
@@ -281,7 +310,11 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 		<-ahead
 		if err != nil {
 			release(i + 1)
-			return nil, fmt.Errorf("features: gold fact_user_day dt=%s: %w", j.dt, err)
+			table := "gold fact_user_day"
+			if j.kind == 3 {
+				table = "silver level_history"
+			}
+			return nil, fmt.Errorf("features: %s dt=%s: %w", table, j.dt, err)
 		}
 	}
 	cancel()
@@ -296,8 +329,10 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 
-	if err := a.readDims(ctx, src, rows); err != nil {
-		return nil, err
+	if !useAttrs {
+		if err := a.readDims(ctx, src, rows); err != nil {
+			return nil, err
+		}
 	}
 
 	snap.UserIDs = make([]string, len(rows))
@@ -460,6 +495,9 @@ func (c *cols) timestamps(name string) msArray {
 func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 	c := &cols{b: b}
 	ids := c.strings("user_id")
+	if kind == 3 {
+		return a.foldAttrs(c, ids)
+	}
 	conf := c.int64s("n_cancellation_confirmation")
 	if kind == 2 {
 		if c.err != nil {
@@ -568,6 +606,36 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			u.ev[3] += n
 			u.so[3] += s
 		}
+	}
+	return nil
+}
+
+// foldAttrs keeps each user's attributes of their latest level_history row.
+// Attribute days are folded in dt order, so a later row replaces an earlier
+// one; rows of a day are compared by ts.
+func (a *accum) foldAttrs(c *cols, ids stringer) error {
+	ts := c.timestamps("ts")
+	reg := c.timestamps("registration")
+	gender := c.strings("gender")
+	loc := c.strings("location")
+	ua := c.strings("user_agent")
+	if c.err != nil {
+		return c.err
+	}
+	for i := range int(c.b.NumRows()) {
+		u := a.get(ids.Value(i))
+		t := ts.Value(i)
+		if u.hasAttrs && t < u.attrTS {
+			continue
+		}
+		u.hasAttrs, u.attrTS = true, t
+		u.hasReg = !reg.IsNull(i)
+		if u.hasReg {
+			u.registration = reg.Value(i)
+		}
+		u.gender = GenderCode(strOrEmpty(gender, i))
+		u.os = OSCode(strOrEmpty(ua, i))
+		u.state = StateCode(strOrEmpty(loc, i))
 	}
 	return nil
 }

@@ -16,6 +16,18 @@ func snapshot(t *testing.T, mem memory.Allocator, es []ev, cfg Config) *Snapshot
 	t.Helper()
 	src := buildGold(mem, es)
 	defer src.release()
+	return compute(t, src, cfg, true)
+}
+
+// compute: withHistory false hides silver level_history from the source, so
+// static attributes come from gold dim_user.
+func compute(t *testing.T, src *MemSource, cfg Config, withHistory bool) *Snapshot {
+	t.Helper()
+	if !withHistory {
+		c := *src
+		c.Attrs = nil
+		src = &c
+	}
 	s, err := Compute(context.Background(), src, cfg)
 	if err != nil {
 		t.Fatalf("Compute(as_of %s): %v", cfg.AsOf, err)
@@ -54,7 +66,9 @@ func TestFeatureSchema(t *testing.T) {
 func TestMatchesReference(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	es := genEvents(1, 120, 90)
+	es := genEvents(1, 100, 90)
+	src := buildGold(mem, es)
+	defer src.release()
 	for _, tc := range []struct {
 		asOf   string
 		h, w   int
@@ -64,49 +78,51 @@ func TestMatchesReference(t *testing.T) {
 		{"2018-11-15", 30, 30, true},
 		{"2018-11-15", 14, 7, true},
 		{"2018-12-05", 30, 45, false}, // data ends 2018-12-30: window to 2019-01-04 not covered
-		{"2018-12-15", 7, 30, true},
+		{"2018-12-10", 14, 30, true},
 	} {
-		t.Run(fmt.Sprintf("%s_h%d_w%d", tc.asOf, tc.h, tc.w), func(t *testing.T) {
-			T, _ := ParseDate(tc.asOf)
-			got := snapshot(t, mem, es, Config{AsOf: T, HorizonDays: tc.h, WindowDays: tc.w})
-			want, labels, labeled := reference(es, T, tc.h, tc.w)
-			if got.Labeled != labeled || labeled != tc.labels {
-				t.Fatalf("labeled = %v, reference %v, want %v", got.Labeled, labeled, tc.labels)
-			}
-			if len(got.UserIDs) != len(want) {
-				t.Fatalf("%d rows, reference has %d", len(got.UserIDs), len(want))
-			}
-			if len(want) < 20 {
-				t.Fatalf("only %d rows: fixture too small to mean anything", len(want))
-			}
-			pos := 0
-			for i, id := range got.UserIDs {
-				if i > 0 && got.UserIDs[i-1] >= id {
-					t.Fatalf("rows not sorted: %q before %q", got.UserIDs[i-1], id)
+		for _, hist := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s_h%d_w%d_history=%v", tc.asOf, tc.h, tc.w, hist), func(t *testing.T) {
+				T, _ := ParseDate(tc.asOf)
+				got := compute(t, src, Config{AsOf: T, HorizonDays: tc.h, WindowDays: tc.w}, hist)
+				want, labels, labeled := reference(es, T, tc.h, tc.w)
+				if got.Labeled != labeled || labeled != tc.labels {
+					t.Fatalf("labeled = %v, reference %v, want %v", got.Labeled, labeled, tc.labels)
 				}
-				w, ok := want[id]
-				if !ok {
-					t.Fatalf("user %s is a row, reference excludes it", id)
+				if len(got.UserIDs) != len(want) {
+					t.Fatalf("%d rows, reference has %d", len(got.UserIDs), len(want))
 				}
-				if labeled && got.Churn[i] != labels[id] {
-					t.Errorf("user %s churn = %d, want %d", id, got.Churn[i], labels[id])
+				if len(want) < 20 {
+					t.Fatalf("only %d rows: fixture too small to mean anything", len(want))
 				}
-				pos += int(labels[id])
-				for j, f := range Features() {
-					wv, ok := w[f.Name]
+				pos := 0
+				for i, id := range got.UserIDs {
+					if i > 0 && got.UserIDs[i-1] >= id {
+						t.Fatalf("rows not sorted: %q before %q", got.UserIDs[i-1], id)
+					}
+					w, ok := want[id]
 					if !ok {
-						t.Fatalf("reference lacks feature %s", f.Name)
+						t.Fatalf("user %s is a row, reference excludes it", id)
 					}
-					gv := got.Values[j][i]
-					if math.Abs(gv-wv) > 1e-9*math.Max(1, math.Abs(wv)) {
-						t.Errorf("user %s %s = %v, want %v", id, f.Name, gv, wv)
+					if labeled && got.Churn[i] != labels[id] {
+						t.Errorf("user %s churn = %d, want %d", id, got.Churn[i], labels[id])
+					}
+					pos += int(labels[id])
+					for j, f := range Features() {
+						wv, ok := w[f.Name]
+						if !ok {
+							t.Fatalf("reference lacks feature %s", f.Name)
+						}
+						gv := got.Values[j][i]
+						if math.Abs(gv-wv) > 1e-9*math.Max(1, math.Abs(wv)) {
+							t.Errorf("user %s %s = %v, want %v", id, f.Name, gv, wv)
+						}
 					}
 				}
-			}
-			if labeled && (pos == 0 || pos == len(want)) {
-				t.Errorf("%d positives of %d: labels cannot be checked", pos, len(want))
-			}
-		})
+				if labeled && (pos == 0 || pos == len(want)) {
+					t.Errorf("%d positives of %d: labels cannot be checked", pos, len(want))
+				}
+			})
+		}
 	}
 }
 
@@ -146,18 +162,27 @@ func mutateFuture(es []ev, cut int64, seed uint64) []ev {
 
 // TestLeakage is the leakage audit's guarantee: changing or deleting any
 // event at or after T leaves every feature (and the row set) unchanged. It
-// also shows the test catches the whole-history mistake.
+// also shows the test catches the whole-history mistake, and the subtler
+// one of taking static attributes from gold dim_user, whose attributes are
+// the user's latest values (type 1), when silver level_history is missing.
 func TestLeakage(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	es := genEvents(2, 150, 90)
-	for _, asOf := range []string{"2018-10-15", "2018-11-01", "2018-11-20", "2018-12-20"} {
+	es := genEvents(2, 80, 90)
+	src := buildGold(mem, es)
+	defer src.release()
+	for _, asOf := range []string{"2018-10-15", "2018-11-10", "2018-12-20"} {
 		T, _ := ParseDate(asOf)
-		for _, whole := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/wholeHistory=%v", asOf, whole), func(t *testing.T) {
+		mut := buildGold(mem, mutateFuture(es, T.MS(), 3))
+		defer mut.release()
+		for _, mode := range []string{"as-of", "wholeHistory", "dimUserType1"} {
+			whole := mode == "wholeHistory"
+			leaky := mode != "as-of"
+			t.Run(asOf+"/"+mode, func(t *testing.T) {
 				cfg := Config{AsOf: T, HorizonDays: 30, wholeHistory: whole}
-				a := snapshot(t, mem, es, cfg)
-				b := snapshot(t, mem, mutateFuture(es, T.MS(), 3), cfg)
+				hist := mode != "dimUserType1"
+				a := compute(t, src, cfg, hist)
+				b := compute(t, mut, cfg, hist)
 				var ab, bb bytes.Buffer
 				// compare features only: the label legitimately depends on the future
 				a.Labeled, b.Labeled = false, false
@@ -168,10 +193,10 @@ func TestLeakage(t *testing.T) {
 					t.Fatal(err)
 				}
 				same := bytes.Equal(ab.Bytes(), bb.Bytes())
-				if whole && same {
-					t.Fatalf("whole-history features did not change when the future changed: the test cannot catch the leak")
+				if leaky && same {
+					t.Fatalf("%s features did not change when the future changed: the test cannot catch the leak", mode)
 				}
-				if !whole && !same {
+				if !leaky && !same {
 					t.Fatalf("features changed when only events at or after T changed:\n%s", firstDiff(ab.String(), bb.String()))
 				}
 			})

@@ -295,7 +295,8 @@ func buildGold(mem memory.Allocator, es []ev) *MemSource {
 		src.Last, src.HasLast = DateOfMS(es[len(es)-1].TS), true
 	}
 
-	// dim_user: SCD2 on level
+	// dim_user: SCD2 on level, attributes type 1 (the user's latest values,
+	// as gold's dim_user has them)
 	byUser := map[string][]ev{}
 	var ids []string
 	for _, e := range es {
@@ -307,13 +308,6 @@ func buildGold(mem memory.Allocator, es []ev) *MemSource {
 	slices.Sort(ids)
 	b := array.NewRecordBuilder(mem, dimSchema())
 	defer b.Release()
-	optStr := func(f int, s string) {
-		if s == "" {
-			b.Field(f).(*array.StringBuilder).AppendNull()
-		} else {
-			b.Field(f).(*array.StringBuilder).Append(s)
-		}
-	}
 	for _, id := range ids {
 		ues := byUser[id]
 		var starts []int
@@ -322,6 +316,7 @@ func buildGold(mem memory.Allocator, es []ev) *MemSource {
 				starts = append(starts, i)
 			}
 		}
+		latest := ues[len(ues)-1]
 		for v, s := range starts {
 			e := ues[s]
 			b.Field(0).(*array.StringBuilder).Append(id)
@@ -334,20 +329,66 @@ func buildGold(mem memory.Allocator, es []ev) *MemSource {
 			}
 			b.Field(3).(*array.BooleanBuilder).Append(cur)
 			b.Field(4).(*array.StringBuilder).Append(e.Level)
-			if e.Registration == 0 {
-				b.Field(5).(*array.TimestampBuilder).AppendNull()
-			} else {
-				b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(e.Registration))
-			}
-			optStr(6, e.Gender)
-			optStr(7, e.Location)
-			optStr(8, e.UserAgent)
-			optStr(9, "")
-			optStr(10, "")
+			appendAttrs(b, 5, latest)
 		}
 	}
 	src.Users = []arrow.RecordBatch{b.NewRecordBatch()}
+
+	// silver level_history: per user and day the first event and every
+	// level change, with the attributes at that event
+	src.Attrs = map[Date][]arrow.RecordBatch{}
+	hb := map[Date]*array.RecordBuilder{}
+	prev := map[string]ev{}
+	for _, e := range es {
+		d := DateOfMS(e.TS)
+		p, seen := prev[e.UserID]
+		prev[e.UserID] = e
+		if seen && DateOfMS(p.TS) == d && p.Level == e.Level {
+			continue
+		}
+		lb := hb[d]
+		if lb == nil {
+			lb = array.NewRecordBuilder(mem, levelHistorySchema())
+			hb[d] = lb
+		}
+		lb.Field(0).(*array.StringBuilder).Append(e.UserID)
+		lb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.TS))
+		lb.Field(2).(*array.StringBuilder).Append(e.Level)
+		appendAttrs(lb, 3, e)
+	}
+	for d, lb := range hb {
+		src.Attrs[d] = []arrow.RecordBatch{lb.NewRecordBatch()}
+		lb.Release()
+	}
 	return src
+}
+
+// appendAttrs appends registration, gender, location, user_agent,
+// first_name, last_name of e at field f onwards.
+func appendAttrs(b *array.RecordBuilder, f int, e ev) {
+	if e.Registration == 0 {
+		b.Field(f).(*array.TimestampBuilder).AppendNull()
+	} else {
+		b.Field(f).(*array.TimestampBuilder).Append(arrow.Timestamp(e.Registration))
+	}
+	for k, s := range []string{e.Gender, e.Location, e.UserAgent, "", ""} {
+		if s == "" {
+			b.Field(f + 1 + k).(*array.StringBuilder).AppendNull()
+		} else {
+			b.Field(f + 1 + k).(*array.StringBuilder).Append(s)
+		}
+	}
+}
+
+func levelHistorySchema() *arrow.Schema {
+	ts := arrow.FixedWidthTypes.Timestamp_ms
+	s := arrow.BinaryTypes.String
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "user_id", Type: s}, {Name: "ts", Type: ts}, {Name: "level", Type: s},
+		{Name: "registration", Type: ts, Nullable: true}, {Name: "gender", Type: s, Nullable: true},
+		{Name: "location", Type: s, Nullable: true}, {Name: "user_agent", Type: s, Nullable: true},
+		{Name: "first_name", Type: s, Nullable: true}, {Name: "last_name", Type: s, Nullable: true},
+	}, nil)
 }
 
 func (m *MemSource) release() {
@@ -358,6 +399,11 @@ func (m *MemSource) release() {
 	}
 	for _, b := range m.Users {
 		b.Release()
+	}
+	for _, bs := range m.Attrs {
+		for _, b := range bs {
+			b.Release()
+		}
 	}
 }
 

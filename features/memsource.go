@@ -19,6 +19,8 @@ type MemSource struct {
 	Fact map[Date][]arrow.RecordBatch
 	// Users holds dim_user batches.
 	Users []arrow.RecordBatch
+	// Attrs holds silver level_history batches per dt; nil means none.
+	Attrs map[Date][]arrow.RecordBatch
 	// Last is the last day with events; HasLast is false for no data.
 	Last    Date
 	HasLast bool
@@ -42,6 +44,24 @@ func (m *MemSource) ReadDay(ctx context.Context, dt Date, cols []string, fn func
 // ReadUsers implements Source.
 func (m *MemSource) ReadUsers(ctx context.Context, cols []string, fn func(arrow.RecordBatch) error) error {
 	return project(m.Users, cols, fn)
+}
+
+// AttrDays implements Source.
+func (m *MemSource) AttrDays(ctx context.Context) ([]Date, error) {
+	if m.Attrs == nil {
+		return nil, nil
+	}
+	out := []Date{}
+	for d := range m.Attrs {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ReadAttrs implements Source.
+func (m *MemSource) ReadAttrs(ctx context.Context, dt Date, cols []string, fn func(arrow.RecordBatch) error) error {
+	return project(m.Attrs[dt], cols, fn)
 }
 
 // LastDay implements Source.
