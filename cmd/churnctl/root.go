@@ -101,6 +101,10 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	for _, f := range commands {
 		root.AddCommand(f(a))
 	}
+	// Streams first: the completion command captures its writer when created.
+	root.SetIn(a.Stdin)
+	root.SetOut(a.Stdout)
+	root.SetErr(a.Stderr)
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
@@ -201,11 +205,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
 	root := newRootCmd(a)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && cmd != nil && strings.HasPrefix(err.Error(), "unknown command") {
 		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}

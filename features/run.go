@@ -1,0 +1,286 @@
+package features
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/parquetio"
+)
+
+// Formats of a written snapshot table.
+const (
+	FormatParquet = "parquet"
+	FormatCSV     = "csv"
+	FormatArrow   = "arrow"
+)
+
+// RunConfig is one `churnctl features` invocation.
+type RunConfig struct {
+	Lake        string
+	Cutoffs     []Date
+	HorizonDays int
+	WindowDays  int
+	// Out is the output file; "" publishes into the lake at
+	// DIR/features/as_of=YYYY-MM-DD/part-0.<format>. With several cutoffs it
+	// must contain "{as_of}".
+	Out     string
+	Format  string
+	Version string // churnctl version, recorded in the manifest
+	Log     *slog.Logger
+	Mem     memory.Allocator
+	// Source overrides the lake's gold tables (tests); nil reads Lake.
+	Source Source
+}
+
+// Result describes one written snapshot.
+type Result struct {
+	AsOf      Date
+	Users     int
+	Positives int
+	Labeled   bool
+	LastDay   Date
+	Warnings  []string
+	Path      string
+	AUCs      []FeatureAUC
+}
+
+// Run computes and writes a snapshot per cutoff.
+func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
+	if cfg.Mem == nil {
+		cfg.Mem = memory.DefaultAllocator
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Format == "" {
+		cfg.Format = FormatParquet
+	}
+	switch cfg.Format {
+	case FormatParquet, FormatCSV, FormatArrow:
+	default:
+		return nil, fmt.Errorf("%w: --format %q: want parquet, csv or arrow", exitcode.ErrUsage, cfg.Format)
+	}
+	if len(cfg.Cutoffs) == 0 {
+		return nil, fmt.Errorf("%w: no cutoff (--as-of or --every/--from/--to)", exitcode.ErrUsage)
+	}
+	if cfg.Out != "" && len(cfg.Cutoffs) > 1 && !strings.Contains(cfg.Out, "{as_of}") {
+		return nil, fmt.Errorf("%w: --out %q with %d cutoffs: put {as_of} in the path (e.g. out/{as_of}/features.csv)", exitcode.ErrUsage, cfg.Out, len(cfg.Cutoffs))
+	}
+	src := cfg.Source
+	if src == nil {
+		if cfg.Lake == "" {
+			return nil, fmt.Errorf("%w: --lake is required", exitcode.ErrUsage)
+		}
+		src = &LakeSource{Root: cfg.Lake, Mem: cfg.Mem}
+	}
+	var out []Result
+	for _, T := range cfg.Cutoffs {
+		start := time.Now()
+		cfg.Log.Info("features: start", "stage", "features", "as_of", T.String(), "horizon_days", cfg.HorizonDays, "window_days", cmpOr(cfg.WindowDays, DefaultWindowDays))
+		snap, err := Compute(ctx, src, Config{AsOf: T, HorizonDays: cfg.HorizonDays, WindowDays: cfg.WindowDays, Log: cfg.Log})
+		if err != nil {
+			return out, err
+		}
+		r := Result{AsOf: T, Users: len(snap.UserIDs), Labeled: snap.Labeled, LastDay: snap.LastDay}
+		if snap.Labeled {
+			r.Positives = snap.Positives()
+			var sus []FeatureAUC
+			sus, r.AUCs = Audit(snap)
+			r.Warnings = warningsFor(snap, sus)
+			for _, w := range r.Warnings {
+				cfg.Log.Warn("features: "+w, "stage", "features", "as_of", T.String())
+			}
+		} else {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("as_of %s: unlabeled: the lake's data ends %s, before the label window [%s, %s) does; churn is null", T, snap.LastDay, T, T+Date(cfg.HorizonDays)))
+		}
+		if len(snap.UserIDs) == 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("as_of %s: no user has events before the cutoff", T))
+		}
+		if r.Path, err = write(ctx, cfg, snap); err != nil {
+			return out, err
+		}
+		cfg.Log.Info("features: done", "stage", "features", "as_of", T.String(), "rows_out", r.Users, "positives", r.Positives,
+			"labeled", r.Labeled, "inputs", len(snap.Inputs), "path", r.Path, "duration_ms", time.Since(start).Milliseconds())
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// WriteTable writes the snapshot table in format to w.
+func WriteTable(w io.Writer, s *Snapshot, format string, mem memory.Allocator) error {
+	switch format {
+	case FormatCSV:
+		return s.WriteCSV(w)
+	case FormatArrow:
+		return s.WriteArrow(w, mem)
+	}
+	rec := s.Record(mem)
+	defer rec.Release()
+	pw, err := parquetio.NewWriter(w, rec.Schema())
+	if err != nil {
+		return err
+	}
+	if err := pw.Write(rec); err != nil {
+		pw.Close()
+		return err
+	}
+	return pw.Close()
+}
+
+func ext(format string) string {
+	if format == FormatArrow {
+		return "arrow"
+	}
+	return format
+}
+
+// PartitionDir is where a cutoff's snapshot is published in a lake.
+func PartitionDir(lake string, asOf Date) string {
+	return filepath.Join(lake, "features", "as_of="+asOf.String())
+}
+
+func write(ctx context.Context, cfg RunConfig, s *Snapshot) (string, error) {
+	var table bytes.Buffer
+	if err := WriteTable(&table, s, cfg.Format, cfg.Mem); err != nil {
+		return "", fmt.Errorf("features: write %s: %w", cfg.Format, err)
+	}
+	schema, err := MarshalSchema(s)
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if cfg.Out != "" {
+		path := strings.ReplaceAll(cfg.Out, "{as_of}", s.AsOf.String())
+		dir := filepath.Dir(path)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		if err := writeFileAtomic(filepath.Join(dir, SchemaFileName), schema); err != nil {
+			return "", err
+		}
+		return path, writeFileAtomic(path, table.Bytes())
+	}
+	name := "part-0." + ext(cfg.Format)
+	files := map[string][]byte{name: table.Bytes(), SchemaFileName: schema}
+	man := manifest(cfg, s, name, table.Bytes())
+	files["_manifest.json"] = man
+	dir := PartitionDir(cfg.Lake, s.AsOf)
+	if err := publishDir(cfg.Lake, dir, files); err != nil {
+		return "", fmt.Errorf("features: publish %s: %w", dir, err)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+func manifest(cfg RunConfig, s *Snapshot, name string, table []byte) []byte {
+	sum := sha256.Sum256(table)
+	var inputs []string
+	for _, d := range s.Inputs {
+		inputs = append(inputs, "gold/fact_user_day/dt="+d.String())
+	}
+	inputs = append(inputs, "gold/dim_user")
+	m := map[string]any{
+		"table":   "features",
+		"as_of":   s.AsOf.String(),
+		"rows":    len(s.UserIDs),
+		"labeled": s.Labeled,
+		"files": []map[string]any{{
+			"name": name, "rows": len(s.UserIDs), "bytes": len(table), "sha256": hex.EncodeToString(sum[:]),
+		}},
+		"inputs":           inputs,
+		"horizon_days":     s.HorizonDays,
+		"window_days":      s.WindowDays,
+		"churnctl_version": cfg.Version,
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n')
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// publishDir writes files into a fresh directory under lake/.tmp and renames
+// it over dir, so readers see the old partition or the new one, never a mix.
+func publishDir(lake, dir string, files map[string][]byte) error {
+	tmpRoot := filepath.Join(lake, ".tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(tmpRoot, "features-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			os.Rename(old, dir)
+		}
+		return err
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return nil
+}

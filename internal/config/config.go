@@ -1,0 +1,357 @@
+// Package config holds churnctl's run configuration: one struct, filled in
+// order from defaults, a YAML file, CHURNCTL_* environment variables and
+// command-line flags (each later source wins).
+//
+// Every setting has a dotted key (train.trees), an environment variable
+// (CHURNCTL_TRAIN_TREES) and a flag (--train.trees), all derived from the
+// struct's yaml tags, so the three can never disagree.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// Config is the whole job: etl → features → train → evaluate → score → load.
+type Config struct {
+	Lake     string   `yaml:"lake" help:"lake directory (Parquet tables, models, run records)"`
+	Inputs   []string `yaml:"inputs" help:"JSON event log files, directories or globs (plain or .gz)"`
+	Registry string   `yaml:"registry" help:"model registry directory (default LAKE/models)"`
+
+	ETL      ETL          `yaml:"etl"`
+	Features Features     `yaml:"features"`
+	Train    Train        `yaml:"train"`
+	Score    Score        `yaml:"score"`
+	Load     LoadSettings `yaml:"load"`
+}
+
+// ETL settings.
+type ETL struct {
+	MaxInvalidRatio  float64  `yaml:"max_invalid_ratio" help:"fail (exit 3) when more than this share of lines is invalid"`
+	AllowTruncated   bool     `yaml:"allow_truncated" help:"keep what decoded from a truncated gzip instead of failing"`
+	AnonymousUserIDs []string `yaml:"anonymous_user_ids" help:"user ids that stand for logged-out traffic"`
+	Lookback         int      `yaml:"lookback" help:"also re-process the N days before --ds (late events)"`
+}
+
+// Features settings.
+type Features struct {
+	Horizon Days `yaml:"horizon" help:"label window after the cutoff (e.g. 30d)"`
+	Window  Days `yaml:"window" help:"feature window before the cutoff (e.g. 30d)"`
+	// TrainEvery and TrainCutoffs choose the labeled training snapshots:
+	// cutoffs every TrainEvery days ending Horizon before the data's end.
+	TrainEvery   Days `yaml:"train_every" help:"spacing of labeled training cutoffs (e.g. 7d)"`
+	TrainCutoffs int  `yaml:"train_cutoffs" help:"how many labeled training cutoffs to stack"`
+}
+
+// Train settings, in scikit-learn's vocabulary.
+type Train struct {
+	Name            string  `yaml:"name" help:"model name in the registry"`
+	Seed            int64   `yaml:"seed" help:"random seed (same seed, same model bytes)"`
+	Trees           int     `yaml:"trees" help:"number of trees"`
+	MaxDepth        int     `yaml:"max_depth" help:"maximum tree depth (0 = unlimited)"`
+	MinSamplesLeaf  int     `yaml:"min_samples_leaf" help:"minimum samples in a leaf"`
+	MinSamplesSplit int     `yaml:"min_samples_split" help:"minimum samples to split a node"`
+	MaxFeatures     string  `yaml:"max_features" help:"features tried per split: sqrt, log2, N, fraction or all"`
+	ClassWeight     string  `yaml:"class_weight" help:"none, balanced or balanced_subsample"`
+	Folds           int     `yaml:"folds" help:"cross-validation folds (0 = off)"`
+	MinGain         float64 `yaml:"min_gain" help:"promote the new model to champion only if it beats it by this much"`
+	Skip            bool    `yaml:"skip" help:"do not train; score with the current champion"`
+	Jobs            int     `yaml:"jobs" help:"trees built in parallel (0 = all cores)"`
+}
+
+// Score settings.
+type Score struct {
+	Model string `yaml:"model" help:"model to score with (NAME@champion, NAME@VERSION)"`
+}
+
+// LoadSettings are the PostgreSQL load settings.
+type LoadSettings struct {
+	DSN              string        `yaml:"dsn" secret:"true" help:"PostgreSQL connection string (loading is skipped when empty)"`
+	Tables           []string      `yaml:"tables" help:"what to load: gold, features, predictions, models, runs"`
+	StatementTimeout time.Duration `yaml:"statement_timeout" help:"statement timeout for each load statement"`
+	LockTimeout      time.Duration `yaml:"lock_timeout" help:"lock timeout for each load statement"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Lake: "lake",
+		ETL:  ETL{MaxInvalidRatio: 0.01},
+		Features: Features{
+			Horizon: 30, Window: 30, TrainEvery: 7, TrainCutoffs: 3,
+		},
+		Train: Train{
+			Name: "churn", Seed: 42, Trees: 100, MinSamplesLeaf: 1, MinSamplesSplit: 2,
+			MaxFeatures: "sqrt", ClassWeight: "balanced", Folds: 5, MinGain: 0,
+		},
+		Load: LoadSettings{
+			Tables:           []string{"gold", "features", "predictions", "models", "runs"},
+			StatementTimeout: 10 * time.Minute, LockTimeout: time.Minute,
+		},
+	}
+}
+
+// Days is a whole number of days, written 30d, 4w or 30.
+type Days int
+
+func (d Days) String() string { return strconv.Itoa(int(d)) + "d" }
+
+// ParseDays parses 30d, 4w or 30.
+func ParseDays(s string) (Days, error) {
+	s = strings.TrimSpace(s)
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "d"):
+		s = strings.TrimSuffix(s, "d")
+	case strings.HasSuffix(s, "w"):
+		s, mult = strings.TrimSuffix(s, "w"), 7
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a number of days (30d, 4w)", s)
+	}
+	return Days(n * mult), nil
+}
+
+// UnmarshalYAML accepts 30d, 4w or a bare number.
+func (d *Days) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDays(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML writes 30d.
+func (d Days) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Load reads the YAML file at path (if path is not empty) over the defaults,
+// then applies CHURNCTL_* variables from environ (os.Environ() form). Unknown
+// keys and bad values are usage errors that name the key.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("%w: config: %v", exitcode.ErrUsage, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("%w: config %s: %v", exitcode.ErrUsage, path, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "CHURNCTL_") {
+			env[k] = v
+		}
+	}
+	// CHURNCTL_DSN is the documented short form of CHURNCTL_LOAD_DSN.
+	if v, ok := env["CHURNCTL_DSN"]; ok {
+		if _, long := env["CHURNCTL_LOAD_DSN"]; !long {
+			env["CHURNCTL_LOAD_DSN"] = v
+		}
+	}
+	for _, s := range Settings(&c) {
+		v, ok := env[s.Env]
+		if !ok {
+			continue
+		}
+		if err := s.Set(v); err != nil {
+			return c, fmt.Errorf("%w: environment %s (%s): %v", exitcode.ErrUsage, s.Env, s.Key, err)
+		}
+	}
+	return c, nil
+}
+
+// Setting is one leaf of Config: its dotted key, environment variable, help
+// text and a setter that parses a string into the field.
+type Setting struct {
+	Key    string
+	Env    string
+	Help   string
+	Secret bool
+	field  reflect.Value
+}
+
+// Value returns the field's current value.
+func (s Setting) Value() any { return s.field.Interface() }
+
+// Set parses v into the field.
+func (s Setting) Set(v string) error {
+	f := s.field
+	switch f.Interface().(type) {
+	case Days:
+		d, err := ParseDays(v)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(d))
+		return nil
+	case time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(v)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return err
+		}
+		f.SetFloat(x)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported setting type %s", f.Type())
+	}
+	return nil
+}
+
+// Settings lists every leaf of c in declaration order.
+func Settings(c *Config) []Setting {
+	var out []Setting
+	walk(reflect.ValueOf(c).Elem(), "", &out)
+	return out
+}
+
+func walk(v reflect.Value, prefix string, out *[]Setting) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		name := strings.Split(sf.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		fv := v.Field(i)
+		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeOf(time.Time{}) {
+			walk(fv, key, out)
+			continue
+		}
+		*out = append(*out, Setting{
+			Key:    key,
+			Env:    "CHURNCTL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
+			Help:   sf.Tag.Get("help"),
+			Secret: sf.Tag.Get("secret") == "true",
+			field:  fv,
+		})
+	}
+}
+
+// flagValue adapts a Setting to pflag.Value.
+type flagValue struct{ s Setting }
+
+func (f flagValue) String() string {
+	if !f.s.field.IsValid() {
+		return ""
+	}
+	return fmt.Sprint(f.s.Value())
+}
+func (f flagValue) Set(v string) error { return f.s.Set(v) }
+func (f flagValue) Type() string {
+	switch f.s.field.Interface().(type) {
+	case Days:
+		return "days"
+	case time.Duration:
+		return "duration"
+	}
+	return f.s.field.Kind().String()
+}
+
+// BindFlags adds one flag per setting (--train.trees ...) that writes into c
+// when parsed. Call it before flag parsing and after Load, or parse the flags
+// into a scratch Config and copy the changed ones with ApplyChanged.
+func BindFlags(fs *pflag.FlagSet, c *Config) {
+	for _, s := range Settings(c) {
+		fs.Var(flagValue{s}, s.Key, s.Help+" (env "+s.Env+")")
+	}
+}
+
+// ApplyChanged copies into c the settings whose flags were set on fs (bound
+// to scratch with BindFlags), so flags beat the file and the environment.
+func ApplyChanged(fs *pflag.FlagSet, c *Config) error {
+	for _, s := range Settings(c) {
+		f := fs.Lookup(s.Key)
+		if f == nil || !f.Changed {
+			continue
+		}
+		if err := s.Set(f.Value.String()); err != nil {
+			return fmt.Errorf("%w: --%s: %v", exitcode.ErrUsage, s.Key, err)
+		}
+	}
+	return nil
+}
+
+// Masked returns the effective configuration as YAML with secrets masked.
+func Masked(c Config) ([]byte, error) {
+	m := c
+	for _, s := range Settings(&m) {
+		if s.Secret && s.field.String() != "" {
+			s.field.SetString(MaskDSN(s.field.String()))
+		}
+	}
+	return yaml.Marshal(m)
+}
+
+// MaskDSN hides the password in a PostgreSQL URL or keyword/value DSN.
+func MaskDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		at := strings.LastIndex(rest, "@")
+		if at >= 0 {
+			userinfo := rest[:at]
+			if u, _, ok := strings.Cut(userinfo, ":"); ok {
+				return dsn[:i+3] + u + ":***" + rest[at:]
+			}
+		}
+		return dsn
+	}
+	fields := strings.Fields(dsn)
+	for i, f := range fields {
+		if strings.HasPrefix(strings.ToLower(f), "password=") {
+			fields[i] = "password=***"
+		}
+	}
+	return strings.Join(fields, " ")
+}

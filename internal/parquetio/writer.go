@@ -1,0 +1,296 @@
+// Package parquetio converts between Arrow record batches and Parquet files
+// for flat schemas, using parquet-go (never arrow-go's pqarrow, which pulls
+// gRPC into the binary).
+//
+// Supported Arrow types, each nullable or not (arrow.Field.Nullable maps to
+// an OPTIONAL Parquet column): Int32, Int64, Float64, Boolean, String,
+// Binary, Timestamp(ms, UTC) and Date32. They are written with standard
+// logical types (STRING, DATE, TIMESTAMP(MILLIS, isAdjustedToUTC=true)) so
+// DuckDB, Spark, pandas and arrow-go read the files unchanged.
+//
+// Writing goes through parquet-go's column writers (no reflection): each
+// Arrow column is converted to parquet values in small chunks. Output bytes
+// depend only on the batches written and the options: same input, same file.
+package parquetio
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// DefaultRowGroupSize is the default number of rows per row group: large
+// enough for efficient scans, small enough to bound reader memory.
+const DefaultRowGroupSize = 256 * 1024
+
+// chunkRows is how many values are converted and handed to a column writer
+// at a time (bounds the scratch buffer).
+const chunkRows = 4096
+
+type writerConfig struct {
+	codec        compress.Codec
+	rowGroupSize int64
+	dictAll      bool
+	dict         map[string]bool
+	kv           [][2]string
+	parallel     bool
+	pageSize     int
+}
+
+// WriterOption configures a Writer.
+type WriterOption func(*writerConfig)
+
+// WithCompression sets the codec (default: zstd at its fastest level).
+func WithCompression(c compress.Codec) WriterOption {
+	return func(c2 *writerConfig) { c2.codec = c }
+}
+
+// WithRowGroupSize sets the number of rows per row group (default
+// DefaultRowGroupSize). Non-positive values keep the default.
+func WithRowGroupSize(rows int64) WriterOption {
+	return func(c *writerConfig) {
+		if rows > 0 {
+			c.rowGroupSize = rows
+		}
+	}
+}
+
+// WithDictionary dictionary-encodes the named string/binary columns. With no
+// names, every string and binary column is dictionary encoded. parquet-go
+// falls back to plain encoding when a dictionary grows too large.
+func WithDictionary(columns ...string) WriterOption {
+	return func(c *writerConfig) {
+		if len(columns) == 0 {
+			c.dictAll = true
+			return
+		}
+		for _, n := range columns {
+			c.dict[n] = true
+		}
+	}
+}
+
+// WithMetadata adds a key/value pair to the file footer.
+func WithMetadata(key, value string) WriterOption {
+	return func(c *writerConfig) { c.kv = append(c.kv, [2]string{key, value}) }
+}
+
+// WithParallelColumns encodes the columns of each batch on several
+// goroutines (one per column, bounded by GOMAXPROCS by the runtime). Output
+// bytes are the same as without it.
+func WithParallelColumns(on bool) WriterOption {
+	return func(c *writerConfig) { c.parallel = on }
+}
+
+// WithPageSize sets the target uncompressed page size in bytes (default
+// parquet-go's 256 KiB).
+func WithPageSize(bytes int) WriterOption {
+	return func(c *writerConfig) {
+		if bytes > 0 {
+			c.pageSize = bytes
+		}
+	}
+}
+
+// Writer writes Arrow record batches of one schema to a Parquet file.
+// It is not safe for concurrent use.
+type Writer struct {
+	pw      *parquet.GenericWriter[any]
+	schema  *arrow.Schema
+	kinds   []kind
+	cols    []*parquet.ColumnWriter
+	scratch [][]parquet.Value
+	cfg     writerConfig
+	inGroup int64
+	rows    int64
+	closed  bool
+}
+
+// NewWriter returns a Writer producing a Parquet file with the given flat
+// schema on w. Close must be called to write the footer; it does not close w.
+func NewWriter(w io.Writer, schema *arrow.Schema, opts ...WriterOption) (*Writer, error) {
+	cfg := writerConfig{
+		codec:        &zstd.Codec{Level: zstd.SpeedFastest},
+		rowGroupSize: DefaultRowGroupSize,
+		dict:         map[string]bool{},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ps, kinds, err := parquetSchema(schema, func(name string) bool { return cfg.dictAll || cfg.dict[name] })
+	if err != nil {
+		return nil, err
+	}
+	popts := []parquet.WriterOption{
+		ps,
+		parquet.Compression(cfg.codec),
+		parquet.CreatedBy("churnctl", "", ""),
+	}
+	if cfg.pageSize > 0 {
+		popts = append(popts, parquet.PageBufferSize(cfg.pageSize))
+	}
+	for _, kv := range cfg.kv {
+		popts = append(popts, parquet.KeyValueMetadata(kv[0], kv[1]))
+	}
+	pw := parquet.NewGenericWriter[any](w, popts...)
+	wr := &Writer{pw: pw, schema: schema, kinds: kinds, cfg: cfg, cols: pw.ColumnWriters()}
+	if len(wr.cols) != len(kinds) {
+		return nil, fmt.Errorf("parquetio: writer has %d columns, schema %d", len(wr.cols), len(kinds))
+	}
+	wr.scratch = make([][]parquet.Value, len(kinds))
+	return wr, nil
+}
+
+// Schema returns the Arrow schema the writer accepts.
+func (w *Writer) Schema() *arrow.Schema { return w.schema }
+
+// NumRows returns the number of rows written so far.
+func (w *Writer) NumRows() int64 { return w.rows }
+
+// Write appends the rows of rec. rec's schema must have the writer's field
+// names and types, in order. rec may be released as soon as Write returns.
+func (w *Writer) Write(rec arrow.RecordBatch) error {
+	if w.closed {
+		return fmt.Errorf("parquetio: write after close")
+	}
+	if err := w.checkSchema(rec.Schema()); err != nil {
+		return err
+	}
+	n := rec.NumRows()
+	for off := int64(0); off < n; {
+		m := min(n-off, w.cfg.rowGroupSize-w.inGroup)
+		if err := w.writeRange(rec, int(off), int(off+m)); err != nil {
+			return err
+		}
+		off += m
+		w.inGroup += m
+		w.rows += m
+		if w.inGroup == w.cfg.rowGroupSize {
+			if err := w.pw.Flush(); err != nil {
+				return fmt.Errorf("parquetio: flush row group: %w", err)
+			}
+			w.inGroup = 0
+		}
+	}
+	return nil
+}
+
+func (w *Writer) checkSchema(s *arrow.Schema) error {
+	if s == w.schema {
+		return nil
+	}
+	if s.NumFields() != w.schema.NumFields() {
+		return fmt.Errorf("parquetio: batch has %d columns, writer %d", s.NumFields(), w.schema.NumFields())
+	}
+	for i, f := range s.Fields() {
+		g := w.schema.Field(i)
+		if f.Name != g.Name || !arrow.TypeEqual(f.Type, g.Type) || (f.Nullable && !g.Nullable) {
+			return fmt.Errorf("parquetio: batch column %d is %s %s, writer wants %s %s", i, f.Name, f.Type, g.Name, g.Type)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writeRange(rec arrow.RecordBatch, lo, hi int) error {
+	if !w.cfg.parallel || len(w.cols) < 2 {
+		for i := range w.cols {
+			if err := w.writeColumn(i, rec.Column(i), lo, hi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(w.cols))
+	var wg sync.WaitGroup
+	for i := range w.cols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = w.writeColumn(i, rec.Column(i), lo, hi)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeColumn converts rows [lo, hi) of one column to parquet values and
+// hands them to its column writer.
+func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
+	col := w.cols[ci]
+	nullable := w.schema.Field(ci).Nullable
+	var def byte
+	if nullable {
+		def = 1
+	}
+	buf := w.scratch[ci]
+	if cap(buf) < chunkRows {
+		buf = make([]parquet.Value, chunkRows)
+		w.scratch[ci] = buf
+	}
+	k := w.kinds[ci]
+	for start := lo; start < hi; start += chunkRows {
+		end := min(start+chunkRows, hi)
+		vals := buf[:end-start]
+		for j := range vals {
+			r := start + j
+			if arr.IsNull(r) {
+				if !nullable {
+					return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
+				}
+				vals[j] = parquet.NullValue().Level(0, 0, ci)
+				continue
+			}
+			var v parquet.Value
+			switch k {
+			case kindInt32:
+				v = parquet.Int32Value(arr.(*array.Int32).Value(r))
+			case kindDate32:
+				v = parquet.Int32Value(int32(arr.(*array.Date32).Value(r)))
+			case kindInt64:
+				v = parquet.Int64Value(arr.(*array.Int64).Value(r))
+			case kindTimestampMS:
+				v = parquet.Int64Value(int64(arr.(*array.Timestamp).Value(r)))
+			case kindFloat64:
+				v = parquet.DoubleValue(arr.(*array.Float64).Value(r))
+			case kindBool:
+				v = parquet.BooleanValue(arr.(*array.Boolean).Value(r))
+			case kindString:
+				s := arr.(*array.String).Value(r)
+				v = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+			case kindBinary:
+				v = parquet.ByteArrayValue(arr.(*array.Binary).Value(r))
+			}
+			vals[j] = v.Level(0, int(def), ci)
+		}
+		if _, err := col.WriteRowValues(vals); err != nil {
+			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		}
+		clear(vals) // drop references to the batch's buffers
+	}
+	return nil
+}
+
+// Close flushes the last row group and writes the footer. It does not close
+// the underlying io.Writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if err := w.pw.Close(); err != nil {
+		return fmt.Errorf("parquetio: close: %w", err)
+	}
+	return nil
+}
