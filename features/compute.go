@@ -80,6 +80,9 @@ type Snapshot struct {
 	Churn []int8
 	// Inputs are the fact_user_day partitions read, ascending (all < T+H).
 	Inputs []Date
+	// AttrInputs counts the silver level_history partitions read (0: static
+	// attributes came from gold dim_user).
+	AttrInputs int
 }
 
 // Positives counts the churners in a labeled snapshot.
@@ -220,6 +223,10 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	}
 
 	for _, j := range jobs {
+		if j.kind == 3 {
+			snap.AttrInputs++
+			continue
+		}
 		if len(snap.Inputs) == 0 || snap.Inputs[len(snap.Inputs)-1] != j.dt {
 			snap.Inputs = append(snap.Inputs, j.dt)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -39,6 +40,7 @@ type RunConfig struct {
 	Out     string
 	Format  string
 	Version string // churnctl version, recorded in the manifest
+	RunID   string // names the lake transaction (and the manifest's run_id)
 	Log     *slog.Logger
 	Mem     memory.Allocator
 	// Source overrides the lake's gold tables (tests); nil reads Lake.
@@ -86,6 +88,22 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		}
 		src = &LakeSource{Root: cfg.Lake, Mem: cfg.Mem}
 	}
+	var tx *lake.Tx
+	if cfg.Out == "" {
+		if cfg.Lake == "" {
+			return nil, fmt.Errorf("%w: --lake is required to publish into the lake (or give --out)", exitcode.ErrUsage)
+		}
+		runID := cfg.RunID
+		if runID == "" {
+			runID = "features"
+		}
+		var err error
+		if tx, err = lake.New(cfg.Lake).Begin(runID); err != nil {
+			return nil, err
+		}
+		tx.Version = cfg.Version
+		defer tx.Abort()
+	}
 	var out []Result
 	for _, T := range cfg.Cutoffs {
 		start := time.Now()
@@ -109,12 +127,17 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		if len(snap.UserIDs) == 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("as_of %s: no user has events before the cutoff", T))
 		}
-		if r.Path, err = write(ctx, cfg, snap); err != nil {
+		if r.Path, err = write(ctx, cfg, tx, snap); err != nil {
 			return out, err
 		}
 		cfg.Log.Info("features: done", "stage", "features", "as_of", T.String(), "rows_out", r.Users, "positives", r.Positives,
 			"labeled", r.Labeled, "inputs", len(snap.Inputs), "path", r.Path, "duration_ms", time.Since(start).Milliseconds())
 		out = append(out, r)
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("features: publish: %w", err)
+		}
 	}
 	return out, nil
 }
@@ -159,7 +182,7 @@ func PartitionDir(lake string, asOf Date) string {
 	return filepath.Join(lake, "features", "as_of="+asOf.String())
 }
 
-func write(ctx context.Context, cfg RunConfig, s *Snapshot) (string, error) {
+func write(ctx context.Context, cfg RunConfig, tx *lake.Tx, s *Snapshot) (string, error) {
 	var table bytes.Buffer
 	if err := WriteTable(&table, s, cfg.Format, cfg.Mem); err != nil {
 		return "", fmt.Errorf("features: write %s: %w", cfg.Format, err)
@@ -183,38 +206,65 @@ func write(ctx context.Context, cfg RunConfig, s *Snapshot) (string, error) {
 		return path, writeFileAtomic(path, table.Bytes())
 	}
 	name := "part-0." + ext(cfg.Format)
-	files := map[string][]byte{name: table.Bytes(), SchemaFileName: schema}
-	man := manifest(cfg, s, name, table.Bytes())
-	files["_manifest.json"] = man
-	dir := PartitionDir(cfg.Lake, s.AsOf)
-	if err := publishDir(cfg.Lake, dir, files); err != nil {
-		return "", fmt.Errorf("features: publish %s: %w", dir, err)
+	part := lake.KeyAsOf + "=" + s.AsOf.String()
+	for _, f := range []struct {
+		name string
+		data []byte
+		rows int64
+	}{{name, table.Bytes(), int64(len(s.UserIDs))}, {SchemaFileName, schema, 0}} {
+		sf, err := tx.Create(lake.Features, part, f.name)
+		if err != nil {
+			return "", err
+		}
+		if _, err := sf.Write(f.data); err != nil {
+			sf.Close()
+			return "", err
+		}
+		sf.SetRows(f.rows)
+		if err := sf.Close(); err != nil {
+			return "", err
+		}
 	}
-	return filepath.Join(dir, name), nil
+	if err := tx.SetManifest(lake.Features, part, manifest(cfg, s)); err != nil {
+		return "", err
+	}
+	return filepath.Join(PartitionDir(cfg.Lake, s.AsOf), name), nil
 }
 
-func manifest(cfg RunConfig, s *Snapshot, name string, table []byte) []byte {
-	sum := sha256.Sum256(table)
-	var inputs []string
+// manifest lists the gold partitions read (with the hash of each one's
+// manifest, which names its files' hashes) and the snapshot's parameters.
+func manifest(cfg RunConfig, s *Snapshot) lake.Manifest {
+	var inputs []lake.Input
+	add := func(rel string) {
+		in := lake.Input{Path: rel}
+		if b, err := os.ReadFile(filepath.Join(cfg.Lake, filepath.FromSlash(rel), lake.ManifestName)); err == nil {
+			sum := sha256.Sum256(b)
+			in.Hash, in.Bytes = "sha256:"+hex.EncodeToString(sum[:]), int64(len(b))
+		}
+		inputs = append(inputs, in)
+	}
 	for _, d := range s.Inputs {
-		inputs = append(inputs, "gold/fact_user_day/dt="+d.String())
+		add("gold/fact_user_day/dt=" + d.String())
 	}
-	inputs = append(inputs, "gold/dim_user")
-	m := map[string]any{
-		"table":   "features",
-		"as_of":   s.AsOf.String(),
-		"rows":    len(s.UserIDs),
-		"labeled": s.Labeled,
-		"files": []map[string]any{{
-			"name": name, "rows": len(s.UserIDs), "bytes": len(table), "sha256": hex.EncodeToString(sum[:]),
-		}},
-		"inputs":           inputs,
-		"horizon_days":     s.HorizonDays,
-		"window_days":      s.WindowDays,
-		"churnctl_version": cfg.Version,
+	if s.AttrInputs > 0 {
+		add("silver/level_history")
+	} else {
+		add("gold/dim_user")
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	return append(b, '\n')
+	labeled := int64(0)
+	if s.Labeled {
+		labeled = 1
+	}
+	extra, _ := json.Marshal(map[string]any{"as_of": s.AsOf.String(), "labeled": s.Labeled, "last_data_day": s.LastDay.String()})
+	return lake.Manifest{
+		Inputs:  inputs,
+		Version: cfg.Version,
+		Stats: map[string]int64{
+			"users": int64(len(s.UserIDs)), "positives": int64(s.Positives()), "labeled": labeled,
+			"features": int64(len(featureDefs)), "horizon_days": int64(s.HorizonDays), "window_days": int64(s.WindowDays),
+		},
+		Extra: extra,
+	}
 }
 
 func writeFileAtomic(path string, data []byte) error {
@@ -239,48 +289,6 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		os.Remove(f.Name())
 		return err
-	}
-	return nil
-}
-
-// publishDir writes files into a fresh directory under lake/.tmp and renames
-// it over dir, so readers see the old partition or the new one, never a mix.
-func publishDir(lake, dir string, files map[string][]byte) error {
-	tmpRoot := filepath.Join(lake, ".tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "features-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return err
-	}
-	if old != "" {
-		os.RemoveAll(old)
 	}
 	return nil
 }

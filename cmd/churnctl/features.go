@@ -137,7 +137,7 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	ver, _ := buildVersion()
 	res, err := features.Run(cmd.Context(), features.RunConfig{
 		Lake: o.lake, Cutoffs: cuts, HorizonDays: h, WindowDays: w, Out: o.out, Format: o.format,
-		Version: ver, Log: a.Log,
+		Version: ver, RunID: a.RunID, Log: a.Log,
 	})
 	users, positives := 0, 0
 	var asOf, paths []string
