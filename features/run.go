@@ -88,6 +88,9 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		}
 		src = &LakeSource{Root: cfg.Lake, Mem: cfg.Mem}
 	}
+	if _, err := src.Days(ctx); err != nil {
+		return nil, err
+	}
 	var tx *lake.Tx
 	if cfg.Out == "" {
 		if cfg.Lake == "" {
