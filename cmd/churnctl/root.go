@@ -92,6 +92,8 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	pf.StringVar(&a.logFormat, "log-format", envOr("CHURNCTL_LOG_FORMAT", "auto"), "log format on stderr: auto (text on a terminal, else json), text, json")
 	pf.StringVar(&a.logLevel, "log-level", envOr("CHURNCTL_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	pf.BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are only drawn when stderr is a terminal)")
+	pf.StringVar(&a.RunID, "run-id", a.RunID, "run id for logs, records and outputs (default: a new one)")
+	_ = pf.MarkHidden("run-id")
 	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)

@@ -310,17 +310,13 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 
 // ApplyChanged copies into c the settings whose flags were set on fs (bound
 // to scratch with BindFlags), so flags beat the file and the environment.
-func ApplyChanged(fs *pflag.FlagSet, c *Config) error {
-	for _, s := range Settings(c) {
-		f := fs.Lookup(s.Key)
-		if f == nil || !f.Changed {
-			continue
-		}
-		if err := s.Set(f.Value.String()); err != nil {
-			return fmt.Errorf("%w: --%s: %v", exitcode.ErrUsage, s.Key, err)
+func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) {
+	from, to := Settings(scratch), Settings(c)
+	for i, s := range from {
+		if f := fs.Lookup(s.Key); f != nil && f.Changed {
+			to[i].field.Set(s.field)
 		}
 	}
-	return nil
 }
 
 // Masked returns the effective configuration as YAML with secrets masked.

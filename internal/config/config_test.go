@@ -30,11 +30,12 @@ func TestPrecedenceFileEnvFlags(t *testing.T) {
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	var scratch Config
 	BindFlags(fs, &scratch)
-	if err := fs.Parse([]string{"--train.seed", "9"}); err != nil {
+	if err := fs.Parse([]string{"--train.seed", "9", "--inputs", "a.json,b/"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ApplyChanged(fs, &c); err != nil {
-		t.Fatal(err)
+	ApplyChanged(fs, &scratch, &c)
+	if len(c.Inputs) != 2 || c.Inputs[1] != "b/" {
+		t.Errorf("inputs = %q, want the flag's two", c.Inputs)
 	}
 	if c.Lake != "/from/file" {
 		t.Errorf("lake = %q, want the file's", c.Lake)

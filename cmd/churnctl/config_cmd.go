@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/internal/config"
+)
+
+func init() { register(newConfigCmd) }
+
+func newConfigCmd(a *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show the effective configuration of `churnctl run`",
+	}
+	var path string
+	var scratch config.Config
+	show := &cobra.Command{
+		Use:   "show [--config churnctl.yaml] [--KEY VALUE ...]",
+		Short: "Print the effective config (file < CHURNCTL_* env < flags) with secrets masked",
+		Example: `  churnctl config show --config churnctl.yaml
+  CHURNCTL_TRAIN_TREES=300 churnctl config show --train.seed 7`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(path, os.Environ())
+			if err != nil {
+				return err
+			}
+			config.ApplyChanged(cmd.Flags(), &scratch, &cfg)
+			b, err := config.Masked(cfg)
+			if err != nil {
+				return err
+			}
+			if _, err := a.Stdout.Write(b); err != nil {
+				return err
+			}
+			a.Summary.Set("config", path)
+			a.Summary.Set("settings", len(config.Settings(&cfg)))
+			return nil
+		},
+	}
+	show.Flags().StringVar(&path, "config", envOr("CHURNCTL_CONFIG", ""), "YAML config file (env CHURNCTL_CONFIG)")
+	config.BindFlags(show.Flags(), &scratch)
+	cmd.AddCommand(show)
+	return cmd
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/churnctl/churnctl/internal/config"
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// planner builds each stage's command line from the effective config and
+// from what the lake holds after the stages before it.
+type planner struct {
+	cfg config.Config
+	o   *runOptions
+	a   *App
+
+	scoreAsOf   string   // the unlabeled snapshot scored
+	trainAsOf   []string // labeled snapshots the model is trained on
+	holdoutAsOf string   // labeled snapshot the new model is judged on
+}
+
+func (p *planner) lakePath(elem ...string) string {
+	return filepath.Join(append([]string{p.cfg.Lake}, elem...)...)
+}
+
+func (p *planner) etl() (*stagePlan, error) {
+	args := []string{"etl", "--lake", p.cfg.Lake}
+	switch {
+	case p.o.from != "" || p.o.to != "":
+		if p.o.from != "" {
+			args = append(args, "--from", p.o.from)
+		}
+		if p.o.to != "" {
+			args = append(args, "--to", p.o.to)
+		}
+	case p.o.ds != "":
+		args = append(args, "--ds", p.o.ds)
+		if p.cfg.ETL.Lookback > 0 {
+			args = append(args, "--lookback", strconv.Itoa(p.cfg.ETL.Lookback))
+		}
+	}
+	args = append(args, "--max-invalid-ratio", strconv.FormatFloat(p.cfg.ETL.MaxInvalidRatio, 'g', -1, 64))
+	if p.cfg.ETL.AllowTruncated {
+		args = append(args, "--allow-truncated")
+	}
+	for _, id := range p.cfg.ETL.AnonymousUserIDs {
+		args = append(args, "--anonymous-user-ids", id)
+	}
+	args = append(args, p.cfg.Inputs...)
+	return &stagePlan{Name: "etl", Args: args, Reads: p.cfg.Inputs, Writes: []string{p.lakePath("gold", "_manifest.json")}}, nil
+}
+
+// goldRange is the part of gold/_manifest.json the planner needs.
+type goldRange struct {
+	FirstDay string `json:"first_day"`
+	LastDay  string `json:"last_day"`
+}
+
+func (p *planner) gold() (first, last time.Time, ok bool) {
+	b, err := os.ReadFile(p.lakePath("gold", "_manifest.json"))
+	if err != nil {
+		return
+	}
+	var g goldRange
+	if json.Unmarshal(b, &g) != nil {
+		return
+	}
+	f, err1 := time.Parse(time.DateOnly, g.FirstDay)
+	l, err2 := time.Parse(time.DateOnly, g.LastDay)
+	return f, l, err1 == nil && err2 == nil
+}
+
+// lastDay is the last day the run made complete (for --backfill).
+func (p *planner) lastDay() string {
+	if p.o.ds != "" {
+		return p.o.ds
+	}
+	if p.o.to != "" {
+		return p.o.to
+	}
+	if _, last, ok := p.gold(); ok {
+		return last.Format(time.DateOnly)
+	}
+	return ""
+}
+
+// features plans one snapshot to score (as of the end of --ds, or of the
+// data) and, unless training is off, labeled snapshots every train_every
+// days whose label windows end by the end of the data.
+func (p *planner) features() (*stagePlan, error) {
+	first, last, ok := p.gold()
+	if !ok {
+		if p.o.dryRun {
+			return &stagePlan{Name: "features", Args: []string{"features", "--lake", p.cfg.Lake, "--as-of", "(after etl)"}}, nil
+		}
+		return nil, fmt.Errorf("%w: run: no gold data in %s after etl", exitcode.ErrBadInput, p.cfg.Lake)
+	}
+	end := last.AddDate(0, 0, 1) // the data covers [first, end)
+	score := end
+	if p.o.ds != "" {
+		ds, _ := time.Parse(time.DateOnly, p.o.ds)
+		score = ds.AddDate(0, 0, 1)
+	}
+	p.scoreAsOf = score.Format(time.DateOnly)
+	asOf := []string{p.scoreAsOf}
+	if !p.cfg.Train.Skip {
+		h := int(p.cfg.Features.Horizon)
+		t := end.AddDate(0, 0, -h)
+		if score.Before(end) {
+			t = score.AddDate(0, 0, -h)
+		}
+		var labeled []string
+		for k := 0; k < p.cfg.Features.TrainCutoffs && t.After(first.AddDate(0, 0, 7)); k++ {
+			labeled = append([]string{t.Format(time.DateOnly)}, labeled...)
+			t = t.AddDate(0, 0, -int(p.cfg.Features.TrainEvery))
+		}
+		switch len(labeled) {
+		case 0:
+			return nil, fmt.Errorf("%w: run: the data (%s to %s) is too short for a %v label window: no labeled cutoff; use --no-train or a shorter features.horizon",
+				exitcode.ErrBadInput, first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
+		case 1:
+			p.trainAsOf = labeled
+		default:
+			p.trainAsOf = labeled[:len(labeled)-1]
+			p.holdoutAsOf = labeled[len(labeled)-1]
+		}
+		asOf = append(labeled, asOf...)
+	}
+	args := []string{"features", "--lake", p.cfg.Lake,
+		"--horizon", p.cfg.Features.Horizon.String(), "--window", p.cfg.Features.Window.String()}
+	for _, t := range asOf {
+		args = append(args, "--as-of", t)
+	}
+	return &stagePlan{Name: "features", Args: args,
+		Reads:  []string{p.lakePath("gold", "_manifest.json"), p.lakePath("gold", "*", "*", "_manifest.json"), p.lakePath("gold", "*", "_manifest.json")},
+		Writes: []string{p.snapshot(p.scoreAsOf)}}, nil
+}
+
+func (p *planner) snapshot(asOf string) string { return p.lakePath("features", "as_of="+asOf) }
+
+func (p *planner) snapshots(asOf []string) []string {
+	out := make([]string, len(asOf))
+	for i, t := range asOf {
+		out[i] = p.snapshot(t)
+	}
+	return out
+}
+
+func (p *planner) manifests(asOf ...string) []string {
+	var out []string
+	for _, t := range asOf {
+		out = append(out, filepath.Join(p.snapshot(t), "*.json"))
+	}
+	return out
+}
+
+func (p *planner) registryFiles() []string {
+	return []string{filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "aliases.json"), filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "*", "*.json")}
+}
+
+func (p *planner) train() (*stagePlan, error) {
+	if p.cfg.Train.Skip || len(p.trainAsOf) == 0 {
+		return nil, nil
+	}
+	t := p.cfg.Train
+	args := []string{"train", "--registry", p.cfg.Registry, "--name", t.Name,
+		"--seed", strconv.FormatInt(t.Seed, 10), "--trees", strconv.Itoa(t.Trees),
+		"--max-depth", strconv.Itoa(t.MaxDepth), "--min-samples-leaf", strconv.Itoa(t.MinSamplesLeaf),
+		"--min-samples-split", strconv.Itoa(t.MinSamplesSplit), "--max-features", t.MaxFeatures,
+		"--class-weight", t.ClassWeight, "--folds", strconv.Itoa(t.Folds)}
+	if t.Jobs > 0 {
+		args = append(args, "--jobs", strconv.Itoa(t.Jobs))
+	}
+	for _, s := range p.snapshots(p.trainAsOf) {
+		args = append(args, "--features", s)
+	}
+	return &stagePlan{Name: "train", Args: args, Reads: p.manifests(p.trainAsOf...),
+		Writes: []string{filepath.Join(p.cfg.Registry, t.Name, "aliases.json")}}, nil
+}
+
+func (p *planner) evaluate() (*stagePlan, error) {
+	if p.cfg.Train.Skip || p.holdoutAsOf == "" {
+		return nil, nil
+	}
+	report := p.lakePath("reports", "as_of="+p.holdoutAsOf)
+	args := []string{"evaluate", "--registry", p.cfg.Registry, "--model", p.cfg.Train.Name + "@challenger",
+		"--features", p.snapshot(p.holdoutAsOf), "--report", report}
+	return &stagePlan{Name: "evaluate", Args: args, Reads: append(p.manifests(p.holdoutAsOf), p.registryFiles()...),
+		Writes: []string{report}}, nil
+}
+
+func (p *planner) promote() (*stagePlan, error) {
+	if p.cfg.Train.Skip || p.holdoutAsOf == "" {
+		return nil, nil
+	}
+	args := []string{"models", "promote", p.cfg.Train.Name + "@challenger", "--registry", p.cfg.Registry,
+		"--features", p.snapshot(p.holdoutAsOf), "--min-gain", strconv.FormatFloat(p.cfg.Train.MinGain, 'g', -1, 64)}
+	return &stagePlan{Name: "promote", Args: args, Reads: append(p.manifests(p.holdoutAsOf), p.registryFiles()...), MayRefuse: true}, nil
+}
+
+func (p *planner) score() (*stagePlan, error) {
+	model := p.cfg.Score.Model
+	if model == "" {
+		model = p.cfg.Train.Name + "@champion"
+	}
+	args := []string{"score", "--registry", p.cfg.Registry, "--model", model, "--features", p.snapshot(p.scoreAsOf),
+		"--lake", p.cfg.Lake, "--as-of", p.scoreAsOf}
+	return &stagePlan{Name: "score", Args: args, Reads: append(p.manifests(p.scoreAsOf), p.registryFiles()...),
+		Writes: []string{p.lakePath("predictions", "as_of="+p.scoreAsOf)}}, nil
+}
+
+func (p *planner) load() (*stagePlan, error) {
+	l := p.cfg.Load
+	if l.DSN == "" {
+		return nil, nil
+	}
+	args := []string{"load", "--dsn", l.DSN, "--lake", p.cfg.Lake,
+		"--statement-timeout", l.StatementTimeout.String(), "--lock-timeout", l.LockTimeout.String()}
+	for _, t := range l.Tables {
+		args = append(args, "--tables", t)
+	}
+	return &stagePlan{Name: "load", Args: args,
+		Reads: []string{p.lakePath("*", "_manifest.json"), p.lakePath("*", "*", "_manifest.json"), p.lakePath("*", "*", "*", "_manifest.json"),
+			p.lakePath("features", "*", "*.json")}}, nil
+}
