@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 )
 
@@ -25,7 +24,7 @@ func TestFeaturesFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, context.Background(), tt.args...)
+			code, stdout, stderr := runCLI(t, tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr)
 			}
