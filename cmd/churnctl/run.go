@@ -185,6 +185,9 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
 			rec.DurationMS = rec.FinishedAt.Sub(rec.StartedAt).Milliseconds()
 			code := exitCode(ctx, err, a.skipIfEmpty)
 			rec.Status, rec.ExitCode = statusFor(code), code
+			if errors.Is(err, exitcode.ErrNothingToDo) {
+				rec.Status = "skipped"
+			}
 			if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
 				rec.Error = err.Error()
 			}

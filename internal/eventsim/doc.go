@@ -1,0 +1,44 @@
+// Package eventsim generates synthetic Sparkify/eventsim event logs: one JSON
+// object per line, the 18 keys of the real data in their original order
+//
+//	ts, userId, sessionId, page, auth, method, status, level, itemInSession,
+//	location, userAgent, lastName, firstName, registration, gender, artist,
+//	song, length
+//
+// with ts and registration in milliseconds since the Unix epoch and lines
+// ordered by ts across users.
+//
+// # Model
+//
+// Every user has a stable profile (gender, names, "City, ST" location,
+// userAgent, registration, userId) and a latent satisfaction that shapes how
+// often they thumb songs up or down, add friends and playlist entries, and
+// whether they churn. About 22% of users churn: their last two events are
+// Cancel then Cancellation Confirmation (auth "Cancelled") and nothing follows.
+// Churners drift over their last weeks (fewer and shorter sessions, more
+// thumbs down and adverts, fewer friends and playlist adds, more downgrades);
+// some loyal users drift the same way without cancelling, so churn is
+// learnable but noisy. Churn times spread over the whole date range, some
+// users registered before the start date and new users keep arriving (their
+// first session starts as a Guest: Home, Register, Submit Registration).
+// Sessions count itemInSession from 0; sessionIds repeat across users.
+// Logged-out and guest rows have userId "" and null user fields; artist, song
+// and length are set on NextSong rows only.
+//
+// # Determinism and speed
+//
+// Each user (and each anonymous guest visitor) draws from its own PCG stream
+// seeded from (Config.Seed, index), so the output depends on the seed only,
+// never on GOMAXPROCS or Config.Workers. Users are split into shards that
+// generate one time window at a time in parallel; the windows are merged by
+// (ts, index), which is a total order, and written with hand-made JSON
+// encoding. Memory is bounded by the window size, not by the output size.
+//
+// # Bad lines and variants
+//
+// Config.BadLineRate inserts, after a fraction of events, a corrupted copy of
+// the event of one of the classes in BadClasses (the quarantine rule ids of the
+// bronze layer). Config.VariantRate re-encodes a fraction of events in valid
+// but unusual forms seen in real files (VariantKinds). Both draw from a
+// separate random stream, so the clean events are the same whatever the rates.
+package eventsim
