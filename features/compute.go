@@ -349,16 +349,26 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 		snap.Values[j] = make([]float64, len(rows))
 	}
 	c := &calc{asOf: T, asOfMS: T.MS()}
-	for i, u := range rows {
-		snap.UserIDs[i] = u.id
-		if snap.Labeled && u.label {
-			snap.Churn[i] = 1
-		}
-		u.finish()
-		for j, d := range featureDefs {
-			snap.Values[j][i] = d.fn(u, c)
-		}
+	// rows are independent: two halves on two goroutines
+	half := len(rows) / 2
+	for _, r := range [][2]int{{0, half}, {half, len(rows)}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r[0]; i < r[1]; i++ {
+				u := rows[i]
+				snap.UserIDs[i] = u.id
+				if snap.Labeled && u.label {
+					snap.Churn[i] = 1
+				}
+				u.finish()
+				for j, d := range featureDefs {
+					snap.Values[j][i] = d.fn(u, c)
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	return snap, nil
 }
 

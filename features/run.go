@@ -116,10 +116,21 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 			return out, err
 		}
 		r := Result{AsOf: T, Users: len(snap.UserIDs), Labeled: snap.Labeled, LastDay: snap.LastDay}
+		// the audit reads the snapshot while it is written out
+		var sus []FeatureAUC
+		audited := make(chan struct{})
+		go func() {
+			defer close(audited)
+			sus, r.AUCs = Audit(snap)
+		}()
+		var werr error
+		r.Path, werr = write(ctx, cfg, tx, snap)
+		<-audited
+		if werr != nil {
+			return out, werr
+		}
 		if snap.Labeled {
 			r.Positives = snap.Positives()
-			var sus []FeatureAUC
-			sus, r.AUCs = Audit(snap)
 			r.Warnings = warningsFor(snap, sus)
 			for _, w := range r.Warnings {
 				cfg.Log.Warn("features: "+w, "stage", "features", "as_of", T.String())
@@ -129,9 +140,6 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		}
 		if len(snap.UserIDs) == 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("as_of %s: no user has events before the cutoff", T))
-		}
-		if r.Path, err = write(ctx, cfg, tx, snap); err != nil {
-			return out, err
 		}
 		cfg.Log.Info("features: done", "stage", "features", "as_of", T.String(), "rows_out", r.Users, "positives", r.Positives,
 			"labeled", r.Labeled, "inputs", len(snap.Inputs), "path", r.Path, "duration_ms", time.Since(start).Milliseconds())

@@ -11,7 +11,7 @@
 #      vs `duckpeer ingest` + `duckpeer features`.
 # Env: WORK (default /tmp/churnctl-bench-features), REPS (3), AS_OF (default: last gold day − 30 days),
 #      DUCKPEER (path to a built duckpeer; built from ../shared/bench/duckpeer if missing), SKIP_ETL=1
-#      (reuse $WORK/lake), USERS (32000), DAYS (60).
+#      (reuse $WORK/lake and $WORK/duck_events.parquet: Parquet → features only), USERS (32000), DAYS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/churnctl-bench-features}
@@ -66,16 +66,19 @@ fi
 echo "cutoff: $AS_OF (horizon 30d)"
 
 feat_runs=()
-for r in $(seq "$REPS"); do
-  feat_runs+=("$(t "$BIN" features --lake "$LAKE" --as-of "$AS_OF" --horizon 30d)")
-done
-tail -1 "$WORK/last.out"
 
 duck_ing=()
 duck_feat=()
+if [ "${SKIP_ETL:-}" = 1 ] && [ -s "$WORK/duck_events.parquet" ]; then
+  duck_ing=("0 0")
+fi
+# interleaved with churnctl features, so both see the same machine load
 for r in $(seq "$REPS"); do
-  duck_ing+=("$(t "$DUCKPEER" ingest "$IN" "$WORK/duck_events.parquet")")
+  if [ "${duck_ing[0]:-}" != "0 0" ]; then
+    duck_ing+=("$(t "$DUCKPEER" ingest "$IN" "$WORK/duck_events.parquet")")
+  fi
   duck_feat+=("$(t "$DUCKPEER" features "$WORK/duck_events.parquet" "$WORK/duck_features.parquet")")
+  feat_runs+=("$(t "$BIN" features --lake "$LAKE" --as-of "$AS_OF" --horizon 30d)")
 done
 
 best() { printf '%s\n' "$@" | sort -n | head -1; }
@@ -89,7 +92,8 @@ fe=$(best "${feat_runs[@]}" | cut -d' ' -f1)
 df=$(best "${duck_feat[@]}" | cut -d' ' -f1)
 ee=$(best "${etl_runs[@]}" | cut -d' ' -f1)
 di=$(best "${duck_ing[@]}" | cut -d' ' -f1)
+tail -1 "$WORK/last.out"
 awk -v fe="$fe" -v df="$df" -v ee="$ee" -v di="$di" 'BEGIN {
   printf "\nParquet→features: churnctl %.2f s vs duckdb %.2f s: ratio %.2f (bar ≤ 1)\n", fe, df, fe/df
-  if (ee > 0) printf "JSON→features:    churnctl %.2f s vs duckdb %.2f s: ratio %.2f (bar ≤ 1)\n", ee+fe, di+df, (ee+fe)/(di+df)
+  if (ee > 0 && di > 0) printf "JSON→features:    churnctl %.2f s vs duckdb %.2f s: ratio %.2f (bar ≤ 1)\n", ee+fe, di+df, (ee+fe)/(di+df)
 }'
