@@ -291,7 +291,7 @@ func TestGenerateToDevNull(t *testing.T) {
 	if _, err := os.Stat(os.DevNull); err != nil {
 		t.Skip(err)
 	}
-	code, stdout, stderr := runCLI(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
+	code, stdout, stderr := runWith(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
