@@ -304,7 +304,7 @@ func TestGenerateCancelledLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	code, _, _ := runCLI(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
+	code, _, _ := runWith(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
 	if code == 0 {
 		t.Errorf("cancelled generate exit 0")
 	}
