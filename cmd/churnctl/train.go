@@ -174,7 +174,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		"threshold_rule": out.Rule, "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
 	meta := map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339), "run_id": a.RunID, "churnctl_version": ver,
 		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": o.seed,
-		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf}
+		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf,
+		"threshold": out.Threshold, "threshold_rule": out.Rule}
 	mj, _ := json.MarshalIndent(metrics, "", "  ")
 	dj, _ := json.MarshalIndent(meta, "", "  ")
 	v, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{
