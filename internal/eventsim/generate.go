@@ -30,8 +30,8 @@ type Config struct {
 	// Workers generating in parallel; 0 means GOMAXPROCS. The output does not
 	// depend on it.
 	Workers int
-	// Progress, if set, is called after each hour of log time is written
-	// with the number of hours done and the total.
+	// Progress, if set, is called after each window (10 minutes of log
+	// time) is written, with the number of windows done and the total.
 	Progress func(done, total int)
 }
 
