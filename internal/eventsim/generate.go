@@ -409,11 +409,15 @@ type asyncBuf struct {
 	pooled bool
 }
 
-const asyncBufSize = 1 << 20
+// Eight 2 MiB buffers absorb the stalls of a file system's write-back.
+const (
+	asyncBufSize = 2 << 20
+	asyncBufs    = 8
+)
 
 func newAsyncWriter(onErr func()) *asyncWriter {
-	a := &asyncWriter{ch: make(chan asyncBuf, 2), free: make(chan []byte, 3), done: make(chan struct{})}
-	for range 3 {
+	a := &asyncWriter{ch: make(chan asyncBuf, asyncBufs), free: make(chan []byte, asyncBufs), done: make(chan struct{})}
+	for range asyncBufs {
 		a.free <- make([]byte, 0, asyncBufSize)
 	}
 	a.buf = <-a.free
