@@ -20,7 +20,7 @@ import (
 // (everything before the summary) and the decoded summary line.
 func generateStdout(t *testing.T, args ...string) ([]byte, map[string]any) {
 	t.Helper()
-	code, stdout, stderr := runCLI(t, context.Background(), append([]string{"generate", "--out", "-"}, args...)...)
+	code, stdout, stderr := runWith(t, context.Background(), append([]string{"generate", "--out", "-"}, args...)...)
 	if code != 0 {
 		t.Fatalf("generate %q exit %d: %s", args, code, stderr)
 	}
@@ -147,7 +147,7 @@ func TestGenerateGzipAndFiles(t *testing.T) {
 
 	gz := filepath.Join(dir, "one", "events.json.gz")
 	for range 2 {
-		if code, _, stderr := runCLI(t, context.Background(), append([]string{"generate", "--out", gz}, args...)...); code != 0 {
+		if code, _, stderr := runWith(t, context.Background(), append([]string{"generate", "--out", gz}, args...)...); code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 	}
@@ -156,7 +156,7 @@ func TestGenerateGzipAndFiles(t *testing.T) {
 	}
 	raw1, _ := os.ReadFile(gz)
 	gz2 := filepath.Join(dir, "two.json.gz")
-	if code, _, stderr := runCLI(t, context.Background(), append([]string{"generate", "--out", gz2}, args...)...); code != 0 {
+	if code, _, stderr := runWith(t, context.Background(), append([]string{"generate", "--out", gz2}, args...)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if raw2, _ := os.ReadFile(gz2); !bytes.Equal(raw1, raw2) {
@@ -164,7 +164,7 @@ func TestGenerateGzipAndFiles(t *testing.T) {
 	}
 
 	split := filepath.Join(dir, "split", "events.json.gz")
-	code, stdout, stderr := runCLI(t, context.Background(), append([]string{"generate", "--out", split, "--files", "3"}, args...)...)
+	code, stdout, stderr := runWith(t, context.Background(), append([]string{"generate", "--out", split, "--files", "3"}, args...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -229,7 +229,7 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{"generate", "--gzip-level", "12", "--out", "-"},
 		{"generate", "--out", dir},
 	} {
-		code, stdout, stderr := runCLI(t, context.Background(), args...)
+		code, stdout, stderr := runWith(t, context.Background(), args...)
 		if code != 2 {
 			t.Errorf("run(%q) = %d, want 2; stderr: %s", args, code, stderr)
 		}
@@ -291,7 +291,7 @@ func TestGenerateToDevNull(t *testing.T) {
 	if _, err := os.Stat(os.DevNull); err != nil {
 		t.Skip(err)
 	}
-	code, stdout, stderr := runCLI(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
+	code, stdout, stderr := runWith(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -304,7 +304,7 @@ func TestGenerateCancelledLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	code, _, _ := runCLI(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
+	code, _, _ := runWith(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
 	if code == 0 {
 		t.Errorf("cancelled generate exit 0")
 	}

@@ -17,7 +17,7 @@ import (
 
 // runCLI runs the real command tree with the given args and returns the exit
 // code, stdout and stderr.
-func runCLI(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+func runWith(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
@@ -53,7 +53,7 @@ func TestExitCodesAndSummary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, context.Background(), tt.args...)
+			code, stdout, stderr := runWith(t, context.Background(), tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr)
 			}
@@ -82,7 +82,7 @@ func TestExitCodesAndSummary(t *testing.T) {
 }
 
 func TestHelpListsSubcommands(t *testing.T) {
-	code, stdout, _ := runCLI(t, context.Background(), "--help")
+	code, stdout, _ := runWith(t, context.Background(), "--help")
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
@@ -94,7 +94,7 @@ func TestHelpListsSubcommands(t *testing.T) {
 }
 
 func TestCompletionHasNoSummary(t *testing.T) {
-	code, stdout, _ := runCLI(t, context.Background(), "completion", "bash")
+	code, stdout, _ := runWith(t, context.Background(), "completion", "bash")
 	if code != 0 {
 		t.Fatalf("completion exit %d", code)
 	}
@@ -105,7 +105,7 @@ func TestCompletionHasNoSummary(t *testing.T) {
 
 func TestLogFormat(t *testing.T) {
 	// Not a terminal: JSON logs on stderr, nothing but results on stdout.
-	code, _, stderr := runCLI(t, context.Background(), "--log-level", "debug", "testlog")
+	code, _, stderr := runWith(t, context.Background(), "--log-level", "debug", "testlog")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -116,7 +116,7 @@ func TestLogFormat(t *testing.T) {
 	if m["msg"] != "hello" || m["run_id"] == nil {
 		t.Errorf("log line = %v", m)
 	}
-	_, _, stderr = runCLI(t, context.Background(), "--log-format", "text", "--log-level", "debug", "testlog")
+	_, _, stderr = runWith(t, context.Background(), "--log-format", "text", "--log-level", "debug", "testlog")
 	if !strings.Contains(stderr, "msg=hello") {
 		t.Errorf("text log = %q", stderr)
 	}
@@ -138,7 +138,7 @@ func TestErrorKindsMapToCodes(t *testing.T) {
 		{exitcode.ErrNothingToDo, true, 99},
 	}
 	for _, tt := range tests {
-		code, stdout, _ := runCLI(t, context.Background(), testFailArgs(tt.err, tt.skipIfEmpty)...)
+		code, stdout, _ := runWith(t, context.Background(), testFailArgs(tt.err, tt.skipIfEmpty)...)
 		if code != tt.want {
 			t.Errorf("error %v (skip-if-empty %v) exits %d, want %d", tt.err, tt.skipIfEmpty, code, tt.want)
 		}
@@ -153,7 +153,7 @@ func TestSignalsExit130And143(t *testing.T) {
 	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(signalError{sig: tt.sig})
-		code, stdout, _ := runCLI(t, ctx, "testwait")
+		code, stdout, _ := runWith(t, ctx, "testwait")
 		if code != tt.want {
 			t.Errorf("%v: exit %d, want %d", tt.sig, code, tt.want)
 		}

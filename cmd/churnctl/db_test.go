@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/churnctl/churnctl/internal/pgtest"
+	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+)
+
+// TestMain stops the private PostgreSQL of the integration tests.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runDB(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+// summaryOf parses the last stdout line.
+func dbSummary(t *testing.T, r result) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last stdout line is not a JSON summary: %q", lines[len(lines)-1])
+	}
+	return m
+}
+
+func TestIntegrationCLIMigrateStatusLoad(t *testing.T) {
+	dsn := pgtest.New(t)
+	lake := t.TempDir()
+	if err := lakefixture.WriteLake(lake, []string{"2026-01-01", "2026-01-02"}, 50); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{[]string{"db", "status", "--dsn", dsn}, 0, []string{"0001     init             pending"}},
+		{[]string{"db", "migrate", "--dsn", dsn}, 0, []string{"applied 0001_init", "applied 0002_dashboard_views"}},
+		{[]string{"db", "migrate", "--dsn", dsn}, 0, []string{"schema is current"}},
+		{[]string{"db", "status", "--dsn", dsn}, 0, []string{"0001     init             applied", `"applied":[1,2]`}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2026-01-02", "--tables", "gold"}, 0,
+			[]string{"fact_user_day\t2026-01-02\t50 rows", `"rows_fact_user_day":50`}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake}, 0, []string{"fact_user_day\t2026-01-01\t50 rows", `"rows_run":2`}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--tables", "gold,bogus"}, 2, []string{"unknown table group \"bogus\""}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2026-13-01"}, 2, []string{"want YYYY-MM-DD"}},
+		{[]string{"load", "--dsn", dsn}, 2, []string{"--lake is required"}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2025-01-01", "--tables", "gold", "--tables", "predictions"}, 0, []string{`"status":"ok"`}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2025-01-01", "--tables", "predictions", "--skip-if-empty"}, 99, []string{`"status":"skipped"`}},
+	}
+	for _, s := range steps {
+		r := runDB(t, s.args...)
+		if r.code != s.wantCode {
+			t.Fatalf("churnctl %s = exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args, " "), r.code, s.wantCode, r.stdout, r.stderr)
+		}
+		for _, w := range s.wantOut {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				t.Errorf("churnctl %s: output lacks %q\nstdout:\n%s\nstderr:\n%s", strings.Join(s.args[:2], " "), w, r.stdout, r.stderr)
+			}
+		}
+		dbSummary(t, r)
+	}
+}
+
+func TestIntegrationCLIBadLake(t *testing.T) {
+	dsn := pgtest.New(t)
+	if r := runDB(t, "db", "migrate", "--dsn", dsn); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	lake := t.TempDir()
+	type tooFew struct {
+		UserID string `parquet:"user_id"`
+	}
+	if err := lakefixture.Write(filepath.Join(lake, "predictions/as_of=2026-01-01/a.parquet"), []tooFew{{"u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := runDB(t, "load", "--dsn", dsn, "--lake", lake, "--tables", "predictions")
+	if r.code != 3 || !strings.Contains(r.stderr, "required column(s) p_churn, predicted, threshold, model_name, model_version missing") {
+		t.Fatalf("load of a file without required columns = exit %d, stderr %s; want 3 naming the columns", r.code, r.stderr)
+	}
+}
+
+// TestIntegrationCLIWrongPassword: exit 3 (retrying with the same password
+// cannot help), a clear message, and the password nowhere in the output,
+// however it was given.
+func TestIntegrationCLIWrongPassword(t *testing.T) {
+	dsn := pgtest.New(t)
+	pwDSN, pw := pgtest.PasswordDSN(t, dsn)
+	bad := "Wr0ng-" + pw[len(pw)-6:]
+	host, port := pgtest.SocketDir()
+	url := "postgres://" + pgtest.PasswordRole + ":" + bad + "@/" + "postgres?host=" + host + "&port=" + itoa(port)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"--dsn keyword/value", []string{"db", "status", "--dsn", pwDSN + " password=" + bad}, nil},
+		{"--dsn URL", []string{"db", "migrate", "--dsn", url}, nil},
+		{"CHURNCTL_DSN", []string{"load", "--lake", t.TempDir()}, map[string]string{"CHURNCTL_DSN": pwDSN + " password='" + bad + "'"}},
+		{"PGPASSWORD", []string{"db", "status"}, map[string]string{"PGHOST": host, "PGPORT": itoa(port), "PGUSER": pgtest.PasswordRole, "PGDATABASE": "postgres", "PGPASSWORD": bad}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CHURNCTL_DSN", "")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			r := runDB(t, tc.args...)
+			if r.code != 3 || !strings.Contains(r.stderr, "authentication failed") {
+				t.Errorf("exit %d, stderr %s; want 3 and authentication failed", r.code, r.stderr)
+			}
+			for _, secret := range []string{bad, pw} {
+				if strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret) {
+					t.Errorf("the password %q is in the output:\nstdout:\n%s\nstderr:\n%s", secret, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestIntegrationCLIConnectionRefused(t *testing.T) {
+	dead := t.TempDir() // a socket directory nobody listens in
+	r := runDB(t, "load", "--lake", t.TempDir(), "--dsn", "host="+dead+" port=5999 user=u password=hunter22 dbname=d")
+	if r.code != 4 || !strings.Contains(r.stderr, "retry may succeed") || strings.Contains(r.stdout+r.stderr, "hunter22") {
+		t.Fatalf("load against a dead socket = exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 4, 'retry may succeed', no password", r.code, r.stdout, r.stderr)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

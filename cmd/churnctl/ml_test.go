@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/churnctl/churnctl/internal/synth"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(args, "--log-level", "warn"), strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// summaryOf parses the last stdout line.
+func summaryOf(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last stdout line is not JSON: %q", lines[len(lines)-1])
+	}
+	return m
+}
+
+func synthCSV(t *testing.T, dir string, rows int) string {
+	t.Helper()
+	p := filepath.Join(dir, "features.csv")
+	var b bytes.Buffer
+	if err := synth.Generate(rows, 14, 3).WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTrainEvaluateScorePromote(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 1500)
+	reg := filepath.Join(dir, "models")
+
+	code, out, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "20", "--folds", "3", "--seed", "1")
+	if code != 0 {
+		t.Fatalf("train exit %d: %s", code, errs)
+	}
+	s := summaryOf(t, out)
+	for _, k := range []string{"cv_f1", "cv_f1_tuned", "cv_precision", "cv_recall", "cv_roc_auc", "cv_pr_auc", "threshold", "fit_seconds", "model", "rows", "features", "positives"} {
+		if _, ok := s[k]; !ok {
+			t.Errorf("train summary lacks %q: %s", k, out)
+		}
+	}
+	if s["model"] != "churn@1" || s["rows"] != 1500.0 || s["features"] != 14.0 {
+		t.Errorf("train summary = %s", out)
+	}
+	if s["cv_f1_tuned"].(float64) < s["cv_f1"].(float64) || s["cv_roc_auc"].(float64) < 0.8 {
+		t.Errorf("cv figures implausible: %s", out)
+	}
+
+	code, out, errs = runCLI(t, "evaluate", "--model", "churn@champion", "--registry", reg, "--features", feats, "--json", "--bootstrap", "50", "--report", filepath.Join(dir, "report"))
+	if code != 0 {
+		t.Fatalf("evaluate exit %d: %s", code, errs)
+	}
+	var ev evaluation
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(strings.TrimRight(out, "\n"), "\n")]), &ev); err != nil {
+		t.Fatalf("evaluate JSON: %v\n%s", err, out)
+	}
+	if ev.Model != "churn@1" || ev.Rows != 1500 || ev.CI95["f1"][0] > ev.F1 || ev.Confusion.TP+ev.Confusion.FN != ev.Positives {
+		t.Errorf("evaluation = %+v", ev)
+	}
+	for _, f := range []string{"report.md", "roc.png", "pr.png", "calibration.png", "importance.png", "metrics.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "report", f)); err != nil {
+			t.Errorf("report: %v", err)
+		}
+	}
+
+	pq := filepath.Join(dir, "scores.parquet")
+	code, out, errs = runCLI(t, "score", "--model", "churn@champion", "--registry", reg, "--features", feats, "--out", pq, "--as-of", "2018-12-01")
+	if code != 0 {
+		t.Fatalf("score exit %d: %s", code, errs)
+	}
+	rows, err := parquet.ReadFile[scoreRow](pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1500 || rows[0].UserID != "100000" || rows[0].AsOf != "2018-12-01" || rows[0].ModelVersion != "churn@1" ||
+		rows[0].RunID != summaryOf(t, out)["run_id"] || rows[0].Predicted != (rows[0].PChurn >= rows[0].Threshold) {
+		t.Errorf("score rows[0] = %+v (of %d)", rows[0], len(rows))
+	}
+
+	// an unlabelled scoring snapshot (empty label column) published to the lake
+	b, _ := os.ReadFile(feats)
+	unl := strings.NewReplacer(",0\n", ",\n", ",1\n", ",\n").Replace(string(b))
+	snap := filepath.Join(dir, "snap.csv")
+	if err := os.WriteFile(snap, []byte(unl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lk := filepath.Join(dir, "lake")
+	code, out, errs = runCLI(t, "score", "--model", "churn", "--registry", reg, "--features", snap, "--lake", lk, "--as-of", "2018-12-01")
+	if code != 0 {
+		t.Fatalf("score --lake exit %d: %s", code, errs)
+	}
+	part := filepath.Join(lk, "predictions", "as_of=2018-12-01")
+	lrows, err := parquet.ReadFile[scoreRow](filepath.Join(part, "part-0.parquet"))
+	if err != nil || len(lrows) != 1500 || lrows[7].PChurn != rows[7].PChurn {
+		t.Errorf("lake predictions: %d rows, %v", len(lrows), err)
+	}
+	if _, err := os.Stat(filepath.Join(part, "_manifest.json")); err != nil {
+		t.Error(err)
+	}
+
+	// a much weaker model: registered as challenger, refused as champion
+	code, _, errs = runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "1", "--max-depth", "1", "--folds", "0")
+	if code != 0 {
+		t.Fatalf("train weak exit %d: %s", code, errs)
+	}
+	code, out, errs = runCLI(t, "models", "promote", "churn", "--registry", reg, "--features", feats, "--min-gain", "0.01")
+	if code != 5 || !strings.Contains(errs, "below --min-gain") || summaryOf(t, out)["status"] != "refused" {
+		t.Errorf("promote weak: exit %d, stderr %q, stdout %q; want 5 refused", code, errs, out)
+	}
+	code, out, _ = runCLI(t, "models", "list", "churn", "--registry", reg, "--json")
+	if code != 0 || !strings.Contains(out, `"version":1,"dir"`) || !strings.Contains(out, `"aliases":["champion"]`) {
+		t.Errorf("models list after refusal: exit %d\n%s", code, out)
+	}
+	// gate opened: any gain accepted
+	code, out, errs = runCLI(t, "models", "promote", "churn@2", "--registry", reg, "--features", feats, "--min-gain", "-1")
+	if code != 0 || summaryOf(t, out)["promoted"] != true {
+		t.Errorf("promote with --min-gain -1: exit %d, %s %s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "models", "show", "churn", "--registry", reg)
+	if code != 0 || !strings.Contains(out, `"model": "churn@2"`) || !strings.Contains(out, `"data_sha256"`) {
+		t.Errorf("models show: exit %d\n%s", code, out)
+	}
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"nan", []string{"--features", write("nan.csv", "user_id,songs,errors,churn\na,1,2,0\nb,3,,1\nc,2,2,0\nd,4,1,1\n")}, 3, `column "errors" row 2`},
+		{"one class", []string{"--features", write("one.csv", "user_id,songs,churn\na,1,1\nb,3,1\n")}, 3, "one class"},
+		{"bad criterion", []string{"--features", write("ok.csv", "user_id,songs,churn\na,1,1\nb,3,0\n"), "--criterion", "mse"}, 2, "criterion"},
+		{"no features", nil, 2, "--features"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, append([]string{"train", "--registry", filepath.Join(dir, "models")}, tt.args...)...)
+			if code != tt.wantCode || !strings.Contains(errs, tt.wantErr) {
+				t.Errorf("exit %d, stderr %q; want %d mentioning %q", code, errs, tt.wantCode, tt.wantErr)
+			}
+			if s := summaryOf(t, out); s["exit_code"] != float64(tt.wantCode) {
+				t.Errorf("summary = %s", out)
+			}
+		})
+	}
+}
+
+func TestScoreSchemaMismatch(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 300)
+	reg := filepath.Join(dir, "models")
+	if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "3", "--folds", "0"); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	// drop the "errors" column, add "extra"
+	b, _ := os.ReadFile(feats)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		f := strings.Split(l, ",")
+		f[8] = map[bool]string{true: "extra", false: "1"}[i == 0]
+		lines[i] = strings.Join(f, ",")
+	}
+	other := filepath.Join(dir, "other.csv")
+	if err := os.WriteFile(other, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCLI(t, "score", "--model", "churn", "--registry", reg, "--features", other, "--out", filepath.Join(dir, "s.parquet"))
+	if code != 3 || !strings.Contains(errs, "missing errors") || !strings.Contains(errs, "not in the model extra") {
+		t.Errorf("score with another schema: exit %d, stderr %q; want 3 naming the columns", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s.parquet")); err == nil {
+		t.Error("score wrote output despite refusing")
+	}
+}
+
+func TestTrainModelBytesIndependentOfJobs(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 800)
+	var models [][]byte
+	for _, jobs := range []string{"1", "2"} {
+		reg := filepath.Join(dir, "reg"+jobs)
+		if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "8", "--folds", "2", "--jobs", jobs, "--seed", "9"); code != 0 {
+			t.Fatalf("train --jobs %s: %s", jobs, errs)
+		}
+		b, err := os.ReadFile(filepath.Join(reg, "churn", "1", "model.crf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, b)
+	}
+	if !bytes.Equal(models[0], models[1]) {
+		t.Error("model files differ between --jobs 1 and --jobs 2")
+	}
+}

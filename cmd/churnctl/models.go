@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/registry"
+	"github.com/churnctl/churnctl/train"
+)
+
+func init() { register(newModelsCmd) }
+
+func newModelsCmd(a *App) *cobra.Command {
+	var reg string
+	cmd := &cobra.Command{
+		Use:   "models",
+		Short: "List, show and promote registered models",
+		Long: `The registry keeps DIR/<name>/<version>/ (model.crf, metrics.json,
+metadata.json) and DIR/<name>/aliases.json with the aliases champion and
+challenger. train registers each new model as challenger (and as champion
+when the name has none); promote makes a version champion only if it beats
+the current champion on the same evaluation data by --min-gain.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.PersistentFlags().StringVar(&reg, "registry", envOr("CHURNCTL_REGISTRY", defaultRegistry), "model registry directory (env CHURNCTL_REGISTRY)")
+	cmd.AddCommand(newModelsListCmd(a, &reg), newModelsShowCmd(a, &reg), newModelsPromoteCmd(a, &reg))
+	return cmd
+}
+
+type modelListRow struct {
+	registry.Version
+	CVF1      *float64 `json:"cv_f1,omitempty"`
+	CVROCAUC  *float64 `json:"cv_roc_auc,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+	CreatedAt string   `json:"created_at,omitempty"`
+}
+
+func newModelsListCmd(a *App, reg *string) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [NAME]",
+		Short: "List model versions with their aliases and cross-validated figures",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := registry.Registry{Root: *reg}
+			names := args
+			if len(names) == 0 {
+				var err error
+				if names, err = r.Names(); err != nil {
+					return err
+				}
+			}
+			var rows []modelListRow
+			for _, n := range names {
+				vs, err := r.Versions(n)
+				if err != nil {
+					return err
+				}
+				for _, v := range vs {
+					row := modelListRow{Version: v}
+					var met struct {
+						CV *struct {
+							F1     float64 `json:"cv_f1"`
+							ROCAUC float64 `json:"cv_roc_auc"`
+						} `json:"cv"`
+						Threshold *float64 `json:"threshold"`
+					}
+					var meta struct {
+						CreatedAt string `json:"created_at"`
+					}
+					if err := registry.ReadJSON(v, "metrics.json", &met); err != nil {
+						return err
+					}
+					if err := registry.ReadJSON(v, "metadata.json", &meta); err != nil {
+						return err
+					}
+					if met.CV != nil {
+						row.CVF1, row.CVROCAUC = &met.CV.F1, &met.CV.ROCAUC
+					}
+					row.Threshold, row.CreatedAt = met.Threshold, meta.CreatedAt
+					rows = append(rows, row)
+				}
+			}
+			if asJSON || !a.StdoutTTY {
+				for _, r := range rows {
+					b, _ := json.Marshal(r)
+					fmt.Fprintf(a.Stdout, "%s\n", b)
+				}
+			} else {
+				tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MODEL\tALIASES\tCV F1\tCV ROC-AUC\tTHRESHOLD\tCREATED")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref(), strings.Join(r.Aliases, ","), fptr(r.CVF1), fptr(r.CVROCAUC), fptr(r.Threshold), r.CreatedAt)
+				}
+				tw.Flush()
+			}
+			a.Summary.Set("models", len(rows))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line even on a terminal")
+	return cmd
+}
+
+func fptr(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 4, 64)
+}
+
+func newModelsShowCmd(a *App, reg *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show REF",
+		Short: "Show a model's header (params, features, threshold, data hash), metrics and metadata as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, v, err := loadModel(*reg, args[0])
+			if err != nil {
+				return err
+			}
+			var metrics, meta any
+			if err := registry.ReadJSON(v, "metrics.json", &metrics); err != nil {
+				return err
+			}
+			if err := registry.ReadJSON(v, "metadata.json", &meta); err != nil {
+				return err
+			}
+			out := map[string]any{"model": modelRef(v), "dir": v.Dir, "aliases": v.Aliases, "header": m.Header, "metrics": metrics, "metadata": meta}
+			b, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "%s\n", b)
+			a.Summary.Set("model", modelRef(v))
+			return nil
+		},
+	}
+}
+
+type promoteOptions struct {
+	features  []string
+	label, id string
+	minGain   float64
+	metric    string
+	jobs      int
+}
+
+func newModelsPromoteCmd(a *App, reg *string) *cobra.Command {
+	o := &promoteOptions{}
+	cmd := &cobra.Command{
+		Use:   "promote NAME[@VERSION|@challenger] --features PATH... [--min-gain G]",
+		Short: "Make a model version champion if it beats the current champion on the same data",
+		Long: `promote evaluates the candidate (default: NAME@challenger) and the current
+champion on the same labelled feature table and makes the candidate champion
+only if candidate - champion >= --min-gain on --metric (f1: churn F1 at each
+model's own stored threshold; pr_auc; roc_auc). Otherwise it refuses with
+exit code 5 and prints both figures. With no champion yet, the candidate is
+promoted without comparison.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runPromote(cmd.Context(), a, *reg, args[0], o) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.features, "features", nil, "labelled evaluation table (files or directories)")
+	f.StringVar(&o.label, "label", "", "label column (default: the models')")
+	f.StringVar(&o.id, "id", "", "id column (default: the models')")
+	f.Float64Var(&o.minGain, "min-gain", 0, "required improvement of the metric over the champion")
+	f.StringVar(&o.metric, "metric", "f1", "comparison metric: f1, pr_auc or roc_auc")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
+	return cmd
+}
+
+func promoteMetric(metric string, m *train.Model, d *train.Dataset, p []float64) float64 {
+	switch metric {
+	case "pr_auc":
+		return evaluate.AveragePrecision(p, d.Y)
+	case "roc_auc":
+		return evaluate.ROCAUC(p, d.Y)
+	}
+	return evaluate.ConfusionAt(p, d.Y, m.Threshold).F1()
+}
+
+func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions) error {
+	switch o.metric {
+	case "f1", "pr_auc", "roc_auc":
+	default:
+		return usageErrorf("--metric %q: want f1, pr_auc or roc_auc", o.metric)
+	}
+	if len(o.features) == 0 {
+		return usageErrorf("--features is required (the evaluation data both models are compared on)")
+	}
+	if !strings.Contains(ref, "@") {
+		ref += "@" + registry.Challenger
+	}
+	r := registry.Registry{Root: reg}
+	cand, err := r.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	if cand.Name == "" {
+		return usageErrorf("promote takes a registered model (NAME@VERSION), not a path")
+	}
+	a.Summary.Set("candidate", cand.Ref())
+	a.Summary.Set("metric", o.metric)
+	champ, err := r.Resolve(cand.Name + "@" + registry.Champion)
+	noChampion := err != nil && errors.Is(err, exitcode.ErrBadInput) && strings.Contains(err.Error(), "no alias")
+	if err != nil && !noChampion {
+		return err
+	}
+	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs)
+	if err != nil {
+		return fmt.Errorf("candidate %s: %w", cand.Ref(), err)
+	}
+	cs := promoteMetric(o.metric, cm, cd, cp)
+	a.Summary.Set("candidate_score", cs)
+	if !noChampion {
+		a.Summary.Set("champion", champ.Ref())
+		if champ.Version == cand.Version {
+			a.Log.Info("already champion", "model", cand.Ref())
+			a.Summary.Set("promoted", false)
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs)
+		if err != nil {
+			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
+		}
+		hs := promoteMetric(o.metric, hm, hd, hp)
+		gain := cs - hs
+		a.Summary.Set("champion_score", hs)
+		a.Summary.Set("gain", gain)
+		if gain < o.minGain {
+			a.Summary.Set("promoted", false)
+			return fmt.Errorf("%w: %s %s %.4f vs champion %s %.4f: gain %+.4f is below --min-gain %g",
+				exitcode.ErrRefused, cand.Ref(), o.metric, cs, champ.Ref(), hs, gain, o.minGain)
+		}
+	}
+	if err := r.SetAlias(cand.Name, registry.Champion, cand.Version); err != nil {
+		return err
+	}
+	a.Summary.Set("promoted", true)
+	a.Log.Info("promoted", "stage", "models", "model", cand.Ref())
+	return nil
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/featuretable"
+	"github.com/churnctl/churnctl/internal/lake"
+)
+
+func init() { register(newScoreCmd) }
+
+type scoreOptions struct {
+	model     string
+	features  []string
+	id        string
+	registry  string
+	out       string
+	lake      string
+	asOf      string
+	threshold float64
+	jobs      int
+}
+
+// scoreRow is one output row of `churnctl score`.
+type scoreRow struct {
+	UserID       string  `parquet:"user_id"`
+	AsOf         string  `parquet:"as_of"`
+	PChurn       float64 `parquet:"p_churn"`
+	Predicted    bool    `parquet:"predicted"`
+	Threshold    float64 `parquet:"threshold"`
+	ModelVersion string  `parquet:"model_version"`
+	RunID        string  `parquet:"run_id"`
+}
+
+func newScoreCmd(a *App) *cobra.Command {
+	o := &scoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "score --model NAME@champion --features PATH... (--out FILE | --lake DIR)",
+		Short: "Score a feature table with a registered model and write churn probabilities to Parquet",
+		Long: `score predicts the churn probability of every row of a feature table and
+writes Parquet (zstd) with columns user_id, as_of (YYYY-MM-DD string), p_churn,
+predicted (p_churn >= threshold), threshold, model_version and run_id.
+
+The table's features must be exactly the model's (names and types; order may
+differ): otherwise score refuses with exit 3 and names the differences. The
+label column, if present, is ignored.
+
+Output: --out FILE, or --lake DIR writes DIR/predictions/as_of=DATE/part-0.parquet
+(plus _manifest.json), one partition per as_of date, published atomically
+through the lake's transaction.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runScore(cmd.Context(), a, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "model reference (NAME@champion, NAME@VERSION, NAME or a file)")
+	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories")
+	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
+	addRegistryFlag(cmd, &o.registry)
+	f.StringVar(&o.out, "out", "", "output Parquet file")
+	f.StringVar(&o.lake, "lake", "", "lake root: publish DIR/predictions/as_of=DATE/part-0.parquet")
+	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
+	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
+	return cmd
+}
+
+func runScore(ctx context.Context, a *App, o *scoreOptions) error {
+	if o.model == "" || len(o.features) == 0 {
+		return usageErrorf("--model and --features are required")
+	}
+	if (o.out == "") == (o.lake == "") {
+		return usageErrorf("give one of --out FILE or --lake DIR")
+	}
+	if o.asOf != "" {
+		if _, err := time.Parse(time.DateOnly, o.asOf); err != nil {
+			return usageErrorf("--as-of %q: want YYYY-MM-DD", o.asOf)
+		}
+	}
+	start := time.Now()
+	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	thr := m.Threshold
+	if o.threshold >= 0 {
+		thr = o.threshold
+	}
+	ref := modelRef(v)
+	rows := make([]scoreRow, len(p))
+	var npos int
+	for i := range p {
+		asof := t.AsOf[i]
+		if asof == "" {
+			asof = o.asOf
+		}
+		rows[i] = scoreRow{UserID: t.IDs[i], AsOf: asof, PChurn: p[i], Predicted: p[i] >= thr, Threshold: thr, ModelVersion: ref, RunID: a.RunID}
+		if rows[i].Predicted {
+			npos++
+		}
+	}
+	out := o.out
+	if o.lake != "" {
+		var err error
+		if out, err = publishScores(o.lake, rows, ref, t, a.RunID); err != nil {
+			return err
+		}
+	} else if err := writeScores(out, rows); err != nil {
+		return err
+	}
+	a.Summary.Set("model", ref)
+	a.Summary.Set("rows", len(rows))
+	a.Summary.Set("predicted_churn", npos)
+	a.Summary.Set("threshold", thr)
+	a.Summary.Set("out", out)
+	a.Log.Info("score done", "stage", "score", "model", ref, "rows_out", len(rows), "out", out, "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// writeScores writes rows to path atomically (temp file in the same
+// directory, then rename).
+// encodeScores writes rows as Parquet (zstd, 64Ki-row row groups).
+func encodeScores(out io.Writer, rows []scoreRow) error {
+	w := parquet.NewGenericWriter[scoreRow](out, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
+	for lo := 0; lo < len(rows); lo += 65536 {
+		if _, err := w.Write(rows[lo:min(lo+65536, len(rows))]); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func writeScores(path string, rows []scoreRow) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".score-*.parquet")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := encodeScores(tmp, rows); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// publishScores writes one predictions/as_of=DATE partition per as_of date
+// through a lake transaction (staged, manifest, atomic publish) and returns
+// the partition directories, comma separated.
+func publishScores(root string, rows []scoreRow, ref string, t *featuretable.Table, runID string) (string, error) {
+	byDate := map[string][]scoreRow{}
+	for _, r := range rows {
+		if r.AsOf == "" {
+			return "", usageErrorf("--lake needs an as_of date on every row (the table has none: set --as-of, or use --out)")
+		}
+		if _, err := time.Parse(time.DateOnly, r.AsOf); err != nil {
+			return "", fmt.Errorf("%w: as_of %q is not a date YYYY-MM-DD", exitcode.ErrBadInput, r.AsOf)
+		}
+		byDate[r.AsOf] = append(byDate[r.AsOf], r)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	tx, err := lake.New(root).Begin(runID)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Abort()
+	ver, _ := buildVersion()
+	var inputs []lake.Input
+	for _, f := range t.Files {
+		inputs = append(inputs, lake.Input{Path: f.Name, Hash: "sha256:" + f.SHA256, Bytes: f.Bytes})
+	}
+	dates := slices.Sorted(maps.Keys(byDate))
+	var parts []string
+	for _, d := range dates {
+		part := lake.KeyAsOf + "=" + d
+		sf, err := tx.Create(lake.Predictions, part, "part-0.parquet")
+		if err != nil {
+			return "", err
+		}
+		if err := encodeScores(sf, byDate[d]); err != nil {
+			sf.Close()
+			return "", err
+		}
+		sf.SetRows(int64(len(byDate[d])))
+		if err := sf.Close(); err != nil {
+			return "", err
+		}
+		extra, _ := json.Marshal(map[string]string{"model": ref})
+		if err := tx.SetManifest(lake.Predictions, part, lake.Manifest{Inputs: inputs, Version: ver, RunID: runID, Extra: extra}); err != nil {
+			return "", err
+		}
+		parts = append(parts, filepath.Join(root, lake.Predictions, part))
+	}
+	if err := tx.Commit(); err != nil {
+		return "", err
+	}
+	return strings.Join(parts, ","), nil
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/featuretable"
+	"github.com/churnctl/churnctl/internal/registry"
+	"github.com/churnctl/churnctl/train"
+)
+
+func init() { register(newTrainCmd) }
+
+type trainOptions struct {
+	features     []string
+	label, id    string
+	registry     string
+	name         string
+	seed         uint64
+	jobs         int
+	params       train.Params
+	folds        int
+	validateAsOf string
+	minPrecision float64
+	searchBudget int
+	search       string
+	objective    string
+}
+
+func newTrainCmd(a *App) *cobra.Command {
+	o := &trainOptions{params: train.DefaultParams()}
+	cmd := &cobra.Command{
+		Use:   "train --features PATH... --name NAME",
+		Short: "Train the random-forest churn model with cross-validation and register it",
+		Long: `train fits churnctl's random forest (CART trees on quantile-binned features,
+bootstrap bagging, per-split feature sampling, class weights) on a feature
+table (Parquet or CSV files or directories) and registers the model as the
+next version of NAME in the registry (as challenger; as champion too when the
+name has none yet).
+
+Before the final fit on all rows it cross-validates: stratified k-fold
+(--folds, grouped by user when the same id appears under several cutoffs), or
+out-of-time (--validate-as-of DATE: train on earlier snapshots, validate on
+DATE). The decision threshold is tuned on the out-of-fold probabilities (max
+churn F1, or best recall at --min-precision) and stored in the model.
+--search-budget N tries N hyperparameter sets, scored on the folds only.
+
+The forest's parameters follow scikit-learn's RandomForestClassifier.
+The model file is byte-identical for the same input and --seed, whatever --jobs.
+
+Summary keys: cv_f1 (churn class at 0.5), cv_f1_tuned, cv_precision,
+cv_recall, cv_roc_auc, cv_pr_auc, threshold, fit_seconds, model, rows,
+features, positives.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, a, o) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories (Parquet or CSV; repeatable)")
+	f.StringVar(&o.label, "label", "churn", "label column (0/1)")
+	f.StringVar(&o.id, "id", "user_id", "id column")
+	addRegistryFlag(cmd, &o.registry)
+	f.StringVar(&o.name, "name", "churn", "model name in the registry")
+	f.Uint64Var(&o.seed, "seed", 42, "random seed (trees, folds, search)")
+	f.IntVar(&o.jobs, "jobs", 0, "trees grown in parallel, 0: all cores (the model does not depend on it)")
+	p := &o.params
+	f.IntVar(&p.Trees, "trees", p.Trees, "number of trees (n_estimators)")
+	f.IntVar(&p.MaxDepth, "max-depth", 0, "maximum tree depth (0: unlimited)")
+	f.IntVar(&p.MinSamplesLeaf, "min-samples-leaf", p.MinSamplesLeaf, "minimum rows in a leaf")
+	f.IntVar(&p.MinSamplesSplit, "min-samples-split", p.MinSamplesSplit, "minimum rows to split a node")
+	f.StringVar(&p.MaxFeatures, "max-features", p.MaxFeatures, "features drawn per split: sqrt, log2, all, N or a fraction in (0,1]")
+	f.BoolVar(&p.Bootstrap, "bootstrap", p.Bootstrap, "bootstrap rows for each tree")
+	f.Float64Var(&p.MaxSamples, "max-samples", 0, "bootstrap sample size: 0 all rows, a fraction in (0,1], or a count")
+	f.StringVar(&p.Criterion, "criterion", p.Criterion, "split criterion: gini or entropy")
+	f.StringVar(&p.ClassWeight, "class-weight", p.ClassWeight, "class weights: none, balanced or balanced_subsample")
+	f.IntVar(&p.MaxBins, "max-bins", p.MaxBins, "quantile bins per feature for split search (2..256)")
+	f.IntVar(&o.folds, "folds", 5, "stratified cross-validation folds (0: off)")
+	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: train on snapshots before DATE, validate on DATE")
+	f.Float64Var(&o.minPrecision, "min-precision", 0, "tune the threshold for the best recall at this precision (0: max F1)")
+	f.IntVar(&o.searchBudget, "search-budget", 0, "hyperparameter sets to try on the folds (0: no search)")
+	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
+	f.StringVar(&o.objective, "objective", "f1", "search objective: f1 (tuned churn F1) or pr_auc")
+	return cmd
+}
+
+func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
+	ctx := cmd.Context()
+	if len(o.features) == 0 {
+		return usageErrorf("--features is required")
+	}
+	if err := o.params.Validate(); err != nil {
+		return err
+	}
+	if err := registry.ValidName(o.name); err != nil {
+		return err
+	}
+	switch {
+	case o.folds < 0 || o.folds == 1:
+		return usageErrorf("--folds %d: want 0 (off) or at least 2", o.folds)
+	case o.search != "random" && o.search != "grid":
+		return usageErrorf("--search %q: want random or grid", o.search)
+	case o.objective != "f1" && o.objective != "pr_auc":
+		return usageErrorf("--objective %q: want f1 or pr_auc", o.objective)
+	case o.minPrecision < 0 || o.minPrecision >= 1:
+		return usageErrorf("--min-precision %g: want a value in [0,1)", o.minPrecision)
+	}
+	start := time.Now()
+	a.Log.Info("train start", "stage", "train", "features", o.features)
+	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true})
+	if err != nil {
+		return err
+	}
+	d := &train.Dataset{Names: t.Names(), Cols: t.Cols, Y: t.Label}
+	if err := d.CheckFinite(); err != nil {
+		return err
+	}
+	for _, f := range t.Features {
+		if f.Type == "string" {
+			return fmt.Errorf("%w: feature column %q is not numeric", exitcode.ErrBadInput, f.Name)
+		}
+	}
+	a.Summary.Set("rows", t.Rows())
+	a.Summary.Set("features", len(t.Features))
+	a.Summary.Set("positives", t.Positives())
+	cfg := train.Config{
+		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf,
+		MinPrecision: o.minPrecision, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective, Log: a.Log,
+	}
+	if o.validateAsOf == "" && o.folds > 0 && hasRepeats(t.IDs) {
+		cfg.Groups = t.IDs
+		a.Log.Info("ids repeat (stacked snapshots): folds are grouped by id", "stage", "train")
+	}
+	if a.ShowProgress() {
+		fits := 1
+		if o.folds > 0 || o.validateAsOf != "" {
+			k := max(o.folds, 1)
+			if o.validateAsOf != "" {
+				k = 1
+			}
+			fits += k * (1 + min(o.searchBudget, len(train.SearchGrid())))
+		}
+		bar := progressbar.NewOptions(fits*o.params.Trees, progressbar.OptionSetWriter(a.Stderr),
+			progressbar.OptionSetDescription("trees"), progressbar.OptionClearOnFinish())
+		defer bar.Finish()
+		cfg.Progress = func() { _ = bar.Add(1) }
+	}
+	out, err := train.Run(ctx, d, cfg)
+	if err != nil {
+		return err
+	}
+	ver, _ := buildVersion()
+	m := &train.Model{Forest: out.Forest, Header: train.Header{
+		ChurnctlVersion: ver, Params: out.Params, Seed: o.seed, Label: o.label, ID: o.id,
+		Threshold: out.Threshold, ThresholdRule: out.Rule, Rows: t.Rows(), Positives: t.Positives(),
+		DataSHA256: t.DataSHA256, CV: out.CV, OOB: out.OOB, Search: out.Search, Importance: map[string]float64{},
+	}}
+	for i, f := range t.Features {
+		m.Features = append(m.Features, train.FeatureSpec{Name: f.Name, Type: f.Type})
+		m.Importance[f.Name] = out.Forest.Importance[i]
+	}
+	for _, f := range t.Files {
+		m.Inputs = append(m.Inputs, train.InputFile{Name: f.Name, Bytes: f.Bytes, SHA256: f.SHA256})
+	}
+	var mb bytes.Buffer
+	if _, err := m.WriteTo(&mb); err != nil {
+		return err
+	}
+	metrics := map[string]any{"cv": out.CV, "oob": out.OOB, "fit_seconds": out.FitSeconds, "threshold": out.Threshold,
+		"threshold_rule": out.Rule, "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
+	meta := map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339), "run_id": a.RunID, "churnctl_version": ver,
+		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": o.seed,
+		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf}
+	mj, _ := json.MarshalIndent(metrics, "", "  ")
+	dj, _ := json.MarshalIndent(meta, "", "  ")
+	v, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{
+		registry.ModelFile: mb.Bytes(), "metrics.json": append(mj, '\n'), "metadata.json": append(dj, '\n'),
+	})
+	if err != nil {
+		return err
+	}
+	if out.CV != nil {
+		c := out.CV
+		a.Summary.Set("cv_f1", c.F1)
+		a.Summary.Set("cv_f1_tuned", c.F1Tuned)
+		a.Summary.Set("cv_precision", c.Precision)
+		a.Summary.Set("cv_recall", c.Recall)
+		a.Summary.Set("cv_roc_auc", c.ROCAUC)
+		a.Summary.Set("cv_pr_auc", c.PRAUC)
+	}
+	a.Summary.Set("threshold", out.Threshold)
+	a.Summary.Set("fit_seconds", round3(out.FitSeconds))
+	a.Summary.Set("model", v.Ref())
+	a.Log.Info("train done", "stage", "train", "model", v.Ref(), "dir", v.Dir, "rows_in", t.Rows(),
+		"duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+func hasRepeats(ids []string) bool {
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; ok {
+			return true
+		}
+		seen[id] = struct{}{}
+	}
+	return false
+}

@@ -1,0 +1,230 @@
+// Package warehouse migrates and loads the PostgreSQL warehouse (schema
+// churn): embedded migrations applied under an advisory lock, and binary COPY
+// of the lake's Parquet into temporary staging tables, merged into the target
+// tables in one transaction per table and day.
+//
+// Errors wrap the sentinels of internal/exitcode: transient database
+// failures (connection refused or lost, serialization failure, deadlock, lock
+// or statement timeout, server shutdown) wrap ErrTransient (exit 4);
+// authentication failures, missing required columns and row-count mismatches
+// wrap ErrBadInput (exit 3): retrying with the same configuration or data
+// cannot succeed. No error or log line carries the connection password.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// ConnOptions configures a connection.
+type ConnOptions struct {
+	// DSN is a libpq keyword/value string or a postgres:// URL; empty means
+	// the PG* environment variables and libpq defaults (pgx.ParseConfig).
+	DSN string
+	// StatementTimeout and LockTimeout are set on the session when > 0.
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+	// ConnectTimeout bounds connecting; 0 means 10 s.
+	ConnectTimeout time.Duration
+}
+
+// Target describes where a config points, without secrets, for logs.
+type Target struct {
+	Host, Database, User string
+	Port                 uint16
+}
+
+func (t Target) String() string {
+	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s", t.Host, t.Port, t.Database, t.User)
+}
+
+// ParseConfig parses o.DSN (falling back to PG* variables, as libpq does)
+// and applies the timeouts. Parse errors never carry the password.
+func ParseConfig(o ConnOptions) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(o.DSN)
+	if err != nil {
+		// pgconn already masks URL passwords in parse errors; scrub every
+		// password-looking token anyway and do not echo the DSN.
+		return nil, fmt.Errorf("%w: invalid connection string: %s", exitcode.ErrUsage, scrubDSNText(err.Error(), o.DSN))
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if o.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	}
+	if o.LockTimeout > 0 {
+		cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(o.LockTimeout.Milliseconds())
+	}
+	cfg.RuntimeParams["application_name"] = "churnctl"
+	ct := o.ConnectTimeout
+	if ct <= 0 {
+		ct = 10 * time.Second
+	}
+	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > ct {
+		cfg.ConnectTimeout = ct
+	}
+	return cfg, nil
+}
+
+// TargetOf returns the password-free description of cfg.
+func TargetOf(cfg *pgx.ConnConfig) Target {
+	return Target{Host: cfg.Host, Port: cfg.Port, Database: cfg.Database, User: cfg.User}
+}
+
+// Connect opens one connection; errors are classified and scrubbed.
+func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, Classify(fmt.Errorf("connect to %s: %w", TargetOf(cfg), err), cfg.Password)
+	}
+	return conn, nil
+}
+
+// transientStates are SQLSTATEs (or classes, two characters) after which a
+// retry may succeed.
+var transientStates = []string{
+	"08",    // connection exception
+	"40001", // serialization_failure
+	"40P01", // deadlock_detected
+	"55P03", // lock_not_available (lock_timeout, NOWAIT)
+	"57014", // query_canceled (statement_timeout)
+	"57P01", // admin_shutdown (pg_terminate_backend, server stopping)
+	"57P02", // crash_shutdown
+	"57P03", // cannot_connect_now (server starting)
+	"53300", // too_many_connections
+	"53",    // insufficient resources
+}
+
+// Classify wraps err with the exitcode sentinel it deserves and removes the
+// password from its text. nil stays nil; an error that already wraps a
+// sentinel keeps it.
+func Classify(err error, password string) error {
+	if err == nil {
+		return nil
+	}
+	var kind error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, exitcode.ErrTransient), errors.Is(err, exitcode.ErrBadInput),
+		errors.Is(err, exitcode.ErrUsage), errors.Is(err, context.Canceled):
+	case errors.As(err, &pgErr):
+		switch {
+		case pgErr.Code == "28P01" || pgErr.Code == "28000":
+			kind = errAuth
+		case pgErr.Code == "3D000": // invalid_catalog_name: no such database
+			kind = exitcode.ErrBadInput
+		case pgErr.Code == "21000" || pgErr.Code == "23505": // a key twice in one load
+			kind = errDuplicate
+		case pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22003":
+			kind = exitcode.ErrBadInput // lake data violates a constraint
+		default:
+			for _, s := range transientStates {
+				if strings.HasPrefix(pgErr.Code, s) {
+					kind = exitcode.ErrTransient
+					break
+				}
+			}
+		}
+	case isNetErr(err), pgconn.SafeToRetry(err), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		kind = exitcode.ErrTransient
+	default:
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) {
+			kind = exitcode.ErrTransient
+		}
+	}
+	msg := scrub(err.Error(), password)
+	if kind != nil {
+		return &classified{kind: kind, msg: msg, cause: err}
+	}
+	if msg != err.Error() {
+		return &classified{msg: msg, cause: err}
+	}
+	return err
+}
+
+// errAuth is an authentication failure: exit 3 (fix the configuration), not
+// 4, since retrying with the same password cannot succeed.
+var errAuth = fmt.Errorf("%w: authentication failed (check the user and password; a retry with the same settings will not succeed)", exitcode.ErrBadInput)
+
+// errDuplicate: the lake holds a primary key twice (ON CONFLICT cannot
+// affect a row twice, or a unique violation on a direct COPY).
+var errDuplicate = fmt.Errorf("%w: the lake holds the same primary key more than once", exitcode.ErrBadInput)
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.As(err, &ne) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrNotExist) || errors.Is(err, net.ErrClosed)
+}
+
+// classified carries the exit-code kind and a scrubbed message.
+type classified struct {
+	kind  error
+	msg   string
+	cause error
+}
+
+func (e *classified) Error() string {
+	if e.kind == nil {
+		return e.msg
+	}
+	return e.kind.Error() + ": " + e.msg
+}
+
+// Unwrap exposes the kind (for exit codes) and the cause (for errors.As on
+// *pgconn.PgError); the cause's text is never printed.
+func (e *classified) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.cause}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// scrub removes the password from s.
+func scrub(s, password string) string {
+	if password != "" {
+		s = strings.ReplaceAll(s, password, "xxxxx")
+		if q := url.QueryEscape(password); q != password {
+			s = strings.ReplaceAll(s, q, "xxxxx")
+		}
+		if p := url.PathEscape(password); p != password {
+			s = strings.ReplaceAll(s, p, "xxxxx")
+		}
+	}
+	return s
+}
+
+// scrubDSNText removes any password the DSN carries from s.
+func scrubDSNText(s, dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			s = scrub(s, pw)
+		}
+		if q := u.Query().Get("password"); q != "" {
+			s = scrub(s, q)
+		}
+	}
+	for _, f := range strings.Fields(dsn) {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
+			s = scrub(s, strings.Trim(v, "'"))
+		}
+	}
+	return s
+}
