@@ -128,6 +128,12 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 	if sum["duplicates_removed"].(float64) == 0 {
 		t.Errorf("duplicates_removed = 0 on a fixture with duplicates")
 	}
+	for _, c := range []string{"silver.reconciliation.bronze_rows", "silver.events.not_null", "silver.sessions.unique_key",
+		"gold.fact_user_day.relationships.dim_user", "gold.fact_session.unique_key", "gold.dim_user.one_current_row"} {
+		if !slices.Contains(sum["checks_run"].([]any), any(c)) {
+			t.Errorf("checks_run lacks %s: %v", c, sum["checks_run"])
+		}
+	}
 	if n := len(sum["checks_failed"].([]any)); n != 0 {
 		t.Errorf("checks_failed = %v", sum["checks_failed"])
 	}
