@@ -233,7 +233,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
 			extra = append(extra, [2]any{"error", err.Error()})
 		}
-		_ = a.Summary.write(stdout, name, statusFor(code), extra, time.Since(now).Milliseconds())
+		status := statusFor(code)
+		if errors.Is(err, exitcode.ErrNothingToDo) {
+			status = "skipped"
+		}
+		_ = a.Summary.write(stdout, name, status, extra, time.Since(now).Milliseconds())
 	}
 	return code
 }

@@ -1,0 +1,364 @@
+// Package e2e drives the real churnctl binary through whole runs on the
+// bundled sample: the way cron and Airflow use it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/churnctl/churnctl/internal/parquetio"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "churnctl-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "churnctl")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/churnctl")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building churnctl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func sample(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../testdata/sample/events.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	summary        map[string]any
+}
+
+// churnctl runs the binary to completion with a clean environment.
+func churnctl(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("churnctl %v: %v", args, err)
+	}
+	r.summary = lastJSON(t, r.stdout)
+	return r
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CHURNCTL_") && !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func lastJSON(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last stdout line is not a JSON summary: %q", lines[len(lines)-1])
+	}
+	return m
+}
+
+func runArgs(lakeDir string, extra ...string) []string {
+	return append([]string{"run", "--lake", lakeDir, "--inputs", "SAMPLE", "--train.trees", "30", "--train.folds", "3"}, extra...)
+}
+
+func withSample(t *testing.T, args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "SAMPLE" {
+			a = sample(t)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func TestRunWholeJobThenCurrent(t *testing.T) {
+	lakeDir := t.TempDir()
+	r := churnctl(t, withSample(t, runArgs(lakeDir))...)
+	if r.code != 0 || r.summary["status"] != "ok" {
+		t.Fatalf("first run: exit %d, summary %v\nstderr:\n%s", r.code, r.summary, tail(r.stderr))
+	}
+	for _, stage := range []string{"etl", "features", "train", "evaluate", "score"} {
+		if !strings.Contains(r.stdout, `"stage":"`+stage+`"`) {
+			t.Errorf("stage %s did not run:\n%s", stage, r.stdout)
+		}
+	}
+	preds, _ := filepath.Glob(filepath.Join(lakeDir, "predictions", "as_of=*", "*.parquet"))
+	if len(preds) == 0 {
+		t.Fatalf("no predictions written")
+	}
+	recs, _ := filepath.Glob(filepath.Join(lakeDir, "runs", "*.json"))
+	if len(recs) != 1 {
+		t.Fatalf("run records = %d, want 1", len(recs))
+	}
+
+	// Everything is current now: nothing runs; with --skip-if-empty, exit 99.
+	r = churnctl(t, withSample(t, runArgs(lakeDir))...)
+	if r.code != 0 || r.summary["stages_run"] != float64(0) {
+		t.Fatalf("second run: exit %d, summary %v\n%s", r.code, r.summary, tail(r.stderr))
+	}
+	r = churnctl(t, withSample(t, runArgs(lakeDir, "--skip-if-empty"))...)
+	if r.code != 99 || r.summary["status"] != "skipped" {
+		t.Fatalf("--skip-if-empty on a current lake: exit %d, summary %v", r.code, r.summary)
+	}
+}
+
+// startRun starts a run and returns once its stderr logs the start of stage.
+func startRun(t *testing.T, args []string, stage string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--log-format", "json"}, args...)...)
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout = &out
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := false
+		for sc.Scan() {
+			errb.Write(sc.Bytes())
+			errb.WriteByte('\n')
+			if !once && strings.Contains(sc.Text(), `"msg":"stage start"`) && strings.Contains(sc.Text(), `"stage":"`+stage+`"`) {
+				once = true
+				close(seen)
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("stage %s never started:\n%s", stage, errb.String())
+	}
+	go func() { cmd.Wait(); pw.Close() }()
+	return cmd, &out, &errb
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for cmd.ProcessState == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cmd.ProcessState == nil {
+		cmd.Process.Kill()
+		t.Fatal("churnctl did not exit")
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+func TestKilledRunResumesToTheSameOutputs(t *testing.T) {
+	whole := t.TempDir()
+	if r := churnctl(t, withSample(t, runArgs(whole))...); r.code != 0 {
+		t.Fatalf("uninterrupted run: exit %d\n%s", r.code, tail(r.stderr))
+	}
+
+	killed := t.TempDir()
+	cmd, _, _ := startRun(t, withSample(t, runArgs(killed)), "train")
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd)
+	r := churnctl(t, withSample(t, runArgs(killed, "--resume"))...)
+	if r.code != 0 {
+		t.Fatalf("resumed run: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	if strings.Contains(r.stdout, `"stage":"etl"`) {
+		t.Errorf("resume re-ran etl, which had finished:\n%s", r.stdout)
+	}
+	for _, pattern := range []string{
+		"gold/fact_user_day/*/*.parquet", "features/*/*.parquet", "features/*/*.json", "models/churn/*/model.json",
+	} {
+		compareFiles(t, whole, killed, pattern)
+	}
+	compareRows(t, whole, killed, "predictions/*/*.parquet", "run_id")
+}
+
+// compareFiles checks that two lakes hold byte-identical files for pattern.
+func compareFiles(t *testing.T, a, b, pattern string) {
+	t.Helper()
+	fa, _ := filepath.Glob(filepath.Join(a, pattern))
+	fb, _ := filepath.Glob(filepath.Join(b, pattern))
+	if len(fa) == 0 || len(fa) != len(fb) {
+		t.Errorf("%s: %d files vs %d", pattern, len(fa), len(fb))
+		return
+	}
+	for i := range fa {
+		ba, _ := os.ReadFile(fa[i])
+		bb, _ := os.ReadFile(fb[i])
+		if !bytes.Equal(ba, bb) {
+			t.Errorf("%s differs from %s", fb[i], fa[i])
+		}
+	}
+}
+
+// compareRows checks that two lakes hold the same Parquet rows for pattern,
+// ignoring the named columns (such as the run id).
+func compareRows(t *testing.T, a, b, pattern string, ignore ...string) {
+	t.Helper()
+	dump := func(root string) string {
+		files, _ := filepath.Glob(filepath.Join(root, pattern))
+		var sb strings.Builder
+		for _, f := range files {
+			sb.WriteString(dumpParquet(t, f, ignore))
+		}
+		return sb.String()
+	}
+	da, db := dump(a), dump(b)
+	if da == "" || da != db {
+		t.Errorf("%s: rows differ (or none):\n%.400s\nvs\n%.400s", pattern, da, db)
+	}
+}
+
+func dumpParquet(t *testing.T, path string, ignore []string) string {
+	t.Helper()
+	f, err := parquetio.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cols []string
+	for _, fld := range f.Schema().Fields() {
+		skip := false
+		for _, ig := range ignore {
+			skip = skip || fld.Name == ig
+		}
+		if !skip {
+			cols = append(cols, fld.Name)
+		}
+	}
+	rr, err := f.Records(nil, cols, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	var sb strings.Builder
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := 0; i < int(rec.NumCols()); i++ {
+			fmt.Fprintf(&sb, "%s=%v\n", rec.ColumnName(i), rec.Column(i))
+		}
+	}
+	return sb.String()
+}
+
+func TestOverlappingRunsSecondExits4(t *testing.T) {
+	lakeDir := t.TempDir()
+	cmd, _, _ := startRun(t, withSample(t, runArgs(lakeDir)), "features")
+	r := churnctl(t, withSample(t, runArgs(lakeDir))...)
+	if r.code != 4 || !strings.Contains(r.stderr, "another churnctl run holds") {
+		t.Errorf("overlapping run: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if code := waitExit(t, cmd); code != 0 {
+		t.Errorf("first run: exit %d", code)
+	}
+}
+
+func TestSignalsStopCleanly(t *testing.T) {
+	for _, tt := range []struct {
+		sig  syscall.Signal
+		want int
+	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}} {
+		t.Run(tt.sig.String(), func(t *testing.T) {
+			lakeDir := t.TempDir()
+			cmd, out, _ := startRun(t, withSample(t, runArgs(lakeDir)), "train")
+			cmd.Process.Signal(tt.sig)
+			if code := waitExit(t, cmd); code != tt.want {
+				t.Fatalf("exit %d, want %d", code, tt.want)
+			}
+			if s := lastJSON(t, out.String()); s["status"] != "interrupted" {
+				t.Errorf("summary %v", s)
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(lakeDir, ".tmp", "*")); len(tmp) > 0 {
+				t.Errorf("staging left behind: %v", tmp)
+			}
+			// The interrupted run resumes to completion.
+			if r := churnctl(t, withSample(t, runArgs(lakeDir, "--resume"))...); r.code != 0 {
+				t.Errorf("resume after %v: exit %d\n%s", tt.sig, r.code, tail(r.stderr))
+			}
+		})
+	}
+}
+
+func TestExitCodeContract(t *testing.T) {
+	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badKey, []byte("lake: "+dir+"\ntrain:\n  treez: 3\n"), 0o644)
+	malformed, _ := filepath.Abs("../testdata/malformed/malformed_json.jsonl")
+	tests := []struct {
+		name     string
+		args     []string
+		want     int
+		inStderr string
+	}{
+		{"bad config key", []string{"run", "--config", badKey, "--inputs", "x"}, 2, "treez"},
+		{"bad flag value", []string{"run", "--lake", dir, "--inputs", "x", "--train.trees", "many"}, 2, "train.trees"},
+		{"bad date", []string{"run", "--lake", dir, "--inputs", "x", "--ds", "yesterday"}, 2, "--ds"},
+		{"missing input", []string{"run", "--lake", filepath.Join(dir, "l1"), "--inputs", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
+		{"bad input data", []string{"run", "--lake", filepath.Join(dir, "l2"), "--inputs", malformed}, 3, "invalid"},
+		{"database down", append(withSample(t, runArgs(filepath.Join(dir, "l3"))), "--load.dsn", "host="+dir+" port=1 user=x dbname=y connect_timeout=2"), 4, "retry"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := churnctl(t, tt.args...)
+			if r.code != tt.want {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, tt.want, tail(r.stderr))
+			}
+			if !strings.Contains(r.stderr, tt.inStderr) {
+				t.Errorf("stderr does not mention %q:\n%s", tt.inStderr, tail(r.stderr))
+			}
+			if r.summary["exit_code"] != float64(tt.want) {
+				t.Errorf("summary %v", r.summary)
+			}
+		})
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return "..." + s[len(s)-3000:]
+	}
+	return s
+}
+
+var _ = runtime.NumCPU
