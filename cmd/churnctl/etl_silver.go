@@ -160,7 +160,7 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	if err != nil {
 		return errors.Join(err, tx.Abort())
 	}
-	a.Summary.Set("partitions", len(tx.Partitions()))
+	a.Summary.Set("published_partitions", len(tx.Partitions()))
 	return tx.Commit()
 }
 
