@@ -61,6 +61,8 @@ func TestIntegrationCLIMigrateStatusLoad(t *testing.T) {
 		{[]string{"load", "--dsn", dsn, "--lake", lake, "--tables", "gold,bogus"}, 2, []string{"unknown table group \"bogus\""}},
 		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2026-13-01"}, 2, []string{"want YYYY-MM-DD"}},
 		{[]string{"load", "--dsn", dsn}, 2, []string{"--lake is required"}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2025-01-01", "--tables", "gold", "--tables", "predictions"}, 0, []string{`"status":"ok"`}},
+		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2025-01-01", "--tables", "predictions", "--skip-if-empty"}, 99, []string{`"status":"skipped"`}},
 	}
 	for _, s := range steps {
 		r := runDB(t, s.args...)

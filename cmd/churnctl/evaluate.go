@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -77,7 +76,7 @@ model file path.`,
 	f.BoolVar(&o.json, "json", false, "print JSON even on a terminal")
 	f.IntVar(&o.bootstrap, "bootstrap", 500, "bootstrap resamples for the 95% intervals (0: none)")
 	f.Uint64Var(&o.seed, "seed", 42, "bootstrap and permutation seed")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 
@@ -93,7 +92,7 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	if id == "" {
 		id = m.ID
 	}
-	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel})
+	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel})
 	if err != nil {
 		return nil, v, nil, nil, nil, err
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/warehouse"
 )
 
@@ -18,7 +20,7 @@ func newLoadCmd(a *App) *cobra.Command {
 		f             dbFlags
 		lake, ds      string
 		from, to      string
-		tables        string
+		tables        []string
 		allPartitions bool
 	)
 	cmd := &cobra.Command{
@@ -56,8 +58,8 @@ the connection was lost (a retry may succeed).`,
 				a.Log.Info("no --ds or --from/--to: loading every partition in the lake")
 			}
 			var groups []string
-			for _, g := range strings.Split(tables, ",") {
-				if g = strings.TrimSpace(g); g != "" {
+			for _, g := range tables {
+				if g = strings.TrimSpace(g); g != "" && !slices.Contains(groups, g) {
 					groups = append(groups, g)
 				}
 			}
@@ -88,6 +90,9 @@ the connection was lost (a retry may succeed).`,
 					}
 				}
 			}
+			if err == nil && st != nil && len(st.Units) == 0 {
+				return fmt.Errorf("%w: nothing to load in %s for the selected days and tables", exitcode.ErrNothingToDo, lake)
+			}
 			return err
 		},
 	}
@@ -97,7 +102,7 @@ the connection was lost (a retry may succeed).`,
 	fs.StringVar(&ds, "ds", "", "load one day's partitions (YYYY-MM-DD)")
 	fs.StringVar(&from, "from", "", "first day to load (YYYY-MM-DD, inclusive)")
 	fs.StringVar(&to, "to", "", "last day to load (YYYY-MM-DD, inclusive)")
-	fs.StringVar(&tables, "tables", strings.Join(warehouse.Groups, ","), "table groups to load: "+strings.Join(warehouse.Groups, ","))
+	fs.StringSliceVar(&tables, "tables", warehouse.Groups, "table groups to load, comma-separated or repeated: "+strings.Join(warehouse.Groups, ","))
 	fs.BoolVar(&allPartitions, "all", false, "load every partition (the default without --ds/--from/--to; silences the log line)")
 	return cmd
 }

@@ -98,6 +98,27 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		t.Errorf("score rows[0] = %+v (of %d)", rows[0], len(rows))
 	}
 
+	// an unlabelled scoring snapshot (empty label column) published to the lake
+	b, _ := os.ReadFile(feats)
+	unl := strings.NewReplacer(",0\n", ",\n", ",1\n", ",\n").Replace(string(b))
+	snap := filepath.Join(dir, "snap.csv")
+	if err := os.WriteFile(snap, []byte(unl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lk := filepath.Join(dir, "lake")
+	code, out, errs = runCLI(t, "score", "--model", "churn", "--registry", reg, "--features", snap, "--lake", lk, "--as-of", "2018-12-01")
+	if code != 0 {
+		t.Fatalf("score --lake exit %d: %s", code, errs)
+	}
+	part := filepath.Join(lk, "predictions", "as_of=2018-12-01")
+	lrows, err := parquet.ReadFile[scoreRow](filepath.Join(part, "part-0.parquet"))
+	if err != nil || len(lrows) != 1500 || lrows[7].PChurn != rows[7].PChurn {
+		t.Errorf("lake predictions: %d rows, %v", len(lrows), err)
+	}
+	if _, err := os.Stat(filepath.Join(part, "_manifest.json")); err != nil {
+		t.Error(err)
+	}
+
 	// a much weaker model: registered as challenger, refused as champion
 	code, _, errs = runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "1", "--max-depth", "1", "--folds", "0")
 	if code != 0 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -176,7 +175,7 @@ promoted without comparison.`,
 	f.StringVar(&o.id, "id", "", "id column (default: the models')")
 	f.Float64Var(&o.minGain, "min-gain", 0, "required improvement of the metric over the champion")
 	f.StringVar(&o.metric, "metric", "f1", "comparison metric: f1, pr_auc or roc_auc")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 

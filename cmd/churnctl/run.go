@@ -154,10 +154,10 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
 	if cfg.Registry == "" {
 		cfg.Registry = filepath.Join(cfg.Lake, "models")
 	}
-	if err := os.MkdirAll(cfg.Lake, 0o755); err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
 	if !o.dryRun {
+		if err := os.MkdirAll(cfg.Lake, 0o755); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
 		unlock, err := lockRun(cfg.Lake, a.RunID)
 		if err != nil {
 			return err

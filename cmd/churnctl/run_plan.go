@@ -96,7 +96,13 @@ func (p *planner) features() (*stagePlan, error) {
 	first, last, ok := p.gold()
 	if !ok {
 		if p.o.dryRun {
-			return &stagePlan{Name: "features", Args: []string{"features", "--lake", p.cfg.Lake, "--as-of", "(after etl)"}}, nil
+			// The cutoffs depend on the data etl is about to load.
+			const later = "(after-etl)"
+			p.scoreAsOf, p.holdoutAsOf = later, later
+			if !p.cfg.Train.Skip {
+				p.trainAsOf = []string{later}
+			}
+			return &stagePlan{Name: "features", Args: []string{"features", "--lake", p.cfg.Lake, "--as-of", later}}, nil
 		}
 		return nil, fmt.Errorf("%w: run: no gold data in %s after etl", exitcode.ErrBadInput, p.cfg.Lake)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -68,7 +67,7 @@ features, positives.`,
 	addRegistryFlag(cmd, &o.registry)
 	f.StringVar(&o.name, "name", "churn", "model name in the registry")
 	f.Uint64Var(&o.seed, "seed", 42, "random seed (trees, folds, search)")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "trees grown in parallel (the model does not depend on it)")
+	f.IntVar(&o.jobs, "jobs", 0, "trees grown in parallel, 0: all cores (the model does not depend on it)")
 	p := &o.params
 	f.IntVar(&p.Trees, "trees", p.Trees, "number of trees (n_estimators)")
 	f.IntVar(&p.MaxDepth, "max-depth", 0, "maximum tree depth (0: unlimited)")

@@ -105,8 +105,8 @@ const (
 const (
 	baseSessionsPerDay = 0.218
 	baseSessionSteps   = 36.0
-	churnLogit         = -1.9
-	quietShare         = 0.18 // loyal users who drift without cancelling
+	churnLogit         = -2.0
+	quietShare         = 0.15 // loyal users who drift without cancelling
 	newUserShare       = 0.30 // users who register during the period
 	guestPerUser       = 1.0 / 40
 )
@@ -230,7 +230,7 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		}
 	}
 	// Churn: likelier for unsatisfied users, at a time spread over the range.
-	churnP := sigmoid(churnLogit - 1.9*sat)
+	churnP := sigmoid(churnLogit - 2.1*sat)
 	if end-a0 >= 4*msPerDay && r.Float64() < churnP {
 		lo := a0 + 2*msPerDay
 		hi := end - 36*msPerHour
@@ -238,7 +238,7 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		d := int64(uniform(r, 14, 42) * msPerDay)
 		a.driftEnd = a.churnAt
 		a.driftStart = a.churnAt - d
-		a.driftMag = uniform(r, 0.5, 1.0)
+		a.driftMag = uniform(r, 0.6, 1.0)
 		a.next = min(a.next, a.churnAt)
 	} else if r.Float64() < quietShare {
 		a.driftStart = start - 20*msPerDay + int64(r.Float64()*float64(span+20*msPerDay))

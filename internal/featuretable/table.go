@@ -95,6 +95,9 @@ type Options struct {
 	// RequireLabel makes a missing label column an error; else Label is nil
 	// when the column is absent.
 	RequireLabel bool
+	// IgnoreLabel skips the label column entirely (scoring: an unlabelled
+	// snapshot may carry an empty label column).
+	IgnoreLabel bool
 }
 
 // File is one input file and its content hash.
@@ -264,7 +267,9 @@ func Read(paths []string, o Options) (*Table, error) {
 			}
 			t.Cols[j] = append(t.Cols[j], c...)
 		}
-		if l, ok := r.nums[o.Label]; ok {
+		if l, ok := r.nums[o.Label]; o.IgnoreLabel {
+			// skipped
+		} else if ok {
 			if fi > 0 && t.Label == nil {
 				return nil, fmt.Errorf("%w: %s has label column %q, earlier files do not", exitcode.ErrBadInput, path, o.Label)
 			}

@@ -127,9 +127,9 @@ func Classify(err error, password string) error {
 			kind = errAuth
 		case pgErr.Code == "3D000": // invalid_catalog_name: no such database
 			kind = exitcode.ErrBadInput
-		case pgErr.Code == "21000": // cardinality_violation: a key twice in one load
-			kind = exitcode.ErrBadInput
-		case pgErr.Code == "23505" || pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22003":
+		case pgErr.Code == "21000" || pgErr.Code == "23505": // a key twice in one load
+			kind = errDuplicate
+		case pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22003":
 			kind = exitcode.ErrBadInput // lake data violates a constraint
 		default:
 			for _, s := range transientStates {
@@ -161,6 +161,10 @@ func Classify(err error, password string) error {
 // errAuth is an authentication failure: exit 3 (fix the configuration), not
 // 4, since retrying with the same password cannot succeed.
 var errAuth = fmt.Errorf("%w: authentication failed (check the user and password; a retry with the same settings will not succeed)", exitcode.ErrBadInput)
+
+// errDuplicate: the lake holds a primary key twice (ON CONFLICT cannot
+// affect a row twice, or a unique violation on a direct COPY).
+var errDuplicate = fmt.Errorf("%w: the lake holds the same primary key more than once", exitcode.ErrBadInput)
 
 func isNetErr(err error) bool {
 	var ne net.Error

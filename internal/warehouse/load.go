@@ -16,7 +16,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -283,12 +282,12 @@ func loadUnit(ctx context.Context, conn *pgx.Conn, t *Table, dir string, files [
 	if err != nil {
 		return err
 	}
-	var partDate pgtype.Date
+	var partDays int32
 	if part != "" {
 		d, _ := time.Parse(time.DateOnly, part)
-		partDate = pgtype.Date{Time: d, Valid: true}
+		partDays = int32(d.Unix() / 86400)
 	}
-	src := newParquetSource(t, files, partDate)
+	src := newParquetSource(t, files, partDays)
 	src.onRead = o.afterRead
 	defer src.Close()
 	var cols []string
@@ -297,7 +296,7 @@ func loadUnit(ctx context.Context, conn *pgx.Conn, t *Table, dir string, files [
 			return err
 		}
 	}
-	u := unit{table: t.Name, key: t.Key, part: part, partCol: t.Part, cols: cols, src: src, want: want, scope: scopePartition}
+	u := unit{table: t.Name, key: t.Key, part: part, partCol: t.Part, cols: cols, stream: src, want: want, scope: scopePartition}
 	if part == "" {
 		u.scope = scopeTable
 	}
@@ -341,92 +340,118 @@ type unit struct {
 	part    string // partition value for scopePartition
 	partCol string
 	cols    []string // staged columns (nil: no rows)
-	src     pgx.CopyFromSource
-	want    int64 // rows the source holds
-	scope   scope
+	// The rows: either binary COPY data (Parquet) or a pgx source (JSON).
+	stream *parquetSource
+	src    pgx.CopyFromSource
+	want   int64 // rows the source holds
+	scope  scope
 }
 
 func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 	us := UnitStats{Table: u.table, Partition: u.part, Rows: u.want}
 	target := qualified(u.table)
-	stage := pgx.Identifier{"churnctl_stage_" + u.table}.Sanitize()
+	stageName := "churnctl_stage_" + u.table
+	stage := pgx.Identifier{stageName}.Sanitize()
+	keyMatch := make([]string, len(u.key))
+	for i, k := range u.key {
+		q := pgx.Identifier{k}.Sanitize()
+		keyMatch[i] = "s." + q + " = t." + q
+	}
+	var scopeWhere string // the rows this load replaces
+	var scopeArgs []any
+	switch u.scope {
+	case scopePartition:
+		scopeWhere, scopeArgs = " WHERE "+pgx.Identifier{u.partCol}.Sanitize()+" = $1", []any{u.part}
+	case scopeTable:
+		scopeWhere = ""
+	}
+	copyInto := func(tx pgx.Tx, table pgx.Identifier) (int64, error) {
+		if len(u.cols) == 0 {
+			return 0, nil
+		}
+		var n int64
+		var err, serr error
+		if u.stream != nil {
+			var tag pgconn.CommandTag
+			tag, err = tx.Conn().PgConn().CopyFrom(ctx, u.stream,
+				"COPY "+table.Sanitize()+" ("+quoteAll(u.cols)+") FROM STDIN (FORMAT binary)")
+			n, serr = tag.RowsAffected(), u.stream.err
+		} else {
+			n, err = tx.CopyFrom(ctx, table, u.cols, u.src)
+			serr = u.src.Err()
+		}
+		if serr != nil {
+			// The server reports a source error as "COPY from stdin
+			// failed" (57014); the source's own error is the real one.
+			return 0, serr
+		}
+		if err != nil {
+			return 0, fmt.Errorf("copy: %w", err)
+		}
+		if n != u.want {
+			return 0, fmt.Errorf("%w: copied %d rows, the lake holds %d", exitcode.ErrBadInput, n, u.want)
+		}
+		return n, nil
+	}
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		phase := time.Now()
 		// Serialise loads of the same table and partition (lock_timeout applies).
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(u.table, u.part)); err != nil {
 			return fmt.Errorf("wait for the load lock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" (LIKE "+target+" INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
-			return fmt.Errorf("create staging table: %w", err)
-		}
-		var copied int64
-		if len(u.cols) > 0 {
-			n, err := tx.CopyFrom(ctx, pgx.Identifier{"churnctl_stage_" + u.table}, u.cols, u.src)
-			if serr := u.src.Err(); serr != nil {
-				// The server reports a source error as "COPY from stdin
-				// failed" (57014); the source's own error is the real one.
-				return serr
+		// Fast path: when the partition (or table) is still empty in the
+		// warehouse, staging + merge would only copy the staged rows over:
+		// COPY straight into the table, in the same transaction.
+		empty := false
+		if u.scope != scopeKeys {
+			var any bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+target+scopeWhere+")", scopeArgs...).Scan(&any); err != nil {
+				return fmt.Errorf("probe: %w", err)
 			}
+			empty = !any
+		}
+		if empty {
+			if _, err := copyInto(tx, pgx.Identifier{"churn", u.table}); err != nil {
+				return err
+			}
+			phaseLog("direct copy", phase)
+		} else {
+			if _, err := tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" (LIKE "+target+" INCLUDING DEFAULTS) ON COMMIT DROP"); err != nil {
+				return fmt.Errorf("create staging table: %w", err)
+			}
+			copied, err := copyInto(tx, pgx.Identifier{stageName})
 			if err != nil {
-				return fmt.Errorf("copy: %w", err)
+				return err
 			}
-			copied = n
-		}
-		if copied != u.want {
-			return fmt.Errorf("%w: copied %d rows, the lake holds %d", exitcode.ErrBadInput, copied, u.want)
-		}
-		all, err := tableColumns(ctx, tx, u.table)
-		if err != nil {
-			return err
-		}
-		keyMatch := make([]string, len(u.key))
-		for i, k := range u.key {
-			q := pgx.Identifier{k}.Sanitize()
-			keyMatch[i] = "s." + q + " = t." + q
-		}
-		// Remove the scope's rows the lake no longer has.
-		var tag pgconn.CommandTag
-		switch u.scope {
-		case scopePartition:
-			tag, err = tx.Exec(ctx, "DELETE FROM "+target+" t WHERE t."+pgx.Identifier{u.partCol}.Sanitize()+" = $1 AND NOT EXISTS (SELECT 1 FROM "+stage+" s WHERE "+strings.Join(keyMatch, " AND ")+")", u.part)
-		case scopeTable:
-			tag, err = tx.Exec(ctx, "DELETE FROM "+target+" t WHERE NOT EXISTS (SELECT 1 FROM "+stage+" s WHERE "+strings.Join(keyMatch, " AND ")+")")
-		}
-		if err != nil {
-			return fmt.Errorf("remove stale rows: %w", err)
-		}
-		us.Removed = tag.RowsAffected()
-		if copied > 0 {
-			var set, tcols, ecols []string
-			for _, c := range all {
-				if slices.Contains(u.key, c) {
-					continue
+			phaseLog("copy", phase)
+			// Remove the scope's rows the lake no longer has.
+			if u.scope != scopeKeys {
+				cond := "WHERE "
+				if u.scope == scopePartition {
+					cond += "t." + pgx.Identifier{u.partCol}.Sanitize() + " = $1 AND "
 				}
-				q := pgx.Identifier{c}.Sanitize()
-				set = append(set, q+" = EXCLUDED."+q)
-				tcols = append(tcols, "t."+q)
-				ecols = append(ecols, "EXCLUDED."+q)
+				tag, err := tx.Exec(ctx, "DELETE FROM "+target+" t "+cond+
+					"NOT EXISTS (SELECT 1 FROM "+stage+" s WHERE "+strings.Join(keyMatch, " AND ")+")", scopeArgs...)
+				if err != nil {
+					return fmt.Errorf("remove stale rows: %w", err)
+				}
+				us.Removed = tag.RowsAffected()
 			}
-			q := "INSERT INTO " + target + " AS t (" + quoteAll(all) + ") SELECT " + quoteAll(all) + " FROM " + stage +
-				" ON CONFLICT (" + quoteAll(u.key) + ")"
-			if len(set) == 0 {
-				q += " DO NOTHING"
-			} else {
-				q += " DO UPDATE SET " + strings.Join(set, ", ") +
-					" WHERE (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(ecols, ", ") + ")"
+			if copied > 0 {
+				if err := u.merge(ctx, tx, target, stage); err != nil {
+					return err
+				}
 			}
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("merge: %w", err)
-			}
+			phaseLog("merge", phase)
 		}
 		// Reconcile with the lake before committing.
 		var have int64
+		var err error
 		switch u.scope {
-		case scopePartition:
-			err = tx.QueryRow(ctx, "SELECT count(*) FROM "+target+" WHERE "+pgx.Identifier{u.partCol}.Sanitize()+" = $1", u.part).Scan(&have)
-		case scopeTable:
-			err = tx.QueryRow(ctx, "SELECT count(*) FROM "+target).Scan(&have)
 		case scopeKeys:
 			err = tx.QueryRow(ctx, "SELECT count(*) FROM "+target+" t WHERE EXISTS (SELECT 1 FROM "+stage+" s WHERE "+strings.Join(keyMatch, " AND ")+")").Scan(&have)
+		default:
+			err = tx.QueryRow(ctx, "SELECT count(*) FROM "+target+scopeWhere, scopeArgs...).Scan(&have)
 		}
 		if err != nil {
 			return fmt.Errorf("count: %w", err)
@@ -434,9 +459,41 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 		if have != u.want {
 			return fmt.Errorf("%w: after the merge the table holds %d rows for this load, the lake %d (duplicate keys in the lake?)", exitcode.ErrBadInput, have, u.want)
 		}
+		phaseLog("total", phase)
 		return nil
 	})
 	return us, err
+}
+
+// merge upserts the staged rows into target; rows that did not change are
+// not rewritten.
+func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string) error {
+	all, err := tableColumns(ctx, tx, u.table)
+	if err != nil {
+		return err
+	}
+	var set, tcols, ecols []string
+	for _, c := range all {
+		if slices.Contains(u.key, c) {
+			continue
+		}
+		q := pgx.Identifier{c}.Sanitize()
+		set = append(set, q+" = EXCLUDED."+q)
+		tcols = append(tcols, "t."+q)
+		ecols = append(ecols, "EXCLUDED."+q)
+	}
+	q := "INSERT INTO " + target + " AS t (" + quoteAll(all) + ") SELECT " + quoteAll(all) + " FROM " + stage +
+		" ON CONFLICT (" + quoteAll(u.key) + ")"
+	if len(set) == 0 {
+		q += " DO NOTHING"
+	} else {
+		q += " DO UPDATE SET " + strings.Join(set, ", ") +
+			" WHERE (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(ecols, ", ") + ")"
+	}
+	if _, err := tx.Exec(ctx, q); err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	return nil
 }
 
 // tableColumns returns churn.<table>'s columns in order.
@@ -451,4 +508,10 @@ func tableColumns(ctx context.Context, tx pgx.Tx, table string) ([]string, error
 		err = fmt.Errorf("table churn.%s does not exist", table)
 	}
 	return cols, err
+}
+
+func phaseLog(name string, t time.Time) {
+	if os.Getenv("CHURNCTL_PHASES") != "" {
+		fmt.Fprintf(os.Stderr, "%s %d ms\n", name, time.Since(t).Milliseconds())
+	}
 }

@@ -212,7 +212,7 @@ func loadModels(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStat
 				alias = meta.Aliases[0]
 			}
 			for a, v := range aliases {
-				if v == version && (alias == "" || a < alias) {
+				if v == version && aliasRank(a) < aliasRank(alias) {
 					alias = a
 				}
 			}
@@ -230,6 +230,13 @@ func loadModels(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStat
 			mraw := meta.Metrics
 			if b, err := os.ReadFile(filepath.Join(vdir, "metrics.json")); err == nil {
 				mraw = b
+				// train writes the tuned threshold into metrics.json.
+				var top struct {
+					Threshold *float64 `json:"threshold"`
+				}
+				if json.Unmarshal(b, &top) == nil && top.Threshold != nil && thr == nil {
+					thr = *top.Threshold
+				}
 			}
 			ms, err := parseMetrics(mraw, created, vdir)
 			if err != nil {
@@ -248,6 +255,20 @@ func loadModels(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStat
 			src:  pgx.CopyFromRows(metrics), want: int64(len(metrics)), scope: scopeKeys},
 	}
 	return runUnits(ctx, conn, units, o, st)
+}
+
+// aliasRank orders the aliases a version may have: champion first, then
+// challenger, then others by name; "" (none) last.
+func aliasRank(a string) string {
+	switch a {
+	case "":
+		return "\xff"
+	case "champion":
+		return "0"
+	case "challenger":
+		return "1"
+	}
+	return "2" + a
 }
 
 func runUnits(ctx context.Context, conn *pgx.Conn, units []unit, o LoadOptions, st *LoadStats) error {

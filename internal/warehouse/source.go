@@ -1,6 +1,10 @@
 package warehouse
 
 import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,26 +13,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
-// convFunc turns one Parquet value (not null) into a value pgx encodes for
-// the target type. Byte slices may alias the reader's buffers: pgx encodes a
-// row before the source is asked for the next one.
-type convFunc func(parquet.Value) (any, error)
+// encFunc appends one Parquet value (not null) to buf as the field data of
+// PostgreSQL's binary COPY format for the target type (without the length
+// word).
+type encFunc func(buf []byte, v parquet.Value) ([]byte, error)
 
 // plan says how one file's columns become the COPY columns.
 type plan struct {
-	copyCols []string   // COPY column list, table order, "features" last for FeatureJSON
-	leaf     []int      // per copy column: Parquet leaf index, -1 = partition constant, -2 = features
-	conv     []convFunc // per copy column
-	partIdx  int        // copy index of the partition column if it comes from the file, else -1
-	features []feature  // FeatureJSON leaves
+	copyCols []string  // COPY column list, table order, "features" last for FeatureJSON
+	leaf     []int     // per copy column: Parquet leaf index, -1 = partition constant, -2 = features
+	enc      []encFunc // per copy column
+	partIdx  int       // copy index of the partition column if it comes from the file, else -1
+	features []feature // FeatureJSON leaves
 	nLeaves  int
 }
 
@@ -51,17 +55,20 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 			return nil, fmt.Errorf("%w: %s: column %s is nested or repeated; the loader reads flat files only", exitcode.ErrBadInput, file, name)
 		}
 		leafOf[name] = leaf
-		if tableHas(tbl, name) || slices.Contains(tbl.Ignore, name) {
+		if tableHas(tbl, name) || slices.Contains(tbl.Ignore, name) && !isAlias(tbl, name) {
+			continue
+		}
+		if isAlias(tbl, name) {
 			continue
 		}
 		if tbl.FeatureJSON {
 			k := leaf.Node.Type().Kind()
 			switch k {
-			case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double:
+			case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double, parquet.ByteArray:
 				p.features = append(p.features, feature{name: name, leaf: leaf.ColumnIndex, kind: k})
 				continue
 			}
-			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numeric or boolean", exitcode.ErrBadInput, file, name, leaf.Node.Type())
+			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numbers, booleans or strings", exitcode.ErrBadInput, file, name, leaf.Node.Type())
 		}
 		unknown = append(unknown, name)
 	}
@@ -70,11 +77,32 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 			exitcode.ErrBadInput, file, strings.Join(unknown, ", "), tbl.Name, columnNames(tbl), strings.Join(tbl.Ignore, ", "))
 	}
 	var missing []string
+	splitFrom := -1 // leaf of the "name@version" column when its name part is derived
+	if ref, name := tbl.SplitRef[0], tbl.SplitRef[1]; ref != "" {
+		if _, hasName := leafOf[name]; !hasName {
+			if l, ok := leafOf[ref]; ok && l.Node.Type().Kind() == parquet.ByteArray {
+				splitFrom = l.ColumnIndex
+			}
+		}
+	}
 	for _, c := range tbl.Columns {
 		leaf, ok := leafOf[c.Name]
+		for _, a := range c.Aliases {
+			if !ok {
+				leaf, ok = leafOf[a]
+			}
+		}
 		switch {
+		case splitFrom >= 0 && (c.Name == tbl.SplitRef[0] || c.Name == tbl.SplitRef[1]):
+			p.copyCols = append(p.copyCols, c.Name)
+			p.leaf = append(p.leaf, splitFrom)
+			if c.Name == tbl.SplitRef[0] {
+				p.enc = append(p.enc, refPart(false))
+			} else {
+				p.enc = append(p.enc, refPart(true))
+			}
 		case ok:
-			conv, err := converter(c, leaf)
+			enc, err := encoder(c, leaf)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s: column %s: %v", exitcode.ErrBadInput, file, c.Name, err)
 			}
@@ -83,11 +111,11 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 			}
 			p.copyCols = append(p.copyCols, c.Name)
 			p.leaf = append(p.leaf, leaf.ColumnIndex)
-			p.conv = append(p.conv, conv)
+			p.enc = append(p.enc, enc)
 		case c.Name == tbl.Part:
 			p.copyCols = append(p.copyCols, c.Name)
 			p.leaf = append(p.leaf, -1)
-			p.conv = append(p.conv, nil)
+			p.enc = append(p.enc, nil)
 		case c.Required:
 			missing = append(missing, c.Name)
 		}
@@ -101,9 +129,40 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 		}
 		p.copyCols = append(p.copyCols, "features")
 		p.leaf = append(p.leaf, -2)
-		p.conv = append(p.conv, nil)
+		p.enc = append(p.enc, nil)
 	}
 	return p, nil
+}
+
+func isAlias(t *Table, name string) bool {
+	for _, c := range t.Columns {
+		if slices.Contains(c.Aliases, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// refPart encodes the name (before the last '@') or the version (after it)
+// of a "name@version" reference; without '@' the name is empty and the
+// version the whole value.
+func refPart(name bool) encFunc {
+	return func(b []byte, v parquet.Value) ([]byte, error) {
+		s := v.ByteArray()
+		if !utf8.Valid(s) {
+			return b, errors.New("invalid UTF-8 in a model reference")
+		}
+		i := bytes.LastIndexByte(s, '@')
+		switch {
+		case name && i >= 0:
+			return append(b, s[:i]...), nil
+		case name:
+			return b, nil
+		case i >= 0:
+			return append(b, s[i+1:]...), nil
+		}
+		return append(b, s...), nil
+	}
 }
 
 func tableHas(t *Table, name string) bool {
@@ -123,10 +182,14 @@ func columnNames(t *Table) string {
 	return strings.Join(s, ", ")
 }
 
-var pgEpochDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+// PostgreSQL's binary formats count dates and timestamps from 2000-01-01.
+const (
+	pgEpochDays   = 10957           // days from 1970-01-01 to 2000-01-01
+	pgEpochMicros = 946684800000000 // µs from 1970-01-01 to 2000-01-01
+)
 
-// converter returns the conversion from a Parquet leaf to column c.
-func converter(c Column, leaf parquet.LeafColumn) (convFunc, error) {
+// encoder returns the encoding of a Parquet leaf into column c.
+func encoder(c Column, leaf parquet.LeafColumn) (encFunc, error) {
 	typ := leaf.Node.Type()
 	kind := typ.Kind()
 	var lt any
@@ -138,102 +201,164 @@ func converter(c Column, leaf parquet.LeafColumn) (convFunc, error) {
 		tsUnit = ts.Unit.Value.Duration()
 	}
 	_, isDate := lt.(*format.DateType)
-	bad := func() (convFunc, error) {
+	bad := func() (encFunc, error) {
 		return nil, fmt.Errorf("cannot load Parquet %s into %s", typ, c.Type)
+	}
+	// intOf reads an integer column of any width.
+	var intOf func(parquet.Value) (int64, error)
+	switch kind {
+	case parquet.Int32:
+		intOf = func(v parquet.Value) (int64, error) { return int64(v.Int32()), nil }
+	case parquet.Int64:
+		if tsUnit == 0 {
+			intOf = func(v parquet.Value) (int64, error) { return v.Int64(), nil }
+		}
+	case parquet.Boolean:
+		intOf = func(v parquet.Value) (int64, error) { return int64(b2i(v.Boolean())), nil }
+	case parquet.Double, parquet.Float:
+		intOf = func(v parquet.Value) (int64, error) {
+			f := v.Double()
+			if kind == parquet.Float {
+				f = float64(v.Float())
+			}
+			if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+				return 0, fmt.Errorf("column %s: %v is not an integer", c.Name, f)
+			}
+			return int64(f), nil
+		}
 	}
 	switch c.Type {
 	case Text:
 		if kind == parquet.ByteArray || kind == parquet.FixedLenByteArray {
-			return func(v parquet.Value) (any, error) { return v.ByteArray(), nil }, nil
+			return func(b []byte, v parquet.Value) ([]byte, error) {
+				s := v.ByteArray()
+				if !utf8.Valid(s) {
+					return b, fmt.Errorf("column %s: invalid UTF-8", c.Name)
+				}
+				return append(b, s...), nil
+			}, nil
 		}
 		return bad()
 	case Int2, Int4, Int8:
-		switch kind {
-		case parquet.Int32:
-			return func(v parquet.Value) (any, error) { return v.Int32(), nil }, nil
-		case parquet.Int64:
-			if tsUnit != 0 {
-				return bad()
-			}
-			return func(v parquet.Value) (any, error) { return v.Int64(), nil }, nil
-		case parquet.Boolean:
-			return func(v parquet.Value) (any, error) { return b2i(v.Boolean()), nil }, nil
-		case parquet.Double, parquet.Float:
-			return func(v parquet.Value) (any, error) {
-				f := v.Double()
-				if kind == parquet.Float {
-					f = float64(v.Float())
-				}
-				if f != math.Trunc(f) || math.IsInf(f, 0) {
-					return nil, fmt.Errorf("column %s: %v is not an integer", c.Name, f)
-				}
-				return int64(f), nil
+		if intOf == nil {
+			return bad()
+		}
+		switch {
+		case kind == parquet.Int32 && c.Type == Int4:
+			return func(b []byte, v parquet.Value) ([]byte, error) {
+				return binary.BigEndian.AppendUint32(b, uint32(v.Int32())), nil
+			}, nil
+		case kind == parquet.Int64 && c.Type == Int8:
+			return func(b []byte, v parquet.Value) ([]byte, error) {
+				return binary.BigEndian.AppendUint64(b, uint64(v.Int64())), nil
 			}, nil
 		}
-		return bad()
+		lo, hi := int64(math.MinInt16), int64(math.MaxInt16)
+		switch c.Type {
+		case Int4:
+			lo, hi = math.MinInt32, math.MaxInt32
+		case Int8:
+			lo, hi = math.MinInt64, math.MaxInt64
+		}
+		return func(b []byte, v parquet.Value) ([]byte, error) {
+			n, err := intOf(v)
+			if err != nil {
+				return b, err
+			}
+			if n < lo || n > hi {
+				return b, fmt.Errorf("column %s: %d out of range for %s", c.Name, n, c.Type)
+			}
+			switch c.Type {
+			case Int2:
+				return binary.BigEndian.AppendUint16(b, uint16(n)), nil
+			case Int4:
+				return binary.BigEndian.AppendUint32(b, uint32(n)), nil
+			}
+			return binary.BigEndian.AppendUint64(b, uint64(n)), nil
+		}, nil
 	case Float8:
+		var f func(parquet.Value) float64
 		switch kind {
 		case parquet.Double:
-			return func(v parquet.Value) (any, error) { return v.Double(), nil }, nil
+			f = parquet.Value.Double
 		case parquet.Float:
-			return func(v parquet.Value) (any, error) { return float64(v.Float()), nil }, nil
+			f = func(v parquet.Value) float64 { return float64(v.Float()) }
 		case parquet.Int32:
-			return func(v parquet.Value) (any, error) { return float64(v.Int32()), nil }, nil
+			f = func(v parquet.Value) float64 { return float64(v.Int32()) }
 		case parquet.Int64:
 			if tsUnit != 0 {
 				return bad()
 			}
-			return func(v parquet.Value) (any, error) { return float64(v.Int64()), nil }, nil
+			f = func(v parquet.Value) float64 { return float64(v.Int64()) }
+		default:
+			return bad()
 		}
-		return bad()
+		return func(b []byte, v parquet.Value) ([]byte, error) {
+			return binary.BigEndian.AppendUint64(b, math.Float64bits(f(v))), nil
+		}, nil
 	case Bool:
-		switch kind {
-		case parquet.Boolean:
-			return func(v parquet.Value) (any, error) { return v.Boolean(), nil }, nil
-		case parquet.Int32, parquet.Int64:
-			return func(v parquet.Value) (any, error) {
-				switch v.Int64() {
-				case 0:
-					return false, nil
-				case 1:
-					return true, nil
-				}
-				return nil, fmt.Errorf("column %s: %d is not 0 or 1", c.Name, v.Int64())
-			}, nil
+		if intOf == nil || kind == parquet.Double || kind == parquet.Float {
+			return bad()
 		}
-		return bad()
+		return func(b []byte, v parquet.Value) ([]byte, error) {
+			n, _ := intOf(v)
+			if n != 0 && n != 1 {
+				return b, fmt.Errorf("column %s: %d is not 0 or 1", c.Name, n)
+			}
+			return append(b, byte(n)), nil
+		}, nil
 	case Date:
+		var days func(parquet.Value) (int64, error)
 		switch {
 		case kind == parquet.Int32 && isDate:
-			return func(v parquet.Value) (any, error) {
-				return pgtype.Date{Time: pgEpochDate.AddDate(0, 0, int(v.Int32())), Valid: true}, nil
-			}, nil
+			days = func(v parquet.Value) (int64, error) { return int64(v.Int32()), nil }
 		case kind == parquet.Int64 && tsUnit != 0:
-			return func(v parquet.Value) (any, error) {
-				t := unixTime(v.Int64(), tsUnit)
-				return pgtype.Date{Time: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), Valid: true}, nil
-			}, nil
+			days = func(v parquet.Value) (int64, error) {
+				return int64(math.Floor(float64(v.Int64()) / float64(24*time.Hour/tsUnit))), nil
+			}
 		case kind == parquet.ByteArray:
-			return func(v parquet.Value) (any, error) {
+			days = func(v parquet.Value) (int64, error) {
 				t, err := time.Parse(time.DateOnly, string(v.ByteArray()))
 				if err != nil {
-					return nil, fmt.Errorf("column %s: %q is not a YYYY-MM-DD date", c.Name, v.ByteArray())
+					return 0, fmt.Errorf("column %s: %q is not a YYYY-MM-DD date", c.Name, v.ByteArray())
 				}
-				return pgtype.Date{Time: t, Valid: true}, nil
-			}, nil
+				return t.Unix() / 86400, nil
+			}
+		default:
+			return bad()
 		}
-		return bad()
+		return func(b []byte, v parquet.Value) ([]byte, error) {
+			d, err := days(v)
+			if err != nil {
+				return b, err
+			}
+			return binary.BigEndian.AppendUint32(b, uint32(int32(d-pgEpochDays))), nil
+		}, nil
 	case Timestamptz:
+		var micros func(parquet.Value) int64
 		switch {
-		case kind == parquet.Int64 && tsUnit != 0:
-			return func(v parquet.Value) (any, error) { return unixTime(v.Int64(), tsUnit), nil }, nil
+		case kind == parquet.Int64 && tsUnit == time.Millisecond:
+			micros = func(v parquet.Value) int64 { return v.Int64() * 1000 }
+		case kind == parquet.Int64 && tsUnit == time.Microsecond:
+			micros = parquet.Value.Int64
+		case kind == parquet.Int64 && tsUnit == time.Nanosecond:
+			micros = func(v parquet.Value) int64 { return v.Int64() / 1000 }
 		case kind == parquet.Int32 && isDate:
-			return func(v parquet.Value) (any, error) { return pgEpochDate.AddDate(0, 0, int(v.Int32())), nil }, nil
+			micros = func(v parquet.Value) int64 { return int64(v.Int32()) * 86400e6 }
+		default:
+			return bad()
 		}
-		return bad()
+		return func(b []byte, v parquet.Value) ([]byte, error) {
+			return binary.BigEndian.AppendUint64(b, uint64(micros(v)-pgEpochMicros)), nil
+		}, nil
 	case JSONB:
 		if kind == parquet.ByteArray {
-			return func(v parquet.Value) (any, error) { return v.ByteArray(), nil }, nil
+			return func(b []byte, v parquet.Value) ([]byte, error) {
+				if !json.Valid(v.ByteArray()) {
+					return b, fmt.Errorf("column %s: invalid JSON", c.Name)
+				}
+				return append(append(b, 1), v.ByteArray()...), nil
+			}, nil
 		}
 		return bad()
 	}
@@ -247,22 +372,15 @@ func b2i(b bool) int32 {
 	return 0
 }
 
-func unixTime(n int64, unit time.Duration) time.Time {
-	switch unit {
-	case time.Millisecond:
-		return time.UnixMilli(n).UTC()
-	case time.Microsecond:
-		return time.UnixMicro(n).UTC()
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// parquetSource streams the rows of a partition's files as a
-// pgx.CopyFromSource, in file order.
+// parquetSource streams the rows of a partition's files, in file order, as
+// PostgreSQL binary COPY data (an io.Reader for pgconn's CopyFrom). It
+// encodes straight from Parquet values into the COPY buffer: pgx's
+// CopyFromSource path spends about a quarter of the client's time boxing
+// values and looking up encode plans per value.
 type parquetSource struct {
 	tbl   *Table
 	files []string
-	part  pgtype.Date // partition value (tbl.Part != "")
+	part  int32 // partition day, days since 1970-01-01 (tbl.Part != "")
 
 	fileIdx  int
 	f        *os.File
@@ -272,17 +390,22 @@ type parquetSource struct {
 	plan     *plan
 	wantCols []string // COPY columns fixed by the first file
 
-	buf    []parquet.Row
-	n, i   int
-	vals   []any
-	json   []byte
-	err    error
-	count  int64
-	onRead func(n int64) // called after each batch read (tests)
+	buf     []parquet.Row
+	n, i    int
+	out     []byte // encoded COPY data not yet read
+	off     int
+	state   int // 0 header pending, 1 rows, 2 trailer written
+	partEnc []byte
+	json    []byte
+	err     error
+	count   int64
+	onRead  func(n int64) // called after each batch read (tests)
 }
 
-func newParquetSource(tbl *Table, files []string, part pgtype.Date) *parquetSource {
-	return &parquetSource{tbl: tbl, files: files, part: part, buf: make([]parquet.Row, 512)}
+func newParquetSource(tbl *Table, files []string, partDays int32) *parquetSource {
+	s := &parquetSource{tbl: tbl, files: files, part: partDays, buf: make([]parquet.Row, 256)}
+	s.partEnc = binary.BigEndian.AppendUint32(nil, uint32(partDays-pgEpochDays))
+	return s
 }
 
 // columns opens the first file and returns the COPY column list.
@@ -329,9 +452,6 @@ func (s *parquetSource) openNext() error {
 		return fmt.Errorf("%w: %s: columns %v differ from the partition's first file (%v)", exitcode.ErrBadInput, name, p.copyCols, s.wantCols)
 	}
 	s.f, s.pf, s.plan, s.rgIdx = f, pf, p, 0
-	if s.vals == nil {
-		s.vals = make([]any, len(p.copyCols))
-	}
 	return nil
 }
 
@@ -386,50 +506,86 @@ func (s *parquetSource) fill() bool {
 	}
 }
 
-// Next implements pgx.CopyFromSource.
-func (s *parquetSource) Next() bool {
-	if s.err != nil {
-		return false
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// Read implements io.Reader: binary COPY data, header to trailer.
+func (s *parquetSource) Read(p []byte) (int, error) {
+	for s.off >= len(s.out) {
+		if s.err != nil {
+			return 0, s.err
+		}
+		if s.state == 2 {
+			return 0, io.EOF
+		}
+		s.out, s.off = s.out[:0], 0
+		if s.state == 0 {
+			s.out = append(s.out, copyHeader...)
+			s.state = 1
+		}
+		for len(s.out) < 256<<10 {
+			if s.i >= s.n && !s.fill() {
+				if s.err != nil {
+					return 0, s.err
+				}
+				s.out = append(s.out, 0xff, 0xff) // trailer: field count -1
+				s.state = 2
+				break
+			}
+			if err := s.encodeRow(s.buf[s.i]); err != nil {
+				s.err = err
+				return 0, err
+			}
+			s.i++
+		}
 	}
-	if s.i >= s.n && !s.fill() {
-		return false
-	}
-	row := s.buf[s.i]
-	s.i++
-	if len(row) != s.plan.nLeaves {
-		s.err = fmt.Errorf("%w: %s: row has %d values for %d columns", exitcode.ErrBadInput, s.files[s.fileIdx-1], len(row), s.plan.nLeaves)
-		return false
-	}
+	n := copy(p, s.out[s.off:])
+	s.off += n
+	return n, nil
+}
+
+// encodeRow appends one row to s.out.
+func (s *parquetSource) encodeRow(row parquet.Row) error {
 	p := s.plan
+	if len(row) != p.nLeaves {
+		return fmt.Errorf("%w: %s: row has %d values for %d columns", exitcode.ErrBadInput, s.files[s.fileIdx-1], len(row), p.nLeaves)
+	}
+	b := binary.BigEndian.AppendUint16(s.out, uint16(len(p.leaf)))
 	for j, leaf := range p.leaf {
 		switch leaf {
 		case -1:
-			s.vals[j] = s.part
+			b = binary.BigEndian.AppendUint32(b, uint32(len(s.partEnc)))
+			b = append(b, s.partEnc...)
 		case -2:
-			s.vals[j] = s.featureJSON(row)
+			js := s.featureJSON(row)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(js)+1))
+			b = append(append(b, 1), js...)
 		default:
 			v := row[leaf]
 			if v.IsNull() {
-				s.vals[j] = nil
+				b = append(b, 0xff, 0xff, 0xff, 0xff)
 				continue
 			}
-			x, err := p.conv[j](v)
-			if err != nil {
-				s.err = fmt.Errorf("%w: %s row %d: %v", exitcode.ErrBadInput, s.files[s.fileIdx-1], s.count+1, err)
-				return false
+			at := len(b)
+			b = append(b, 0, 0, 0, 0)
+			var err error
+			if b, err = p.enc[j](b, v); err != nil {
+				return fmt.Errorf("%w: %s row %d: %v", exitcode.ErrBadInput, s.files[s.fileIdx-1], s.count+1, err)
 			}
-			s.vals[j] = x
+			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+			if j == p.partIdx && !bytes.Equal(b[at+4:], s.partEnc) {
+				d := int32(binary.BigEndian.Uint32(b[at+4:])) + pgEpochDays
+				return fmt.Errorf("%w: %s row %d: %s = %s outside its partition %s=%s", exitcode.ErrBadInput,
+					s.files[s.fileIdx-1], s.count+1, s.tbl.Part, dayString(d), s.tbl.Part, dayString(s.part))
+			}
 		}
 	}
-	if p.partIdx >= 0 {
-		if d, ok := s.vals[p.partIdx].(pgtype.Date); !ok || !d.Time.Equal(s.part.Time) {
-			s.err = fmt.Errorf("%w: %s row %d: %s = %v outside its partition %s=%s", exitcode.ErrBadInput,
-				s.files[s.fileIdx-1], s.count+1, s.tbl.Part, s.vals[p.partIdx], s.tbl.Part, s.part.Time.Format(time.DateOnly))
-			return false
-		}
-	}
+	s.out = b
 	s.count++
-	return true
+	return nil
+}
+
+func dayString(days int32) string {
+	return time.Unix(int64(days)*86400, 0).UTC().Format(time.DateOnly)
 }
 
 // featureJSON renders the row's feature columns as one JSON object.
@@ -454,6 +610,9 @@ func (s *parquetSource) featureJSON(row parquet.Row) []byte {
 			b = strconv.AppendInt(b, int64(v.Int32()), 10)
 		case parquet.Int64:
 			b = strconv.AppendInt(b, v.Int64(), 10)
+		case parquet.ByteArray:
+			js, _ := json.Marshal(string(v.ByteArray()))
+			b = append(b, js...)
 		default:
 			x := v.Double()
 			if f.kind == parquet.Float {
@@ -470,9 +629,3 @@ func (s *parquetSource) featureJSON(row parquet.Row) []byte {
 	s.json = b
 	return b
 }
-
-// Values implements pgx.CopyFromSource.
-func (s *parquetSource) Values() ([]any, error) { return s.vals, nil }
-
-// Err implements pgx.CopyFromSource.
-func (s *parquetSource) Err() error { return s.err }

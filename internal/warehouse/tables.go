@@ -28,6 +28,9 @@ type Column struct {
 	// An optional column missing from a file takes the table default (NULL
 	// or 0).
 	Required bool
+	// Aliases are other Parquet names accepted for this column (the first
+	// one present wins after Name).
+	Aliases []string
 }
 
 // Table is a warehouse table and where its rows live in the lake.
@@ -45,6 +48,10 @@ type Table struct {
 	// FeatureJSON: every Parquet column other than Columns and Ignore is a
 	// feature and goes into the jsonb column "features".
 	FeatureJSON bool
+	// SplitRef names a column holding "name@version" references and the
+	// column that takes the name part when the file lacks it (score writes
+	// model_version "churn@3" without model_name).
+	SplitRef [2]string
 }
 
 func req(name string, t PGType) Column { return Column{Name: name, Type: t, Required: true} }
@@ -86,12 +93,12 @@ var Tables = []*Table{
 	{Name: "fact_user_day", Group: "gold", Dir: "gold/fact_user_day", Part: "dt", Key: []string{"user_id", "dt"},
 		Columns: factUserDayColumns()},
 	{Name: "feature_snapshot", Group: "features", Dir: "features", Part: "as_of", Key: []string{"user_id", "as_of"},
-		Columns: []Column{req("user_id", Text), req("as_of", Date), opt("label", Int2)}, FeatureJSON: true,
+		Columns: []Column{req("user_id", Text), req("as_of", Date), {Name: "label", Type: Int2, Aliases: []string{"churn"}}}, FeatureJSON: true,
 		Ignore: []string{"run_id", "ingest_run_id"}},
 	{Name: "prediction", Group: "predictions", Dir: "predictions", Part: "as_of", Key: []string{"user_id", "as_of", "model_name", "model_version"},
 		Columns: []Column{req("user_id", Text), req("as_of", Date), req("p_churn", Float8), req("predicted", Bool),
 			req("threshold", Float8), req("model_name", Text), req("model_version", Text), opt("run_id", Text)},
-		Ignore: []string{"label"}},
+		Ignore: []string{"label", "churn"}, SplitRef: [2]string{"model_version", "model_name"}},
 }
 
 // TableByName returns the table called name, or nil.

@@ -176,7 +176,9 @@ func TestIntegrationLoadTwiceIdentical(t *testing.T) {
 	// Spot checks of the type mapping.
 	checks := []struct{ q, want string }{
 		{"SELECT features::text FROM churn.feature_snapshot WHERE user_id = 'u000006'",
-			`{"is_paid": true, "days_active": 7, "songs_per_day": 0.8571428571428571, "thumbs_down_ratio": null}`},
+			`{"level": "free", "is_paid": true, "days_active": 7, "songs_per_day": 0.8571428571428571, "thumbs_down_ratio": null}`},
+		{"SELECT label::text FROM churn.feature_snapshot WHERE user_id = 'u000005'", "1"},
+		{"SELECT model_name || '/' || model_version || '/' || as_of FROM churn.prediction LIMIT 1", "rf/1/2026-01-02"},
 		{"SELECT coalesce(label::text, 'null') FROM churn.feature_snapshot WHERE user_id = 'u000004'", "null"},
 		{"SELECT as_of::text FROM churn.feature_snapshot LIMIT 1", "2026-01-02"},
 		{"SELECT user_agent FROM churn.dim_user WHERE user_id = 'u000001'", "Mozilla/5.0 (\"quoted\", tab\there)"},
@@ -222,6 +224,20 @@ func TestIntegrationLoadReplacesDay(t *testing.T) {
 	}
 	if got := count(t, conn, "SELECT count(*) FROM churn.fact_user_day WHERE dt = '2026-01-01'"); got != 100 {
 		t.Errorf("2026-01-01 has %d rows, want its 100 untouched", got)
+	}
+	// A recomputed day with a duplicate key fails (exit 3) and leaves the
+	// loaded day as it was, through the staging path too.
+	before := dump(t, conn)
+	dup := lakefixture.FactUserDays("2026-01-02", 0, 30, 3)
+	if err := lakefixture.Write(file, append(dup, dup[7])); err != nil {
+		t.Fatal(err)
+	}
+	_, err = load(t, conn, lake, LoadOptions{Groups: []string{"gold"}, From: "2026-01-02", To: "2026-01-02"})
+	if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), "same primary key") {
+		t.Errorf("reload with a duplicate key = %v (exit %d), want exit 3 'same primary key'", err, exitcode.Code(err))
+	}
+	if after := dump(t, conn); strings.Join(after["fact_user_day"], "\n") != strings.Join(before["fact_user_day"], "\n") {
+		t.Errorf("a failed reload changed churn.fact_user_day")
 	}
 	var removed int64
 	for _, u := range st.Units {
@@ -273,10 +289,10 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 		{"duplicate key", func(lake string) error {
 			rows := lakefixture.FactUserDays("2026-01-01", 0, 5, 1)
 			return lakefixture.Write(filepath.Join(lake, "gold/fact_user_day/dt=2026-01-01/a.parquet"), append(rows, rows[2]))
-		}, "gold", "cannot affect row a second time"},
+		}, "gold", "the same primary key more than once"},
 		{"manifest count differs", func(lake string) error {
 			dir := filepath.Join(lake, "predictions/as_of=2026-01-01")
-			if err := lakefixture.Write(filepath.Join(dir, "a.parquet"), []lakefixture.Prediction{{UserID: "u1", AsOf: lakefixture.DayOf("2026-01-01"), ModelName: "m", ModelVersion: "1"}}); err != nil {
+			if err := lakefixture.Write(filepath.Join(dir, "a.parquet"), []lakefixture.Prediction{{UserID: "u1", AsOf: "2026-01-01", ModelVersion: "m@1"}}); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, "_manifest.json"), []byte(`{"rows": 2}`), 0o644)
@@ -313,24 +329,36 @@ func TestIntegrationLoadNotMigrated(t *testing.T) {
 }
 
 // TestIntegrationKillMidCopy terminates the loading backend while its COPY
-// is streaming: the load fails as transient, the table keeps the previous
-// version of the day, and a re-run converges to the new one.
+// is streaming, both into a staging table (the day was loaded before) and
+// straight into the table (a new day): the load fails as transient, the
+// table keeps what it had, and a re-run converges to the lake.
 func TestIntegrationKillMidCopy(t *testing.T) {
+	for _, preload := range []bool{true, false} {
+		name := "staging"
+		if !preload {
+			name = "direct"
+		}
+		t.Run(name, func(t *testing.T) { testKillMidCopy(t, preload) })
+	}
+}
+
+func testKillMidCopy(t *testing.T, preload bool) {
 	ctx := context.Background()
 	lake := t.TempDir()
 	const day = "2026-01-05"
 	file := filepath.Join(lake, "gold/fact_user_day/dt="+day, "part-0.parquet")
-	if err := lakefixture.Write(file, lakefixture.FactUserDays(day, 0, 1000, 1)); err != nil {
-		t.Fatal(err)
-	}
 	dsn := migrated(t)
 	conn := connect(t, dsn)
-	if _, err := load(t, conn, lake, LoadOptions{Groups: []string{"gold"}}); err != nil {
-		t.Fatal(err)
+	if preload {
+		if err := lakefixture.Write(file, lakefixture.FactUserDays(day, 0, 1000, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := load(t, conn, lake, LoadOptions{Groups: []string{"gold"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := dump(t, conn)["fact_user_day"]
-
-	if err := lakefixture.Write(file, lakefixture.FactUserDays(day, 0, 200_000, 2)); err != nil {
+	if err := lakefixture.Write(file, lakefixture.FactUserDays(day, 0, 100_000, 2)); err != nil {
 		t.Fatal(err)
 	}
 	victim := connect(t, dsn)
@@ -339,7 +367,7 @@ func TestIntegrationKillMidCopy(t *testing.T) {
 	var once sync.Once
 	killed := make(chan error, 1)
 	_, err := load(t, victim, lake, LoadOptions{Groups: []string{"gold"}, afterRead: func(n int64) {
-		if n < 50_000 {
+		if n < 20_000 {
 			return
 		}
 		once.Do(func() {
@@ -367,7 +395,7 @@ func TestIntegrationKillMidCopy(t *testing.T) {
 			t.Fatal(kerr)
 		}
 	default:
-		t.Fatal("the load finished before it was killed")
+		t.Fatalf("the load ended before it was killed: %v", err)
 	}
 	if exitcode.Code(err) != exitcode.Transient || !strings.Contains(err.Error(), "retry may succeed") {
 		t.Fatalf("killed load = %v (exit %d), want exit 4 saying a retry may succeed", err, exitcode.Code(err))
@@ -379,8 +407,8 @@ func TestIntegrationKillMidCopy(t *testing.T) {
 	if _, err := load(t, check, lake, LoadOptions{Groups: []string{"gold"}}); err != nil {
 		t.Fatalf("re-run after the kill: %v", err)
 	}
-	if got := count(t, check, "SELECT count(*) FROM churn.fact_user_day WHERE dt = $1", day); got != 200_000 {
-		t.Fatalf("after the re-run the day has %d rows, want 200000", got)
+	if got := count(t, check, "SELECT count(*) FROM churn.fact_user_day WHERE dt = $1", day); got != 100_000 {
+		t.Fatalf("after the re-run the day has %d rows, want 100000", got)
 	}
 }
 
@@ -521,5 +549,82 @@ func TestParseConfigRedacts(t *testing.T) {
 		if exitcode.Code(err) != exitcode.Usage || strings.Contains(err.Error(), "ter22") {
 			t.Errorf("ParseConfig(%q) = %v (exit %d), want exit 2 without the password", dsn, err, exitcode.Code(err))
 		}
+	}
+}
+
+// TestIntegrationTypeConversions loads Parquet types other than the
+// fixtures' (micro/nanosecond timestamps, int32/int64/float widths, 0/1
+// integers as booleans, timestamps as dates, explicit model_name) and checks
+// the values in the table; out-of-range values fail with exit 3.
+func TestIntegrationTypeConversions(t *testing.T) {
+	type session struct {
+		UserID        string  `parquet:"user_id"`
+		SessionID     int32   `parquet:"session_id"`
+		SessionStart  int64   `parquet:"session_start,timestamp(microsecond)"`
+		SessionEnd    int64   `parquet:"session_end,timestamp(nanosecond)"`
+		DurationS     int64   `parquet:"duration_s"`
+		Items         int64   `parquet:"items"`
+		Songs         float64 `parquet:"songs"`
+		ListenSeconds float32 `parquet:"listen_seconds"`
+		Dt            string  `parquet:"dt"`
+	}
+	type prediction struct {
+		UserID       string  `parquet:"user_id"`
+		AsOf         int64   `parquet:"as_of,timestamp(millisecond)"`
+		PChurn       float64 `parquet:"p_churn"`
+		Predicted    int64   `parquet:"predicted"`
+		Threshold    float32 `parquet:"threshold"`
+		ModelName    string  `parquet:"model_name"`
+		ModelVersion string  `parquet:"model_version"`
+	}
+	start := time.Date(2026, 2, 3, 4, 5, 6, 789012000, time.UTC)
+	lake := t.TempDir()
+	err := errors.Join(
+		lakefixture.Write(filepath.Join(lake, "gold/fact_session/dt=2026-02-03/a.parquet"), []session{
+			{"u1", 7, start.UnixMicro(), start.Add(90*time.Second).UnixNano() + 123, 90, 5, 4, 12.5, "2026-02-03"}}),
+		lakefixture.Write(filepath.Join(lake, "predictions/as_of=2026-02-03/a.parquet"), []prediction{
+			{"u1", time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC).UnixMilli(), 0.75, 1, 0.5, "gbm", "v7@x"}}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, migrated(t))
+	if _, err := load(t, conn, lake, LoadOptions{Groups: []string{"gold", "predictions"}}); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ q, want string }{
+		{"SELECT to_char(session_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM churn.fact_session", "2026-02-03 04:05:06.789012"},
+		{"SELECT to_char(session_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM churn.fact_session", "2026-02-03 04:06:36.789012"},
+		{"SELECT concat_ws(' ', session_id, duration_s, items, songs, listen_seconds, dt) FROM churn.fact_session", "7 90 5 4 12.5 2026-02-03"},
+		{"SELECT concat_ws(' ', as_of, p_churn, predicted, threshold, model_name, model_version) FROM churn.prediction", "2026-02-03 0.75 t 0.5 gbm v7@x"},
+	}
+	for _, c := range checks {
+		var got string
+		if err := conn.QueryRow(context.Background(), c.q).Scan(&got); err != nil {
+			t.Errorf("%s: %v", c.q, err)
+		} else if got != c.want {
+			t.Errorf("%s = %s, want %s", c.q, got, c.want)
+		}
+	}
+	bad := []struct {
+		name string
+		row  session
+		want string
+	}{
+		{"items beyond int4", session{"u1", 1, 0, 0, 1, 1 << 40, 1, 1, "2026-02-04"}, "out of range for integer"},
+		{"fractional count", session{"u1", 1, 0, 0, 1, 1, 2.5, 1, "2026-02-04"}, "2.5 is not an integer"},
+		{"bad date string", session{"u1", 1, 0, 0, 1, 1, 1, 1, "04/02/2026"}, `"04/02/2026" is not a YYYY-MM-DD date`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			lake := t.TempDir()
+			if err := lakefixture.Write(filepath.Join(lake, "gold/fact_session/dt=2026-02-04/a.parquet"), []session{tc.row}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := load(t, conn, lake, LoadOptions{Groups: []string{"gold"}})
+			if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v (exit %d), want exit 3 containing %q", err, exitcode.Code(err), tc.want)
+			}
+		})
 	}
 }

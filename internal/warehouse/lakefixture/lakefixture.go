@@ -96,24 +96,26 @@ type DimPage struct {
 	Category *string `parquet:"category,optional"`
 }
 
-// Feature is a row of features/as_of=D (as_of comes from the directory).
+// Feature is a row of features/as_of=D (as_of comes from the directory; the
+// label is called churn, as featuretable expects by default).
 type Feature struct {
 	UserID          string   `parquet:"user_id"`
-	Label           *int32   `parquet:"label,optional"`
+	Label           *int32   `parquet:"churn,optional"`
+	Level           string   `parquet:"level"`
 	DaysActive      int32    `parquet:"days_active"`
 	SongsPerDay     float64  `parquet:"songs_per_day"`
 	ThumbsDownRatio *float64 `parquet:"thumbs_down_ratio,optional"`
 	IsPaid          bool     `parquet:"is_paid"`
 }
 
-// Prediction is a row of predictions/as_of=D.
+// Prediction is a row of predictions/as_of=D as `churnctl score` writes
+// it: as_of a YYYY-MM-DD string, model_version a "name@version" reference.
 type Prediction struct {
 	UserID       string  `parquet:"user_id"`
-	AsOf         int32   `parquet:"as_of,date"`
+	AsOf         string  `parquet:"as_of"`
 	PChurn       float64 `parquet:"p_churn"`
 	Predicted    bool    `parquet:"predicted"`
 	Threshold    float64 `parquet:"threshold"`
-	ModelName    string  `parquet:"model_name"`
 	ModelVersion string  `parquet:"model_version"`
 	RunID        string  `parquet:"run_id"`
 }
@@ -262,7 +264,7 @@ func WriteLake(root string, days []string, usersPerDay int) error {
 	var feats []Feature
 	var preds []Prediction
 	for i := 0; i < usersPerDay; i++ {
-		f := Feature{UserID: UserID(i), DaysActive: int32(i%30 + 1), SongsPerDay: float64(i) / 7, IsPaid: i%2 == 0}
+		f := Feature{UserID: UserID(i), Level: []string{"free", "paid"}[i%2], DaysActive: int32(i%30 + 1), SongsPerDay: float64(i) / 7, IsPaid: i%2 == 0}
 		if i%4 != 0 {
 			f.Label = ptr(int32(i % 2))
 		}
@@ -271,8 +273,8 @@ func WriteLake(root string, days []string, usersPerDay int) error {
 		}
 		feats = append(feats, f)
 		p := float64(i%100) / 100
-		preds = append(preds, Prediction{UserID: UserID(i), AsOf: DayOf(asOf), PChurn: p, Predicted: p >= 0.4, Threshold: 0.4,
-			ModelName: "rf", ModelVersion: "1", RunID: "20260101T000000Z-score"})
+		preds = append(preds, Prediction{UserID: UserID(i), AsOf: asOf, PChurn: p, Predicted: p >= 0.4, Threshold: 0.4,
+			ModelVersion: "rf@1", RunID: "20260101T000000Z-score"})
 	}
 	if err := Write(filepath.Join(root, "features", "as_of="+asOf, "part-0.parquet"), feats); err != nil {
 		return err
@@ -287,7 +289,7 @@ func WriteLake(root string, days []string, usersPerDay int) error {
 			"confusion": [][]int{{1, 2}, {3, 4}}},
 		"models/rf/2/model.json": map[string]any{"version": 2, "created_at": "2026-01-02T00:00:00Z", "threshold": 0.45,
 			"metrics": map[string]any{"auc": 0.96}},
-		"models/rf/aliases.json": map[string]string{"champion": "1"},
+		"models/rf/aliases.json": map[string]string{"challenger": "1", "champion": "1"},
 		"runs/20260101T000000Z-train.json": map[string]any{"run_id": "20260101T000000Z-train", "command": "train",
 			"args": []string{"--lake", "/lake", "--dsn", "postgres://u:s3cret@db/x"}, "status": "ok", "exit_code": 0,
 			"counts": map[string]any{"rows": 100}, "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:02Z", "duration_ms": 2000},
