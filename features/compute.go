@@ -336,7 +336,18 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 
-	if !useAttrs {
+	// users without a level_history row before T (or a lake without level
+	// history) take their attributes from dim_user
+	missing := 0
+	for _, u := range rows {
+		if !u.hasAttrs {
+			missing++
+		}
+	}
+	if missing > 0 {
+		if useAttrs {
+			log.Warn("features: users without silver level_history before T take attributes from gold dim_user", "as_of", T.String(), "users", missing)
+		}
 		if err := a.readDims(ctx, src, rows); err != nil {
 			return nil, err
 		}
@@ -704,7 +715,7 @@ func (a *accum) readDims(ctx context.Context, src Source, rows []*user) error {
 		}
 		for i := range int(b.NumRows()) {
 			u := a.users[ids.Value(i)]
-			if u == nil {
+			if u == nil || u.hasAttrs {
 				continue
 			}
 			vf := from.Value(i)
