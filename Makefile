@@ -6,7 +6,11 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
+<<<<<<< HEAD
 .PHONY: build test test-short bench bench-bronze bench-train lint demo ci clean
+=======
+.PHONY: build test test-short bench bench-train bench-features lint demo ci clean
+>>>>>>> features
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
@@ -36,6 +40,10 @@ bench-bronze: build
 # churnctl's random forest vs scikit-learn on the same table (FEATURES=path, default synthetic).
 bench-train: build
 	./scripts/bench_train.sh $(FEATURES)
+
+# churnctl features (gold → snapshot) and etl+features vs DuckDB (duckpeer), same run (INPUT=json, default generated).
+bench-features:
+	./scripts/bench_features.sh $(INPUT)
 
 ci: lint test
 
