@@ -170,6 +170,7 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 		}
 	}
 	wrapArgs(root)
+	addExamples(root)
 	return root
 }
 
