@@ -118,6 +118,8 @@ func BenchmarkWriteParquet(b *testing.B) {
 	}{
 		{"current", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...)}},
 		{"dict-all-nobounds-str", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...)}},
+		{"dict-all-nobounds-delta", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...), parquetio.WithDeltaEncoding("ts", "line_number")}},
+		{"dict-all-nobounds-delta3", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...), parquetio.WithDeltaEncoding("ts", "line_number", "session_id", "item_in_session", "status")}},
 		{"dict-lowcard-nobounds-str", []parquetio.WriterOption{parquetio.WithDictionary("user_id", "page", "auth", "method", "level", "gender", "location", "user_agent", "source_file", "ingest_run_id"), parquetio.WithoutBounds(allStr...)}},
 		{"nodict-nobounds-str", []parquetio.WriterOption{parquetio.WithoutBounds(allStr...)}},
 	}

@@ -549,9 +549,10 @@ func (p *pipeline) run(ctx context.Context) error {
 						cfg.Progress(p.bytesReadSoFar() + int64(mr.pos))
 					}
 				}
+				size := int64(len(m.data))
 				m.release()
 				p.mu.Lock()
-				p.bytesRead += int64(len(m.data))
+				p.bytesRead += size
 				p.mu.Unlock()
 				if ctx.Err() != nil {
 					return
@@ -827,7 +828,8 @@ func (p *pipeline) write(j writeJob) error {
 	if j.quarantine {
 		rows, err = writePlain(f, QuarantineSchema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
 	} else {
-		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...))
+		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...),
+			parquetio.WithDeltaEncoding(eventDeltaColumns...))
 	}
 	if err != nil {
 		f.Close()

@@ -108,22 +108,38 @@ func (d *decoder) decode(line []byte, e *event) bool {
 	if d.peek() == '}' {
 		d.pos++
 	} else {
+		next := 0 // the key expected next in the canonical order
 		for {
 			d.ws()
 			if d.peek() != '"' {
 				return d.malformed("expected a key")
 			}
-			key, ok := d.str()
-			if !ok {
-				return false
-			}
-			d.ws()
-			if !d.eat(':') {
-				return d.malformed("expected ':' after key")
-			}
-			d.ws()
-			if !d.value(key, e) {
-				return false
+			// Fast path: the key that usually comes next, with its colon.
+			if next < numFields && len(d.line)-d.pos >= len(keyTokens[next]) &&
+				string(d.line[d.pos:d.pos+len(keyTokens[next])]) == keyTokens[next] {
+				d.pos += len(keyTokens[next])
+				f := next
+				next++
+				if !d.field(f, nil, e) {
+					return false
+				}
+			} else {
+				key, ok := d.str()
+				if !ok {
+					return false
+				}
+				d.ws()
+				if !d.eat(':') {
+					return d.malformed("expected ':' after key")
+				}
+				d.ws()
+				f := lookupKey(key)
+				if f >= 0 {
+					next = f + 1
+				}
+				if !d.field(f, key, e) {
+					return false
+				}
 			}
 			d.ws()
 			c := d.peek()
@@ -278,9 +294,16 @@ func lookupKey(k []byte) int {
 	return -1
 }
 
-// value parses the value of key into e.
-func (d *decoder) value(key []byte, e *event) bool {
-	f := lookupKey(key)
+// keyTokens are the known keys as they appear before their value.
+var keyTokens = func() (t [numFields]string) {
+	for i, k := range jsonKeys {
+		t[i] = `"` + k + `":`
+	}
+	return t
+}()
+
+// field parses the value of field f (-1: unknown key) into e.
+func (d *decoder) field(f int, key []byte, e *event) bool {
 	if f < 0 {
 		e.unknown = append(e.unknown, key)
 		return d.skip(0)

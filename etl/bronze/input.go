@@ -153,44 +153,79 @@ func spoolStdin(in *Input, r io.Reader, dir string) error {
 	return nil
 }
 
-// hashInputs fills Hash for every input, two files at a time.
+// hashBlock is the unit of the content hash: files are hashed in blocks on
+// two goroutines, so one big file does not keep a core idle.
+const hashBlock = 64 << 20
+
+// hashInputs fills Hash for every input: XXH3-128 over the XXH3-128 of
+// each 64 MiB block of the file and its size (a tree hash: deterministic,
+// and computed on two cores).
 func hashInputs(inputs []Input) error {
-	var wg sync.WaitGroup
+	type block struct {
+		in     int
+		off, n int64
+	}
+	var blocks []block
+	digests := make([][][16]byte, len(inputs))
+	for i, in := range inputs {
+		nb := (in.Size + hashBlock - 1) / hashBlock
+		digests[i] = make([][16]byte, nb)
+		for b := range nb {
+			blocks = append(blocks, block{i, b * hashBlock, min(hashBlock, in.Size-b*hashBlock)})
+		}
+	}
+	work := make(chan block)
 	errs := make([]error, len(inputs))
-	sem := make(chan struct{}, 2)
-	for i := range inputs {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 2 {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			h, err := hashFile(inputs[i].path)
-			if err != nil {
-				errs[i] = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, inputs[i].Name, err)
-				return
+			buf := make([]byte, 4<<20)
+			for b := range work {
+				d, err := hashRange(inputs[b.in].path, b.off, b.n, buf)
+				if err != nil {
+					mu.Lock()
+					errs[b.in] = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, inputs[b.in].Name, err)
+					mu.Unlock()
+					continue
+				}
+				digests[b.in][b.off/hashBlock] = d
 			}
-			inputs[i].Hash = h
 		}()
 	}
+	for _, b := range blocks {
+		work <- b
+	}
+	close(work)
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i := range inputs {
+		h := xxh3.New()
+		fmt.Fprintf(h, "%d\x00", inputs[i].Size)
+		for _, d := range digests[i] {
+			h.Write(d[:])
+		}
+		b := h.Sum128().Bytes()
+		inputs[i].Hash = hex.EncodeToString(b[:])
+	}
+	return nil
 }
 
-func hashFile(path string) (string, error) {
-	m, err := mmapFile(path)
+func hashRange(path string, off, n int64, buf []byte) ([16]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return [16]byte{}, err
 	}
-	defer m.release()
+	defer f.Close()
 	h := xxh3.New()
-	const step = 64 << 20
-	for lo := 0; lo < len(m.data); lo += step {
-		hi := min(lo+step, len(m.data))
-		h.Write(m.data[lo:hi])
-		m.dropPages(lo, hi)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, n), buf); err != nil {
+		return [16]byte{}, err
 	}
-	b := h.Sum128().Bytes()
-	return hex.EncodeToString(b[:]), nil
+	return h.Sum128().Bytes(), nil
 }
 
 // chunk is a run of whole lines from one input.

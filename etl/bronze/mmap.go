@@ -44,8 +44,7 @@ func mmapFile(path string) (*mapped, error) {
 
 func (m *mapped) release() {
 	if m.refs.Add(-1) == 0 && m.data != nil {
-		_ = syscall.Munmap(m.data)
-		m.data = nil
+		_ = syscall.Munmap(m.data) // nobody may touch m.data any more
 	}
 }
 

@@ -70,6 +70,11 @@ var eventDictColumns = []string{"user_id", "page", "auth", "method", "level", "l
 var eventNoBounds = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent", "last_name",
 	"first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 
+// eventDeltaColumns are DELTA_BINARY_PACKED: sorted or slowly changing
+// integers that this encoding shrinks before zstd (less to compress; read
+// by DuckDB, Spark 3.3+, pyarrow and arrow-go).
+var eventDeltaColumns = []string{"ts", "session_id", "status", "item_in_session", "line_number"}
+
 // Column indexes of QuarantineSchema.
 const (
 	qSourceFile = iota
@@ -119,46 +124,46 @@ type eventBuilder struct {
 }
 
 type strCol struct {
-	offs  []int32
-	data  []byte
-	valid []byte // nil: no nulls so far
-	nulls int
+	offs     []int32
+	data     []byte
+	valid    []byte // validity bitmap (nullable columns only)
+	nulls    int
+	nullable bool
 }
 
+// append adds one value.
 func (c *strCol) append(b []byte, present bool, row int) {
-	if !present {
-		if c.valid == nil {
-			c.valid = make([]byte, (row+8)/8, cap(c.offs)/8+1)
-			for i := range row {
-				c.valid[i/8] |= 1 << (i % 8)
-			}
-		}
-		c.nulls++
-	} else {
-		c.data = append(c.data, b...)
-	}
-	c.offs = append(c.offs, int32(len(c.data)))
-	if c.valid != nil {
-		if row/8 >= len(c.valid) {
+	if c.nullable {
+		if row%8 == 0 {
 			c.valid = append(c.valid, 0)
 		}
 		if present {
 			c.valid[row/8] |= 1 << (row % 8)
+		} else {
+			c.nulls++
 		}
 	}
+	if present {
+		c.data = append(c.data, b...)
+	}
+	c.offs = append(c.offs, int32(len(c.data)))
 }
 
 func newEventBuilder(capacity int) *eventBuilder {
 	b := &eventBuilder{
-		ts: make([]int64, 0, capacity), session: make([]int64, 0, capacity),
-		status: make([]int32, 0, capacity), item: make([]int32, 0, capacity),
-		reg: make([]int64, 0, capacity), regOK: make([]byte, 0, capacity/8+1),
-		length: make([]float64, 0, capacity), lenOK: make([]byte, 0, capacity/8+1),
-		line: make([]int64, 0, capacity),
+		ts: getSlice[int64](capacity), session: getSlice[int64](capacity),
+		status: getSlice[int32](capacity), item: getSlice[int32](capacity),
+		reg: getSlice[int64](capacity), regOK: pool.get(capacity/8 + 1),
+		length: getSlice[float64](capacity), lenOK: pool.get(capacity/8 + 1),
+		line: getSlice[int64](capacity),
 	}
-	for i := range b.str {
-		b.str[i].offs = make([]int32, 1, capacity+1)
-		b.str[i].data = make([]byte, 0, capacity*strColWidth[i])
+	for i, sc := range strCols {
+		c := &b.str[i]
+		c.offs = append(getSlice[int32](capacity+1), 0)
+		c.data = pool.get(capacity * strColWidth[i])
+		if c.nullable = EventsSchema.Field(sc.c).Nullable; c.nullable {
+			c.valid = pool.get(capacity/8 + 1)
+		}
 	}
 	return b
 }
@@ -211,40 +216,58 @@ func (b *eventBuilder) append(e *event, line int64) {
 	b.rows++
 }
 
+// bytesOf views s as bytes (length len(s), capacity cap(s), so that the
+// pool can take the buffer back).
 func bytesOf[T int32 | int64 | float64](s []T) []byte {
-	if len(s) == 0 {
+	if cap(s) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
+	size := int(unsafe.Sizeof(s[0]))
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size)[:len(s)*size]
+}
+
+// pooled wraps b in an Arrow buffer that returns it to the pool when the
+// last reference is released.
+func pooled(b []byte) *memory.Buffer {
+	return memory.NewBufferWithAllocator(b, &pool)
+}
+
+// makeArray builds an array owning bufs (their creation references are
+// handed over: the last release returns them to the pool).
+func makeArray(dt arrow.DataType, n int, bufs []*memory.Buffer, nulls int) arrow.Array {
+	d := array.NewData(dt, n, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer d.Release()
+	return array.MakeFromData(d)
 }
 
 func fixedArray(dt arrow.DataType, n int, values []byte, valid []byte, nulls int) arrow.Array {
 	var vb *memory.Buffer
 	if nulls > 0 {
-		vb = memory.NewBufferBytes(valid)
+		vb = pooled(valid)
 	}
-	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(values)}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+	return makeArray(dt, n, []*memory.Buffer{vb, pooled(values)}, nulls)
 }
 
 func stringArray(n int, offs []int32, data []byte, valid []byte, nulls int) arrow.Array {
 	var vb *memory.Buffer
 	if nulls > 0 {
-		vb = memory.NewBufferBytes(valid)
+		vb = pooled(valid)
 	}
-	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{vb, memory.NewBufferBytes(bytesOf(offs)), memory.NewBufferBytes(data)}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d)
+	return makeArray(arrow.BinaryTypes.String, n, []*memory.Buffer{vb, pooled(bytesOf(offs)), pooled(data)}, nulls)
 }
 
 // constString is a string column holding s n times.
 func constString(n int, s string) arrow.Array {
-	offs := make([]int32, n+1)
+	offs := getSlice[int32](n + 1)[:n+1]
 	for i := range offs {
 		offs[i] = int32(i * len(s))
 	}
-	data := make([]byte, 0, n*len(s))
+	data := pool.get(n * len(s))
 	for range n {
 		data = append(data, s...)
 	}
@@ -253,9 +276,15 @@ func constString(n int, s string) arrow.Array {
 
 // trim returns s with capacity len(s) when it wastes more than half of it
 // (batches stay buffered for a while: their capacity is memory).
-func trim[T any](s []T) []T {
+func trim[T int32 | int64 | float64 | byte](s []T) []T {
 	if cap(s) > 2*len(s)+64 {
-		return append(make([]T, 0, len(s)), s...)
+		t := append(make([]T, 0, len(s)), s...)
+		if cap(s) > 0 {
+			var zero T
+			size := int(unsafe.Sizeof(zero))
+			pool.put(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size))
+		}
+		return t
 	}
 	return s
 }

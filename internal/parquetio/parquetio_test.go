@@ -97,6 +97,7 @@ func TestRoundTrip(t *testing.T) {
 		{"small row groups", []WriterOption{WithRowGroupSize(300)}, []int{250, 1, 499, 250}},
 		{"dictionary all, parallel", []WriterOption{WithDictionary(), WithParallelColumns(true), WithRowGroupSize(512)}, []int{700, 300}},
 		{"dictionary named", []WriterOption{WithDictionary("req_utf8", "opt_utf8")}, []int{1000}},
+		{"delta", []WriterOption{WithDeltaEncoding("req_int64", "opt_int32", "req_timestamp", "opt_date32"), WithoutBounds("req_utf8", "opt_int64")}, []int{600, 400}},
 		{"empty", nil, nil},
 	}
 	for _, tt := range tests {

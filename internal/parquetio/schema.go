@@ -195,7 +195,7 @@ func (g orderedGroup) GoType() reflect.Type {
 
 // parquetSchema builds the Parquet schema for a flat Arrow schema. dict
 // reports whether a string/binary column is dictionary encoded.
-func parquetSchema(s *arrow.Schema, dict func(name string) bool) (*parquet.Schema, []kind, error) {
+func parquetSchema(s *arrow.Schema, dict func(name string) bool, delta map[string]bool) (*parquet.Schema, []kind, error) {
 	g := make(orderedGroup, s.NumFields())
 	kinds := make([]kind, s.NumFields())
 	for i, f := range s.Fields() {
@@ -207,6 +207,14 @@ func parquetSchema(s *arrow.Schema, dict func(name string) bool) (*parquet.Schem
 		n := k.leaf()
 		if (k == kindString || k == kindBinary) && dict(f.Name) {
 			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
+		if delta[f.Name] {
+			switch k {
+			case kindInt32, kindInt64, kindTimestampMS, kindDate32:
+				n = parquet.Encoded(n, &parquet.DeltaBinaryPacked)
+			default:
+				return nil, nil, fmt.Errorf("parquetio: column %q: delta encoding needs an integer column", f.Name)
+			}
 		}
 		if f.Nullable {
 			n = parquet.Optional(n)

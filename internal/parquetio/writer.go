@@ -43,6 +43,7 @@ type writerConfig struct {
 	parallel     bool
 	pageSize     int
 	noBounds     []string
+	delta        map[string]bool
 }
 
 // WriterOption configures a Writer.
@@ -100,6 +101,17 @@ func WithPageSize(bytes int) WriterOption {
 	}
 }
 
+// WithDeltaEncoding writes the named integer, timestamp or date columns
+// with DELTA_BINARY_PACKED (small and cheap to compress for sorted or
+// slowly changing values such as event times and line numbers).
+func WithDeltaEncoding(columns ...string) WriterOption {
+	return func(c *writerConfig) {
+		for _, n := range columns {
+			c.delta[n] = true
+		}
+	}
+}
+
 // WithoutBounds skips the min/max statistics of the named columns (page
 // and column chunk bounds). Computing them costs string comparisons on
 // every page; skip them for columns nobody filters on (free text, blobs).
@@ -128,11 +140,12 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts ...WriterOption) (*Writer
 		codec:        &zstd.Codec{Level: zstd.SpeedFastest},
 		rowGroupSize: DefaultRowGroupSize,
 		dict:         map[string]bool{},
+		delta:        map[string]bool{},
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ps, kinds, err := parquetSchema(schema, func(name string) bool { return cfg.dictAll || cfg.dict[name] })
+	ps, kinds, err := parquetSchema(schema, func(name string) bool { return cfg.dictAll || cfg.dict[name] }, cfg.delta)
 	if err != nil {
 		return nil, err
 	}
