@@ -423,6 +423,11 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			if err != nil {
 				return err
 			}
+			// Without statistics the planner may join the staged rows by
+			// nested loops (quadratic); analyze them first.
+			if _, err := tx.Exec(ctx, "ANALYZE "+stage); err != nil {
+				return fmt.Errorf("analyze staging table: %w", err)
+			}
 			phaseLog("copy", phase)
 			// Remove the scope's rows the lake no longer has.
 			if u.scope != scopeKeys {

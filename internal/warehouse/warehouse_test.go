@@ -20,7 +20,13 @@ import (
 	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
