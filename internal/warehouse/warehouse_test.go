@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/pgtest"
@@ -540,6 +541,18 @@ func TestClassify(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, exitcode.Transient},
 		{"plain", errors.New("boom"), exitcode.Failure},
 		{"bad input kept", fmt.Errorf("%w: x", exitcode.ErrBadInput), exitcode.BadInput},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, exitcode.Transient},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, exitcode.Transient},
+		{"lock timeout", &pgconn.PgError{Code: "55P03"}, exitcode.Transient},
+		{"statement timeout", &pgconn.PgError{Code: "57014"}, exitcode.Transient},
+		{"terminated", &pgconn.PgError{Code: "57P01"}, exitcode.Transient},
+		{"starting up", &pgconn.PgError{Code: "57P03"}, exitcode.Transient},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, exitcode.Transient},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, exitcode.Transient},
+		{"wrong password", &pgconn.PgError{Code: "28P01"}, exitcode.BadInput},
+		{"no such database", &pgconn.PgError{Code: "3D000"}, exitcode.BadInput},
+		{"duplicate", &pgconn.PgError{Code: "23505"}, exitcode.BadInput},
+		{"syntax error (a bug)", &pgconn.PgError{Code: "42601"}, exitcode.Failure},
 	}
 	for _, tc := range tests {
 		if got := exitcode.Code(Classify(tc.err, "pw")); got != tc.want {
