@@ -443,7 +443,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 				us.Removed = tag.RowsAffected()
 			}
 			if copied > 0 {
-				if err := u.merge(ctx, tx, target, stage); err != nil {
+				if err := u.merge(ctx, tx, target, stage, scopeArgs); err != nil {
 					return err
 				}
 			}
@@ -475,7 +475,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 // locked), then an INSERT ... ON CONFLICT DO UPDATE of the rest. A key
 // staged twice makes the INSERT fail (21000) or the reconciliation count
 // differ: both exit 3.
-func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string) error {
+func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string, scopeArgs []any) error {
 	all, err := tableColumns(ctx, tx, u.table)
 	if err != nil {
 		return err
@@ -497,15 +497,23 @@ func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string) error
 		q := pgx.Identifier{k}.Sanitize()
 		keyMatch[i] = "s." + q + " = t." + q
 	}
+	// Restricting the target to the partition lets the planner read only
+	// that day through its index instead of the whole table.
+	var inPart string
+	if u.scope == scopePartition {
+		inPart = " AND t." + pgx.Identifier{u.partCol}.Sanitize() + " = $1"
+	} else {
+		scopeArgs = nil
+	}
 	if len(set) > 0 {
 		q := "UPDATE " + target + " AS t SET " + strings.Join(set, ", ") + " FROM " + stage + " AS s WHERE " +
-			strings.Join(keyMatch, " AND ") + " AND (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(scols, ", ") + ")"
-		if _, err := tx.Exec(ctx, q); err != nil {
+			strings.Join(keyMatch, " AND ") + inPart + " AND (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(scols, ", ") + ")"
+		if _, err := tx.Exec(ctx, q, scopeArgs...); err != nil {
 			return fmt.Errorf("merge (update): %w", err)
 		}
 	}
 	q := "INSERT INTO " + target + " AS t (" + quoteAll(all) + ") SELECT " + quoteAll(all) + " FROM " + stage + " AS s" +
-		" WHERE NOT EXISTS (SELECT 1 FROM " + target + " AS t WHERE " + strings.Join(keyMatch, " AND ") + ")" +
+		" WHERE NOT EXISTS (SELECT 1 FROM " + target + " AS t WHERE " + strings.Join(keyMatch, " AND ") + inPart + ")" +
 		" ON CONFLICT (" + quoteAll(u.key) + ")"
 	if len(set) == 0 {
 		q += " DO NOTHING"
@@ -514,7 +522,7 @@ func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string) error
 		q += " DO UPDATE SET " + strings.Join(excl, ", ") +
 			" WHERE (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(ecols, ", ") + ")"
 	}
-	if _, err := tx.Exec(ctx, q); err != nil {
+	if _, err := tx.Exec(ctx, q, scopeArgs...); err != nil {
 		return fmt.Errorf("merge (insert): %w", err)
 	}
 	return nil
