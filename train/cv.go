@@ -98,6 +98,7 @@ func CrossValidate(ctx context.Context, d *Dataset, fold []int, only []int, p Pa
 		}
 		fo := o
 		fo.Seed = o.Seed + uint64(f)*1_000_003
+		fo.NoOOB = true
 		m, err := Fit(ctx, d.Subset(tr), p, fo)
 		if err != nil {
 			return nil, fmt.Errorf("fold %d: %w", f+1, err)

@@ -171,15 +171,15 @@ type Tree struct {
 	Right     []int32
 }
 
-// Value of leaf i (stored in Threshold for leaves).
-func (t *Tree) leaf(x func(f int) float64) float64 {
+// leaf returns the value of the leaf that row i of cols reaches.
+func (t *Tree) leaf(cols [][]float64, row int) float64 {
 	i := 0
 	for {
 		f := t.Feature[i]
 		if f < 0 {
 			return t.Threshold[i]
 		}
-		if x(int(f)) <= t.Threshold[i] {
+		if cols[f][row] <= t.Threshold[i] {
 			i++
 		} else {
 			i = int(t.Right[i])
@@ -204,6 +204,8 @@ type FitOptions struct {
 	Jobs int // parallel trees; <=0: all cores. The model is the same for any value.
 	// Progress, if set, is called once per finished tree (from any goroutine).
 	Progress func()
+	// NoOOB skips the out-of-bag probabilities (cross-validation fits).
+	NoOOB bool
 }
 
 // treeSeed derives tree t's seed from the forest seed (SplitMix64), so each
@@ -264,7 +266,7 @@ func Fit(ctx context.Context, d *Dataset, p Params, o FitOptions) (*Forest, erro
 	f := &Forest{NFeatures: len(d.Cols), Trees: make([]Tree, p.Trees)}
 	imps := make([][]float64, p.Trees)
 	var inbag [][]bool
-	if p.Bootstrap {
+	if p.Bootstrap && !o.NoOOB {
 		inbag = make([][]bool, p.Trees)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -352,12 +354,11 @@ func (f *Forest) oob(d *Dataset, inbag [][]bool, jobs int) []float64 {
 	out := make([]float64, n)
 	parallelRows(n, jobs, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := func(j int) float64 { return d.Cols[j][i] }
 			var s float64
 			var k int
 			for t := range f.Trees {
 				if !inbag[t][i] {
-					s += f.Trees[t].leaf(x)
+					s += f.Trees[t].leaf(d.Cols, i)
 					k++
 				}
 			}
@@ -402,10 +403,9 @@ func (f *Forest) PredictProba(d *Dataset, jobs int) []float64 {
 	out := make([]float64, n)
 	parallelRows(n, jobs, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := func(j int) float64 { return d.Cols[j][i] }
 			var s float64
 			for t := range f.Trees {
-				s += f.Trees[t].leaf(x)
+				s += f.Trees[t].leaf(d.Cols, i)
 			}
 			out[i] = s / float64(len(f.Trees))
 		}
@@ -491,8 +491,8 @@ type builder struct {
 	w        []float64 // this tree's row weights (bootstrap count × class weight)
 	idx      []int32   // rows with w > 0, partitioned per node
 	feats    []int
-	h0, h1   [256]float64
-	hc       [256]int32
+	h        [512]float64 // weighted class counts per bin: h[bin<<1|y]
+	hc       [256]int32   // rows per bin
 	entropy  bool
 	maxDepth int
 	imp      []float64
@@ -669,20 +669,20 @@ func (b *builder) bestSplit(rng *rand.Rand, rows []int32) (feat, bin int, ok boo
 		if nb < 2 {
 			continue
 		}
-		clear(b.h0[:nb])
-		clear(b.h1[:nb])
+		h := b.h[:2*nb]
+		clear(h)
 		clear(b.hc[:nb])
-		lo, hi := 255, 0
 		for _, r := range rows {
-			c := codes[r]
-			if b.y[r] == 1 {
-				b.h1[c] += b.w[r]
-			} else {
-				b.h0[c] += b.w[r]
-			}
+			c := int(codes[r])
+			h[c<<1|int(b.y[r])] += b.w[r]
 			b.hc[c]++
-			lo = min(lo, int(c))
-			hi = max(hi, int(c))
+		}
+		lo, hi := 0, nb-1
+		for b.hc[lo] == 0 {
+			lo++
+		}
+		for b.hc[hi] == 0 {
+			hi--
 		}
 		if lo == hi {
 			continue // constant in this node
@@ -690,14 +690,14 @@ func (b *builder) bestSplit(rng *rand.Rand, rows []int32) (feat, bin int, ok boo
 		nonConst++
 		var t0, t1 float64
 		for c := lo; c <= hi; c++ {
-			t0 += b.h0[c]
-			t1 += b.h1[c]
+			t0 += h[c<<1]
+			t1 += h[c<<1|1]
 		}
 		var l0, l1 float64
 		var lc int32
 		for c := lo; c < hi; c++ {
-			l0 += b.h0[c]
-			l1 += b.h1[c]
+			l0 += h[c<<1]
+			l1 += h[c<<1|1]
 			lc += b.hc[c]
 			if b.hc[c] == 0 {
 				continue

@@ -327,3 +327,67 @@ func TestRunTunesThreshold(t *testing.T) {
 		t.Errorf("cv = %+v, threshold %v: want tuned F1 >= F1 and ROC-AUC >= 0.8", c, out.Threshold)
 	}
 }
+
+// TestRunOutOfTimeAndSearch: --validate-as-of validates only the given
+// snapshot, trained on earlier ones; a search records its trials and keeps
+// the best one's parameters.
+func TestRunOutOfTimeAndSearch(t *testing.T) {
+	d := synthData(1200)
+	asOf := make([]string, d.Rows())
+	for i := range asOf {
+		asOf[i] = []string{"2018-10-01", "2018-11-01", "2018-12-01"}[i%3]
+	}
+	p := DefaultParams()
+	p.Trees = 10
+	out, err := Run(context.Background(), d, Config{Params: p, Seed: 1, Jobs: 2, ValidateAsOf: "2018-11-01", AsOf: asOf,
+		SearchBudget: 3, Search: "random", Objective: "pr_auc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.CV.Rows != 400 || out.CV.Folds != 0 {
+		t.Errorf("out-of-time: %d rows validated (folds %d), want 400 (the 2018-11-01 rows)", out.CV.Rows, out.CV.Folds)
+	}
+	if len(out.Search) != 3 {
+		t.Fatalf("search trials = %d, want 3", len(out.Search))
+	}
+	best := out.Search[0]
+	for _, tr := range out.Search[1:] {
+		if tr.Score > best.Score {
+			best = tr
+		}
+	}
+	if out.Params.MaxFeatures != best.MaxFeatures || out.Params.MinSamplesLeaf != best.MinSamplesLeaf || out.Params.Criterion != best.Criterion {
+		t.Errorf("chosen params %+v, best trial %+v", out.Params, best)
+	}
+	if _, err := Run(context.Background(), d, Config{Params: p, ValidateAsOf: "2018-10-01", AsOf: asOf}); !errors.Is(err, exitcode.ErrBadInput) {
+		t.Errorf("validate-as-of the first snapshot (nothing earlier): error = %v, want ErrBadInput", err)
+	}
+}
+
+// TestOutOfTimeEmbargo: with a 30-day label window, snapshots less than 30
+// days before the validation cutoff are not trained on.
+func TestOutOfTimeEmbargo(t *testing.T) {
+	d := synthData(900)
+	asOf := make([]string, d.Rows())
+	for i := range asOf {
+		asOf[i] = []string{"2018-10-01", "2018-10-20", "2018-11-01"}[i%3]
+	}
+	c := Config{ValidateAsOf: "2018-11-01", AsOf: asOf, HorizonDays: 30}
+	fold, only, err := c.folds(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fold {
+		want := map[string]int{"2018-10-01": 1, "2018-10-20": -1, "2018-11-01": 0}[asOf[i]]
+		if f != want {
+			t.Fatalf("row %d as_of %s: fold %d, want %d", i, asOf[i], f, want)
+		}
+	}
+	if len(only) != 1 || only[0] != 0 {
+		t.Errorf("validated folds = %v, want [0]", only)
+	}
+	c.HorizonDays = 45
+	if _, _, err := c.folds(d); !errors.Is(err, exitcode.ErrBadInput) || !strings.Contains(err.Error(), "embargoed") {
+		t.Errorf("45-day window leaves nothing to train on: error = %v", err)
+	}
+}

@@ -226,6 +226,8 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{"generate", "--bad-lines", "1.5", "--out", "-"},
 		{"generate", "--variants", "-0.1", "--out", "-"},
 		{"generate", "--out", "-", "extra"},
+		{"generate", "--gzip-level", "12", "--out", "-"},
+		{"generate", "--out", dir},
 	} {
 		code, stdout, stderr := runWith(t, context.Background(), args...)
 		if code != 2 {
@@ -255,5 +257,58 @@ func TestPartPath(t *testing.T) {
 		if got := partPath(tt.path, tt.k, tt.n); got != tt.want {
 			t.Errorf("partPath(%q, %d, %d) = %q, want %q", tt.path, tt.k, tt.n, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkGenerateCommand runs the real command writing a plain file (the
+// MB/s are of JSON written, file system included).
+func BenchmarkGenerateCommand(b *testing.B) {
+	for _, bc := range []struct{ name, users, ext string }{
+		{"users=2000/json", "2000", ".json"},
+		{"users=500/gzip", "500", ".json.gz"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			out := filepath.Join(b.TempDir(), "events"+bc.ext)
+			var bytesOut float64
+			for b.Loop() {
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), []string{"generate", "--users", bc.users, "--out", out}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+					b.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				var sum map[string]any
+				lastLineOf := strings.TrimSpace(stdout.String())
+				if err := json.Unmarshal([]byte(lastLineOf[strings.LastIndexByte(lastLineOf, '\n')+1:]), &sum); err != nil {
+					b.Fatal(err)
+				}
+				bytesOut = sum["bytes"].(float64)
+			}
+			b.SetBytes(int64(bytesOut))
+		})
+	}
+}
+
+func TestGenerateToDevNull(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil {
+		t.Skip(err)
+	}
+	code, stdout, stderr := runWith(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if sum := lastLine(t, stdout); sum["bytes"].(float64) == 0 {
+		t.Errorf("summary %v", sum)
+	}
+}
+
+func TestGenerateCancelledLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, _, _ := runWith(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
+	if code == 0 {
+		t.Errorf("cancelled generate exit 0")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("cancelled generate left %v", entries)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -154,6 +153,7 @@ type promoteOptions struct {
 	minGain   float64
 	metric    string
 	jobs      int
+	holdout   float64
 }
 
 func newModelsPromoteCmd(a *App, reg *string) *cobra.Command {
@@ -176,7 +176,8 @@ promoted without comparison.`,
 	f.StringVar(&o.id, "id", "", "id column (default: the models')")
 	f.Float64Var(&o.minGain, "min-gain", 0, "required improvement of the metric over the champion")
 	f.StringVar(&o.metric, "metric", "f1", "comparison metric: f1, pr_auc or roc_auc")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	addHoldoutFlag(cmd, &o.holdout)
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 
@@ -217,7 +218,7 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	if err != nil && !noChampion {
 		return err
 	}
-	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs)
+	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 	if err != nil {
 		return fmt.Errorf("candidate %s: %w", cand.Ref(), err)
 	}
@@ -233,7 +234,7 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs)
+		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 		if err != nil {
 			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
 		}

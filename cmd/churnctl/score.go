@@ -2,21 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
+	"github.com/churnctl/churnctl/internal/lake"
 )
 
 func init() { register(newScoreCmd) }
@@ -57,8 +58,9 @@ The table's features must be exactly the model's (names and types; order may
 differ): otherwise score refuses with exit 3 and names the differences. The
 label column, if present, is ignored.
 
-Output: --out FILE, or --lake DIR writes DIR/predictions/as_of=DATE/predictions.parquet
-(plus _manifest.json), atomically.`,
+Output: --out FILE, or --lake DIR writes DIR/predictions/as_of=DATE/part-0.parquet
+(plus _manifest.json), one partition per as_of date, published atomically
+through the lake's transaction.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runScore(cmd.Context(), a, o) },
 	}
@@ -68,10 +70,10 @@ Output: --out FILE, or --lake DIR writes DIR/predictions/as_of=DATE/predictions.
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
 	addRegistryFlag(cmd, &o.registry)
 	f.StringVar(&o.out, "out", "", "output Parquet file")
-	f.StringVar(&o.lake, "lake", "", "lake root: write DIR/predictions/as_of=DATE/predictions.parquet")
+	f.StringVar(&o.lake, "lake", "", "lake root: publish DIR/predictions/as_of=DATE/part-0.parquet")
 	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
 	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
-	f.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel prediction")
+	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 
@@ -88,7 +90,7 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 		}
 	}
 	start := time.Now()
-	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs)
+	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs, featuretable.UserSplit{})
 	if err != nil {
 		return err
 	}
@@ -114,22 +116,12 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 	}
 	out := o.out
 	if o.lake != "" {
-		dates := map[string]bool{}
-		for _, r := range rows {
-			dates[r.AsOf] = true
-		}
-		if len(dates) != 1 || dates[""] {
-			return usageErrorf("--lake needs one as_of date for all rows (found %d distinct; set --as-of or use --out)", len(dates))
-		}
-		out = filepath.Join(o.lake, "predictions", "as_of="+rows[0].AsOf, "predictions.parquet")
-	}
-	if err := writeScores(out, rows); err != nil {
-		return err
-	}
-	if o.lake != "" {
-		if err := writeScoreManifest(out, rows, ref, t, a.RunID); err != nil {
+		var err error
+		if out, err = publishScores(o.lake, rows, ref, t, a.RunID); err != nil {
 			return err
 		}
+	} else if err := writeScores(out, rows); err != nil {
+		return err
 	}
 	a.Summary.Set("model", ref)
 	a.Summary.Set("rows", len(rows))
@@ -142,6 +134,17 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 
 // writeScores writes rows to path atomically (temp file in the same
 // directory, then rename).
+// encodeScores writes rows as Parquet (zstd, 64Ki-row row groups).
+func encodeScores(out io.Writer, rows []scoreRow) error {
+	w := parquet.NewGenericWriter[scoreRow](out, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
+	for lo := 0; lo < len(rows); lo += 65536 {
+		if _, err := w.Write(rows[lo:min(lo+65536, len(rows))]); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
 func writeScores(path string, rows []scoreRow) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -152,14 +155,7 @@ func writeScores(path string, rows []scoreRow) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	w := parquet.NewGenericWriter[scoreRow](tmp, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
-	for lo := 0; lo < len(rows); lo += 65536 {
-		if _, err := w.Write(rows[lo:min(lo+65536, len(rows))]); err != nil {
-			tmp.Close()
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err := encodeScores(tmp, rows); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -172,32 +168,57 @@ func writeScores(path string, rows []scoreRow) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-func writeScoreManifest(out string, rows []scoreRow, ref string, t *featuretable.Table, runID string) error {
-	f, err := os.Open(out)
-	if err != nil {
-		return err
+// publishScores writes one predictions/as_of=DATE partition per as_of date
+// through a lake transaction (staged, manifest, atomic publish) and returns
+// the partition directories, comma separated.
+func publishScores(root string, rows []scoreRow, ref string, t *featuretable.Table, runID string) (string, error) {
+	byDate := map[string][]scoreRow{}
+	for _, r := range rows {
+		if r.AsOf == "" {
+			return "", usageErrorf("--lake needs an as_of date on every row (the table has none: set --as-of, or use --out)")
+		}
+		if _, err := time.Parse(time.DateOnly, r.AsOf); err != nil {
+			return "", fmt.Errorf("%w: as_of %q is not a date YYYY-MM-DD", exitcode.ErrBadInput, r.AsOf)
+		}
+		byDate[r.AsOf] = append(byDate[r.AsOf], r)
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	f.Close()
-	if err != nil {
-		return err
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
 	}
+	tx, err := lake.New(root).Begin(runID)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Abort()
 	ver, _ := buildVersion()
-	inputs := slices.Clone(t.Files)
-	man := map[string]any{
-		"rows": len(rows), "files": []map[string]any{{"name": filepath.Base(out), "rows": len(rows), "bytes": n, "sha256": hex.EncodeToString(h.Sum(nil))}},
-		"inputs": inputs, "input_sha256": t.DataSHA256, "model": ref, "run_id": runID, "churnctl_version": ver,
-		"created_at": time.Now().UTC().Format(time.RFC3339),
+	var inputs []lake.Input
+	for _, f := range t.Files {
+		inputs = append(inputs, lake.Input{Path: f.Name, Hash: "sha256:" + f.SHA256, Bytes: f.Bytes})
 	}
-	b, err := json.MarshalIndent(man, "", "  ")
-	if err != nil {
-		return fmt.Errorf("score manifest: %w", err)
+	dates := slices.Sorted(maps.Keys(byDate))
+	var parts []string
+	for _, d := range dates {
+		part := lake.KeyAsOf + "=" + d
+		sf, err := tx.Create(lake.Predictions, part, "part-0.parquet")
+		if err != nil {
+			return "", err
+		}
+		if err := encodeScores(sf, byDate[d]); err != nil {
+			sf.Close()
+			return "", err
+		}
+		sf.SetRows(int64(len(byDate[d])))
+		if err := sf.Close(); err != nil {
+			return "", err
+		}
+		extra, _ := json.Marshal(map[string]string{"model": ref})
+		if err := tx.SetManifest(lake.Predictions, part, lake.Manifest{Inputs: inputs, Version: ver, RunID: runID, Extra: extra}); err != nil {
+			return "", err
+		}
+		parts = append(parts, filepath.Join(root, lake.Predictions, part))
 	}
-	path := filepath.Join(filepath.Dir(out), "_manifest.json")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
+	if err := tx.Commit(); err != nil {
+		return "", err
 	}
-	return os.Rename(tmp, path)
+	return strings.Join(parts, ","), nil
 }

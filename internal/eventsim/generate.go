@@ -30,8 +30,8 @@ type Config struct {
 	// Workers generating in parallel; 0 means GOMAXPROCS. The output does not
 	// depend on it.
 	Workers int
-	// Progress, if set, is called after each hour of log time is written
-	// with the number of hours done and the total.
+	// Progress, if set, is called after each window (10 minutes of log
+	// time) is written, with the number of windows done and the total.
 	Progress func(done, total int)
 }
 
@@ -52,12 +52,17 @@ type PartStats struct {
 	Lines, Bytes int64
 }
 
-// window is the span of log time generated and merged at once.
-const window = msPerHour
+// window is the span of log time generated and merged at once: small enough
+// for a window's encoded lines to stay in the CPU caches between the shards
+// and the merger.
+const (
+	window         = 10 * msPerMin
+	windowsPerHour = msPerHour / window
+)
 
-// Windows returns the number of one-hour windows of a log of days days, the
-// most outputs Generate can split it into.
-func Windows(days int) int { return days * 24 }
+// Hours returns the number of hours of a log of days days, the most outputs
+// Generate can split it into (outputs hold whole hours).
+func Hours(days int) int { return days * 24 }
 
 // Validate reports a configuration Generate cannot run.
 func (c *Config) Validate(parts int) error {
@@ -72,8 +77,8 @@ func (c *Config) Validate(parts int) error {
 		return fmt.Errorf("bad-line rate must be between 0 and 1, got %g", c.BadLineRate)
 	case c.VariantRate < 0 || c.VariantRate > 1:
 		return fmt.Errorf("variant rate must be between 0 and 1, got %g", c.VariantRate)
-	case parts < 1 || parts > Windows(c.Days):
-		return fmt.Errorf("outputs must be between 1 and %d (one per hour), got %d", Windows(c.Days), parts)
+	case parts < 1 || parts > Hours(c.Days):
+		return fmt.Errorf("outputs must be between 1 and %d (one per hour), got %d", Hours(c.Days), parts)
 	}
 	return nil
 }
@@ -102,7 +107,7 @@ func Generate(ctx context.Context, cfg Config, outs ...io.Writer) (Stats, error)
 		w = runtime.GOMAXPROCS(0)
 	}
 	w = min(w, actors, 64)
-	nw := Windows(cfg.Days)
+	nw := Hours(cfg.Days) * windowsPerHour
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -145,7 +150,7 @@ func Generate(ctx context.Context, cfg Config, outs ...io.Writer) (Stats, error)
 	chunks := make([]*chunk, w)
 	heads := make([]int, w)
 	for win := range nw {
-		if p := win * len(outs) / nw; p != part {
+		if p := (win / windowsPerHour) * len(outs) / Hours(cfg.Days); p != part {
 			part = p
 			bw.reset(outs[p])
 			st.Parts[p].From = time.UnixMilli(start + int64(win)*window).UTC()
@@ -185,18 +190,17 @@ func Generate(ctx context.Context, cfg Config, outs ...io.Writer) (Stats, error)
 			}
 			c := chunks[best]
 			h := heads[best]
-			from := 0
-			if h > 0 {
-				from = c.recs[h-1].end
-			}
 			// Copy the run of this chunk's records that precede every other head.
-			last := h
-			for last+1 < len(c.recs) && lessThanOthers(&c.recs[last+1], chunks, heads, best) {
-				last++
+			for {
+				r := &c.recs[h]
+				bw.write(c.buf[r.start:r.end])
+				written += int64(r.end - r.start)
+				h++
+				if h >= len(c.recs) || !lessThanOthers(&c.recs[h], chunks, heads, best) {
+					break
+				}
 			}
-			bw.write(c.buf[from:c.recs[last].end])
-			written += int64(c.recs[last].end - from)
-			heads[best] = last + 1
+			heads[best] = h
 		}
 		for i, c := range chunks {
 			st.Events += c.events
@@ -240,9 +244,9 @@ func lessThanOthers(r *rec, chunks []*chunk, heads []int, skip int) bool {
 
 // rec locates one event (and the bad line that may follow it) in a chunk.
 type rec struct {
-	ts    int64
-	actor int32
-	end   int // offset just past the event's lines in chunk.buf
+	ts         int64
+	actor      int32
+	start, end int32 // the event's lines (and its bad copy) in chunk.buf
 }
 
 // chunk is one shard's encoded events of one window, sorted by (ts, actor).
@@ -259,10 +263,12 @@ type shard struct {
 	id, n      int
 	start, end int64
 	actors     int
-	all        []*actor // by idx / n
-	list       []*actor // actors that may still write events
+	all        []*actor  // by idx / n
+	buckets    [][]int32 // per window: the actors (index in all) with an event or session start in it
+	spare      []int32
 	evs        []event
 	keys       []uint64
+	ends       []int32
 	pool       [][]event
 	out, free  chan *chunk
 	churners   int
@@ -273,7 +279,10 @@ func (s *shard) run(ctx context.Context, nw int) {
 	for idx := s.id; idx < s.actors; idx += s.n {
 		s.all = append(s.all, newActor(s.cfg, int32(idx), s.start, s.end))
 	}
-	s.list = slices.Clone(s.all)
+	s.buckets = make([][]int32, nw)
+	for li, a := range s.all {
+		s.schedule(int32(li), a.next)
+	}
 	for win := range nw {
 		var c *chunk
 		select {
@@ -282,7 +291,7 @@ func (s *shard) run(ctx context.Context, nw int) {
 			return
 		}
 		wEnd := min(s.end, s.start+int64(win+1)*window)
-		s.fill(c, wEnd)
+		s.fill(c, win, wEnd)
 		select {
 		case s.out <- c:
 		case <-ctx.Done():
@@ -292,10 +301,14 @@ func (s *shard) run(ctx context.Context, nw int) {
 }
 
 // fill generates the shard's events before wEnd into c, encoded and sorted.
-func (s *shard) fill(c *chunk, wEnd int64) {
+func (s *shard) fill(c *chunk, win int, wEnd int64) {
 	evs := s.evs[:0]
-	live := s.list[:0]
-	for _, a := range s.list {
+	// Only the actors with something in this window are visited.
+	due := s.buckets[win]
+	s.buckets[win] = nil
+	slices.Sort(due)
+	for _, li := range due {
+		a := s.all[li]
 		for {
 			if a.pos >= len(a.pending) {
 				if a.pending != nil {
@@ -324,12 +337,14 @@ func (s *shard) fill(c *chunk, wEnd int64) {
 			evs = append(evs, *e)
 			a.pos++
 		}
-		if !a.done || a.pos < len(a.pending) {
-			live = append(live, a)
+		switch {
+		case a.pos < len(a.pending):
+			s.schedule(li, a.pending[a.pos].ts)
+		case !a.done:
+			s.schedule(li, a.next)
 		}
 	}
-	clear(s.list[len(live):])
-	s.list = live
+	s.spare = due[:0]
 	// Sort by (ts, actor) through one uint64 per event: the offset of ts in
 	// the window, then the event's index. Within a shard the events are
 	// appended in increasing actor order, so for equal ts the index order is
@@ -345,9 +360,12 @@ func (s *shard) fill(c *chunk, wEnd int64) {
 	c.buf = c.buf[:0]
 	c.recs = c.recs[:0]
 	c.events, c.bad, c.variants = 0, 0, 0
+	// Encode in actor order (an actor's profile stays in cache over its
+	// events), then list the records in (ts, actor) order for the merge.
 	longLine := s.cfg.LongLineBytes
-	for _, k := range keys {
-		e := &evs[uint32(k)]
+	ends := s.ends[:0]
+	for i := range evs {
+		e := &evs[i]
 		a := s.all[int(e.actor)/s.n]
 		if e.variant != 0 {
 			c.buf = appendVariant(c.buf, e, a)
@@ -359,7 +377,16 @@ func (s *shard) fill(c *chunk, wEnd int64) {
 			c.buf = appendBad(c.buf, e, a, longLine)
 			c.bad++
 		}
-		c.recs = append(c.recs, rec{ts: e.ts, actor: e.actor, end: len(c.buf)})
+		ends = append(ends, int32(len(c.buf)))
+	}
+	s.ends = ends
+	for _, k := range keys {
+		i := uint32(k)
+		var from int32
+		if i > 0 {
+			from = ends[i-1]
+		}
+		c.recs = append(c.recs, rec{ts: evs[i].ts, actor: evs[i].actor, start: from, end: ends[i]})
 	}
 	c.events = int64(len(evs))
 }
@@ -382,11 +409,15 @@ type asyncBuf struct {
 	pooled bool
 }
 
-const asyncBufSize = 4 << 20
+// Eight 2 MiB buffers absorb the stalls of a file system's write-back.
+const (
+	asyncBufSize = 2 << 20
+	asyncBufs    = 8
+)
 
 func newAsyncWriter(onErr func()) *asyncWriter {
-	a := &asyncWriter{ch: make(chan asyncBuf, 2), free: make(chan []byte, 3), done: make(chan struct{})}
-	for range 3 {
+	a := &asyncWriter{ch: make(chan asyncBuf, asyncBufs), free: make(chan []byte, asyncBufs), done: make(chan struct{})}
+	for range asyncBufs {
 		a.free <- make([]byte, 0, asyncBufSize)
 	}
 	a.buf = <-a.free
@@ -440,4 +471,17 @@ func (a *asyncWriter) stop() error {
 		<-a.done
 	}
 	return a.err
+}
+
+// schedule files actor li under the window holding t; times at or after the
+// end of the log are dropped.
+func (s *shard) schedule(li int32, t int64) {
+	if t >= s.end {
+		return
+	}
+	w := int((max(t, s.start) - s.start) / window)
+	if s.buckets[w] == nil && s.spare != nil {
+		s.buckets[w], s.spare = s.spare, nil
+	}
+	s.buckets[w] = append(s.buckets[w], li)
 }

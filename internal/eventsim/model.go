@@ -105,8 +105,8 @@ const (
 const (
 	baseSessionsPerDay = 0.218
 	baseSessionSteps   = 36.0
-	churnLogit         = -1.9
-	quietShare         = 0.18 // loyal users who drift without cancelling
+	churnLogit         = -2.0
+	quietShare         = 0.15 // loyal users who drift without cancelling
 	newUserShare       = 0.30 // users who register during the period
 	guestPerUser       = 1.0 / 40
 )
@@ -204,10 +204,10 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 
 	a.rate = baseSessionsPerDay / msPerDay * lognormal(r, 0.6) * math.Exp(0.25*sat)
 	a.steps = baseSessionSteps * lognormal(r, 0.3)
-	a.tu = 0.044 * lognormal(r, 0.35) * math.Exp(0.35*sat)
+	a.tu = 0.042 * lognormal(r, 0.35) * math.Exp(0.35*sat)
 	a.td = 0.0095 * lognormal(r, 0.4) * math.Exp(-0.6*sat)
-	a.pl = 0.025 * lognormal(r, 0.35) * math.Exp(0.3*sat)
-	a.af = 0.0145 * lognormal(r, 0.4) * math.Exp(0.3*sat)
+	a.pl = 0.024 * lognormal(r, 0.35) * math.Exp(0.3*sat)
+	a.af = 0.0135 * lognormal(r, 0.4) * math.Exp(0.3*sat)
 	a.ad = 0.029 * lognormal(r, 0.3)
 	a.hp = 0.006 * lognormal(r, 0.4)
 	a.upP = min(0.9, 0.22*math.Exp(0.3*sat))
@@ -230,7 +230,7 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		}
 	}
 	// Churn: likelier for unsatisfied users, at a time spread over the range.
-	churnP := sigmoid(churnLogit - 1.9*sat)
+	churnP := sigmoid(churnLogit - 2.1*sat)
 	if end-a0 >= 4*msPerDay && r.Float64() < churnP {
 		lo := a0 + 2*msPerDay
 		hi := end - 36*msPerHour
@@ -238,7 +238,7 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		d := int64(uniform(r, 14, 42) * msPerDay)
 		a.driftEnd = a.churnAt
 		a.driftStart = a.churnAt - d
-		a.driftMag = uniform(r, 0.5, 1.0)
+		a.driftMag = uniform(r, 0.6, 1.0)
 		a.next = min(a.next, a.churnAt)
 	} else if r.Float64() < quietShare {
 		a.driftStart = start - 20*msPerDay + int64(r.Float64()*float64(span+20*msPerDay))
@@ -338,7 +338,7 @@ func (st *stepTable) draw(r *rand.Rand) page {
 
 func (a *actor) table(d float64) stepTable {
 	var st stepTable
-	st.add(pNextSong, 0.85)
+	st.add(pNextSong, 0.87)
 	st.add(pThumbsUp, a.tu*(1-0.5*d))
 	st.add(pThumbsDown, a.td*(1+3.5*d))
 	st.add(pAddToPlaylist, a.pl*(1-0.6*d))

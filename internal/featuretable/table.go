@@ -56,6 +56,10 @@ type Schema struct {
 	Label    string    `json:"label,omitempty"`
 	ID       string    `json:"id,omitempty"`
 	AsOf     string    `json:"as_of,omitempty"`
+	// HorizonDays is the label window [as_of, as_of+H) of a labelled
+	// snapshot (0: unknown); out-of-time validation uses it to keep
+	// training labels from overlapping the validation cutoff.
+	HorizonDays int `json:"horizon_days,omitempty"`
 }
 
 // Feature is one feature column.
@@ -95,6 +99,11 @@ type Options struct {
 	// RequireLabel makes a missing label column an error; else Label is nil
 	// when the column is absent.
 	RequireLabel bool
+	// IgnoreLabel skips the label column entirely (scoring: an unlabelled
+	// snapshot may carry an empty label column).
+	IgnoreLabel bool
+	// Split keeps one side of a stable per-user holdout (off when zero).
+	Split UserSplit
 }
 
 // File is one input file and its content hash.
@@ -117,6 +126,8 @@ type Table struct {
 	DataSHA256 string
 	LabelName  string
 	IDName     string
+	// HorizonDays comes from the schema file (0 when unknown).
+	HorizonDays int
 }
 
 // Rows returns the number of rows.
@@ -241,6 +252,9 @@ func Read(paths []string, o Options) (*Table, error) {
 			}
 		}
 	}
+	if schema != nil {
+		t.HorizonDays = schema.HorizonDays
+	}
 	for fi, path := range files {
 		r, info, err := readFile(path, o)
 		if err != nil {
@@ -264,7 +278,9 @@ func Read(paths []string, o Options) (*Table, error) {
 			}
 			t.Cols[j] = append(t.Cols[j], c...)
 		}
-		if l, ok := r.nums[o.Label]; ok {
+		if l, ok := r.nums[o.Label]; o.IgnoreLabel {
+			// skipped
+		} else if ok {
 			if fi > 0 && t.Label == nil {
 				return nil, fmt.Errorf("%w: %s has label column %q, earlier files do not", exitcode.ErrBadInput, path, o.Label)
 			}
@@ -317,6 +333,9 @@ func Read(paths []string, o Options) (*Table, error) {
 		h.Write([]byte(s + "\n"))
 	}
 	t.DataSHA256 = hex.EncodeToString(h.Sum(nil))
+	if err := o.Split.Apply(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

@@ -168,6 +168,11 @@ type Tx struct {
 	// explicit SetManifest, and the fields left empty by it.
 	Version string
 
+	// Owner tags the files Create adds (FileEntry.RunID); empty means the
+	// run id. Stages with deterministic output set it to a run id derived
+	// from their inputs.
+	Owner string
+
 	// Hook, if set, is called at named points of Commit ("journal",
 	// "swap N", "renamed"); tests use it to simulate crashes.
 	Hook func(step string)
@@ -321,7 +326,11 @@ func (s *StagedFile) Close() error {
 		return fmt.Errorf("lake: %w", err)
 	}
 	s.t.mu.Lock()
-	s.p.files = append(s.p.files, FileEntry{Name: s.name, Rows: s.rows, Bytes: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), RunID: s.t.runID})
+	owner := s.t.Owner
+	if owner == "" {
+		owner = s.t.runID
+	}
+	s.p.files = append(s.p.files, FileEntry{Name: s.name, Rows: s.rows, Bytes: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), RunID: owner})
 	s.t.mu.Unlock()
 	return nil
 }

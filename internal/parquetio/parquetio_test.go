@@ -399,3 +399,125 @@ func TestDeterministic(t *testing.T) {
 		t.Error("same batch written twice (serial, parallel) gave different bytes")
 	}
 }
+
+// TestFastValuesMatchPortable checks that the mirrored-layout value path
+// writes the same bytes as parquet-go's public constructors.
+func TestFastValuesMatchPortable(t *testing.T) {
+	if !fastValues {
+		t.Fatal("parquet.Value layout check failed: parquet-go changed, the slow path is in use")
+	}
+	mem := memory.NewGoAllocator()
+	s := allTypes()
+	b := makeBatch(mem, s, 0, 3000)
+	defer b.Release()
+	var out [2]bytes.Buffer
+	for i := range out {
+		fastValues = i == 0
+		w, err := NewWriter(&out[i], s, WithDictionary("opt_utf8"), WithRowGroupSize(1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fastValues = true
+	if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
+		t.Error("fast and portable value paths wrote different files")
+	}
+}
+
+// TestWriteRows writes a permutation of two batches and reads it back.
+func TestWriteRows(t *testing.T) {
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast=%v", fast), func(t *testing.T) {
+			defer func() { fastValues = true }()
+			fastValues = fast
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			s := allTypes()
+			a := makeBatch(mem, s, 0, 50)
+			defer a.Release()
+			bb := makeBatch(mem, s, 50, 50)
+			b := bb.NewSlice(10, 50) // rows 60..99, with an offset
+			bb.Release()
+			defer b.Release()
+			// Interleave: row i of the result is row 99-i of the concatenation a(0..49)+b(60..99) minus the gap.
+			var refs []RowRef
+			for i := 39; i >= 0; i-- {
+				refs = append(refs, RowRef{1, int32(i)})
+			}
+			for i := 49; i >= 0; i-- {
+				refs = append(refs, RowRef{0, int32(i)})
+			}
+			path := filepath.Join(t.TempDir(), "p.parquet")
+			var buf bytes.Buffer
+			w, err := NewWriter(&buf, s, WithRowGroupSize(30), WithDictionary("opt_utf8"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.WriteRows([]arrow.RecordBatch{a, b}, refs); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(path, buf.Bytes(), 0o644)
+			// Expected: rows 99..60 then 49..0 of makeBatch.
+			full := makeBatch(mem, s, 0, 100)
+			defer full.Release()
+			var parts []arrow.RecordBatch
+			for i := 99; i >= 60; i-- {
+				parts = append(parts, full.NewSlice(int64(i), int64(i+1)))
+			}
+			for i := 49; i >= 0; i-- {
+				parts = append(parts, full.NewSlice(int64(i), int64(i+1)))
+			}
+			want := concat(t, mem, s, parts)
+			defer want.Release()
+			for _, p := range parts {
+				p.Release()
+			}
+			checkIndependent(t, path, want)
+		})
+	}
+}
+
+// concat builds one batch from several (test helper, row by row).
+func concat(t *testing.T, mem memory.Allocator, s *arrow.Schema, parts []arrow.RecordBatch) arrow.RecordBatch {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if err := w.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.parquet")
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rr, err := f.Records(mem, nil, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	if !rr.Next() {
+		t.Fatal("no batch")
+	}
+	rec := rr.RecordBatch()
+	rec.Retain()
+	return rec
+}

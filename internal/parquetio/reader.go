@@ -131,6 +131,7 @@ type columnCursor struct {
 	pages parquet.Pages
 	page  parquet.Page
 	vr    parquet.ValueReader
+	fast  fastPage
 }
 
 func (r *fileReader) Retain() { r.refs.Add(1) }
@@ -208,6 +209,9 @@ func (r *fileReader) Next() bool {
 
 // readColumn reads n values of one column into a new Arrow array.
 func (r *fileReader) readColumn(c *columnCursor, k kind, n int) (arrow.Array, error) {
+	if fastKind(k) {
+		return r.readColumnFast(c, k, n)
+	}
 	b := array.NewBuilder(r.mem, k.arrowType())
 	defer b.Release()
 	b.Reserve(n)

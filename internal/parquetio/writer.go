@@ -42,6 +42,7 @@ type writerConfig struct {
 	kv           [][2]string
 	parallel     bool
 	pageSize     int
+	noBounds     []string
 }
 
 // WriterOption configures a Writer.
@@ -99,6 +100,13 @@ func WithPageSize(bytes int) WriterOption {
 	}
 }
 
+// WithoutBounds skips the min/max statistics of the named columns (page
+// and column chunk bounds). Computing them costs string comparisons on
+// every page; skip them for columns nobody filters on (free text, blobs).
+func WithoutBounds(columns ...string) WriterOption {
+	return func(c *writerConfig) { c.noBounds = append(c.noBounds, columns...) }
+}
+
 // Writer writes Arrow record batches of one schema to a Parquet file.
 // It is not safe for concurrent use.
 type Writer struct {
@@ -135,6 +143,9 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts ...WriterOption) (*Writer
 	}
 	if cfg.pageSize > 0 {
 		popts = append(popts, parquet.PageBufferSize(cfg.pageSize))
+	}
+	for _, name := range cfg.noBounds {
+		popts = append(popts, parquet.SkipPageBounds(name), parquet.SkipPageStatistics(name))
 	}
 	for _, kv := range cfg.kv {
 		popts = append(popts, parquet.KeyValueMetadata(kv[0], kv[1]))
@@ -178,6 +189,83 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 			}
 			w.inGroup = 0
 		}
+	}
+	return nil
+}
+
+// RowRef addresses row Row of batch Batch in a WriteRows call.
+type RowRef struct {
+	Batch, Row int32
+}
+
+// WriteRows appends the referenced rows of recs, in the order of rows
+// (a sorted or filtered view written without first copying the rows into
+// a new batch). Every batch must have the writer's schema.
+func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
+	if w.closed {
+		return fmt.Errorf("parquetio: write after close")
+	}
+	for _, r := range recs {
+		if err := w.checkSchema(r.Schema()); err != nil {
+			return err
+		}
+	}
+	for len(rows) > 0 {
+		m := min(int64(len(rows)), w.cfg.rowGroupSize-w.inGroup)
+		part := rows[:m]
+		for ci := range w.cols {
+			if err := w.writeColumnRefs(ci, recs, part); err != nil {
+				return err
+			}
+		}
+		rows = rows[m:]
+		w.inGroup += m
+		w.rows += m
+		if w.inGroup == w.cfg.rowGroupSize {
+			if err := w.pw.Flush(); err != nil {
+				return fmt.Errorf("parquetio: flush row group: %w", err)
+			}
+			w.inGroup = 0
+		}
+	}
+	return nil
+}
+
+// writeColumnRefs is writeColumn over referenced rows.
+func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef) error {
+	col := w.cols[ci]
+	nullable := w.schema.Field(ci).Nullable
+	var def byte
+	if nullable {
+		def = 1
+	}
+	buf := w.scratch[ci]
+	if cap(buf) < chunkRows {
+		buf = make([]parquet.Value, chunkRows)
+		w.scratch[ci] = buf
+	}
+	arrs := make([]arrow.Array, len(recs))
+	for i, r := range recs {
+		arrs[i] = r.Column(ci)
+		if !nullable && arrs[i].NullN() > 0 {
+			return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
+		}
+	}
+	k := w.kinds[ci]
+	for start := 0; start < len(rows); start += chunkRows {
+		part := rows[start:min(start+chunkRows, len(rows))]
+		vals := buf[:len(part)]
+		if fastValues {
+			fillFastRefs(vals, k, arrs, part, int(def), ci)
+		} else {
+			for j, ref := range part {
+				fillPortable(vals[j:j+1], k, arrs[ref.Batch], int(ref.Row), def, ci)
+			}
+		}
+		if _, err := col.WriteRowValues(vals); err != nil {
+			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		}
+		clear(vals)
 	}
 	return nil
 }
@@ -240,15 +328,32 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 		w.scratch[ci] = buf
 	}
 	k := w.kinds[ci]
+	if !nullable && arr.NullN() > 0 {
+		return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
+	}
 	for start := lo; start < hi; start += chunkRows {
 		end := min(start+chunkRows, hi)
 		vals := buf[:end-start]
+		if fastValues {
+			fillFast(vals, k, arr, start, end, int(def), ci)
+		} else {
+			fillPortable(vals, k, arr, start, def, ci)
+		}
+		if _, err := col.WriteRowValues(vals); err != nil {
+			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		}
+		clear(vals) // drop references to the batch's buffers
+	}
+	return nil
+}
+
+// fillPortable converts rows [start, start+len(vals)) of arr with the
+// public parquet-go constructors.
+func fillPortable(vals []parquet.Value, k kind, arr arrow.Array, start int, def byte, ci int) {
+	{
 		for j := range vals {
 			r := start + j
 			if arr.IsNull(r) {
-				if !nullable {
-					return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
-				}
 				vals[j] = parquet.NullValue().Level(0, 0, ci)
 				continue
 			}
@@ -274,12 +379,7 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 			}
 			vals[j] = v.Level(0, int(def), ci)
 		}
-		if _, err := col.WriteRowValues(vals); err != nil {
-			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
-		}
-		clear(vals) // drop references to the batch's buffers
 	}
-	return nil
 }
 
 // Close flushes the last row group and writes the footer. It does not close

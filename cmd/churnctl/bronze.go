@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/etl/bronze"
+)
+
+func init() { registerETL(newBronzeCmd) }
+
+type bronzeOptions struct {
+	lake            string
+	ds, from, to    string
+	maxInvalidRatio float64
+	allowTruncated  bool
+	force           bool
+	maxLineBytes    int
+	ingestDate      string
+	workers         int
+	memoryBudgetMiB int
+}
+
+func newBronzeCmd(a *App) *cobra.Command {
+	var o bronzeOptions
+	cmd := &cobra.Command{
+		Use:   "bronze --lake DIR INPUT...",
+		Short: "Ingest JSON event logs into typed, validated bronze Parquet",
+		Long: `bronze reads Sparkify/eventsim JSON event logs (one object per line; files plain
+or gzip, directories recursively, globs, "-" for stdin) and writes
+DIR/bronze/events/dt=YYYY-MM-DD/*.parquet (dt = event day, UTC) plus
+DIR/bronze/quarantine/dt=YYYY-MM-DD/*.parquet (dt = ingest day) for lines that
+fail a rule: malformed_json, missing_field, wrong_type, ts_out_of_range,
+invalid_utf8, line_too_long, negative_length. Every line is accounted for:
+lines_read = rows_written + rows_quarantined (+ rows_filtered with a day filter).
+
+The run is published atomically (a killed run leaves the lake as it was).
+Inputs whose content was ingested before are skipped unless --force, which
+replaces that earlier run's rows. Re-running the same inputs writes identical
+bytes.
+
+Exit 3 when more than --max-invalid-ratio of the lines are quarantined (the
+quarantine is still published), when an input is missing or unreadable
+(before writing anything), or when a gzip input is truncated or corrupt
+(unless --allow-truncated).`,
+		Example: `  churnctl etl bronze --lake /data/lake logs/
+  churnctl etl bronze --lake /data/lake --ds 2018-10-05 'logs/*.json.gz'
+  zcat events.json.gz | churnctl etl bronze --lake /data/lake -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBronze(cmd, a, &o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.lake, "lake", "", "lake root directory (required)")
+	f.StringVar(&o.ds, "ds", "", "keep only the events of this day (YYYY-MM-DD, UTC)")
+	f.StringVar(&o.from, "from", "", "keep only events on or after this day (YYYY-MM-DD)")
+	f.StringVar(&o.to, "to", "", "keep only events on or before this day (YYYY-MM-DD)")
+	f.Float64Var(&o.maxInvalidRatio, "max-invalid-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is quarantined")
+	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "publish what a truncated or corrupt gzip input yielded instead of failing")
+	f.BoolVar(&o.force, "force", false, "re-ingest inputs already ingested (same content), replacing their rows")
+	f.IntVar(&o.maxLineBytes, "max-line-bytes", 64*1024, "quarantine longer lines as line_too_long")
+	f.StringVar(&o.ingestDate, "ingest-date", "", "quarantine partition day (default today, UTC)")
+	f.IntVar(&o.workers, "workers", 0, "decode/write goroutines (default: number of CPUs)")
+	f.IntVar(&o.memoryBudgetMiB, "memory-budget", 96, "MiB of decoded rows buffered before writing")
+	_ = cmd.MarkFlagRequired("lake")
+	return cmd
+}
+
+func parseDay(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, usageErrorf("--%s %q: want YYYY-MM-DD", flag, s)
+	}
+	return t, nil
+}
+
+func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) error {
+	ctx := cmd.Context()
+	if o.lake == "" {
+		return usageErrorf("--lake is required")
+	}
+	if o.ds != "" && (o.from != "" || o.to != "") {
+		return usageErrorf("--ds excludes --from/--to")
+	}
+	if o.ds != "" {
+		o.from, o.to = o.ds, o.ds
+	}
+	from, err := parseDay("from", o.from)
+	if err != nil {
+		return err
+	}
+	to, err := parseDay("to", o.to)
+	if err != nil {
+		return err
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return usageErrorf("--to %s is before --from %s", o.to, o.from)
+	}
+	ingest, err := parseDay("ingest-date", o.ingestDate)
+	if err != nil {
+		return err
+	}
+	if o.maxInvalidRatio < 0 || o.maxInvalidRatio > 1 {
+		return usageErrorf("--max-invalid-ratio %g: want 0..1", o.maxInvalidRatio)
+	}
+	if o.maxLineBytes < 256 {
+		return usageErrorf("--max-line-bytes %d: want at least 256", o.maxLineBytes)
+	}
+	// Keep the heap (and RSS) bounded whatever the input size, unless the
+	// user set GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(o.memoryBudgetMiB)<<20 + 256<<20)
+	}
+	ver, _ := buildVersion()
+	cfg := bronze.Config{
+		Lake: o.lake, Inputs: args, Stdin: a.Stdin, From: from, To: to,
+		MaxInvalidRatio: o.maxInvalidRatio, AllowTruncated: o.allowTruncated, Force: o.force,
+		MaxLineBytes: o.maxLineBytes, IngestDate: ingest, Version: ver, RunID: a.RunID,
+		Workers: o.workers, MemoryBudget: int64(o.memoryBudgetMiB) << 20, Log: a.Log.With("stage", "bronze"),
+	}
+	if d, err := time.ParseDuration(os.Getenv("CHURNCTL_TEST_COMMIT_DELAY")); err == nil && d > 0 {
+		cfg.CommitHook = func(string) { time.Sleep(d) } // kill-at-any-moment tests
+	}
+	if a.ShowProgress() {
+		bar := progressbar.DefaultBytes(-1, "bronze")
+		defer bar.Finish()
+		cfg.Progress = func(n int64) { _ = bar.Set64(n) }
+	}
+	start := time.Now()
+	cfg.Log.Info("bronze start", "inputs", len(args), "lake", o.lake)
+	st, err := bronze.Run(ctx, cfg)
+	a.Summary.Set("lines_read", st.LinesRead)
+	a.Summary.Set("rows_written", st.RowsWritten)
+	a.Summary.Set("rows_quarantined", st.RowsQuarantined)
+	if st.RowsFiltered > 0 {
+		a.Summary.Set("rows_filtered", st.RowsFiltered)
+	}
+	a.Summary.Set("empty_lines", st.EmptyLines)
+	a.Summary.Set("files_read", st.FilesRead)
+	a.Summary.Set("skipped_inputs", st.SkippedInputs)
+	a.Summary.Set("partitions", st.Partitions)
+	a.Summary.Set("quarantine_partitions", st.QuarantineParts)
+	a.Summary.Set("bytes_read", st.BytesRead)
+	if st.JSONBytes != st.BytesRead {
+		a.Summary.Set("json_bytes", st.JSONBytes)
+	}
+	if len(st.ByRule) > 0 {
+		a.Summary.Set("quarantine_by_rule", st.ByRule)
+	}
+	a.Summary.Set("schema_drift", nonNil(st.SchemaDrift))
+	if st.IngestRunID != "" {
+		a.Summary.Set("ingest_run_id", st.IngestRunID)
+	}
+	a.Summary.Set("published", st.Published)
+	d := time.Since(start)
+	if secs := d.Seconds(); secs > 0 && st.JSONBytes > 0 {
+		a.Summary.Set("mb_per_s", float64(int(float64(st.JSONBytes)/secs/1e6*10))/10)
+	}
+	cfg.Log.Info("bronze done", "rows_in", st.LinesRead, "rows_out", st.RowsWritten, "rows_quarantined", st.RowsQuarantined,
+		"duration_ms", d.Milliseconds(), "err", errString(err))
+	if err != nil {
+		return fmt.Errorf("etl bronze: %w", err)
+	}
+	return nil
+}
+
+func nonNil(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,860 @@
+// Package bronze turns Sparkify/eventsim JSON event logs into the typed
+// bronze layer of the lake: DIR/bronze/events/dt=YYYY-MM-DD/*.parquet (dt =
+// event day, UTC) and DIR/bronze/quarantine/dt=YYYY-MM-DD/*.parquet (dt =
+// ingest day), every line accounted for:
+//
+//	lines_read = rows_written + rows_quarantined + rows_filtered
+//
+// (rows_filtered counts valid events outside --ds/--from/--to; it is 0
+// without a day filter; empty lines are counted apart and skipped).
+//
+// Pipeline: one goroutine reads each input (gunzipping if needed) and cuts it
+// into ~4 MiB chunks on newline boundaries; Config.Workers goroutines decode
+// chunks with a decoder specialised to the 18-key schema (byte scanning, no
+// reflection, a general path for odd but valid lines) straight into Arrow
+// builders, one record batch per event day; a sequencer takes the results in
+// chunk order (so nothing depends on goroutine scheduling) and buffers them
+// per day. A day that has received no rows for a while (inputs are mostly in
+// time order) or the largest day when the memory budget is exceeded is
+// flushed: its rows are sorted by (ts, source_file, line_number) and written as one Parquet file
+// part-<ingest_run_id>-NNNNN.parquet by a pool of writers. Memory is bounded
+// by the budget, not by the input size; a day that is flushed more than once
+// gets several files, each sorted, all deterministic.
+package bronze
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/zeebo/xxh3"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/lake"
+	"github.com/churnctl/churnctl/internal/parquetio"
+)
+
+// Config is one bronze run.
+type Config struct {
+	// Lake is the lake root directory.
+	Lake string
+	// Inputs are files, directories, globs or "-" (Stdin).
+	Inputs []string
+	Stdin  io.Reader
+	// From and To (inclusive, UTC days; zero: unbounded) keep only the
+	// events of those days.
+	From, To time.Time
+	// MaxInvalidRatio: a run with rows_quarantined/lines_read above it
+	// publishes only its quarantine and fails with exitcode.ErrBadInput.
+	MaxInvalidRatio float64
+	// AllowTruncated publishes what a truncated or corrupt gzip input
+	// yielded; without it such a run publishes nothing and fails.
+	AllowTruncated bool
+	// Force re-ingests inputs whose content was ingested before, replacing
+	// the rows of the earlier run.
+	Force bool
+	// MaxLineBytes: longer lines are quarantined as line_too_long
+	// (default 65536).
+	MaxLineBytes int
+	// RawLineCap caps the raw_line stored in quarantine (default 4096).
+	RawLineCap int
+	// IngestDate is the quarantine partition day (default: today, UTC).
+	IngestDate time.Time
+	// Version is the churnctl version written into manifests.
+	Version string
+	// RunID is this invocation's id (names the staging dir and the
+	// runs/<RunID>.json record). The ingest_run_id stored in rows is
+	// derived from the inputs and options instead, so re-runs are
+	// byte-identical.
+	RunID string
+	// Workers decode chunks (default GOMAXPROCS); as many write Parquet.
+	Workers int
+	// MemoryBudget bounds the Arrow data buffered before it is written
+	// (default 96 MiB).
+	MemoryBudget int64
+	// ChunkBytes is the decode unit (default 4 MiB).
+	ChunkBytes int
+	Mem        memory.Allocator
+	Log        *slog.Logger
+	// CommitHook is passed to lake.Tx.Hook (tests).
+	CommitHook func(step string)
+	// Progress, if set, is called with the number of input bytes read so
+	// far (from the reader goroutine).
+	Progress func(bytesRead int64)
+}
+
+// Stats is what a run did; the command turns it into the summary line.
+type Stats struct {
+	LinesRead       int64            `json:"lines_read"`
+	RowsWritten     int64            `json:"rows_written"`
+	RowsQuarantined int64            `json:"rows_quarantined"`
+	RowsFiltered    int64            `json:"rows_filtered"`
+	EmptyLines      int64            `json:"empty_lines"`
+	FilesRead       int              `json:"files_read"`
+	SkippedInputs   int              `json:"skipped_inputs"`
+	Partitions      int              `json:"partitions"`
+	QuarantineParts int              `json:"quarantine_partitions"`
+	FilesWritten    int              `json:"files_written"`
+	BytesRead       int64            `json:"bytes_read"`
+	JSONBytes       int64            `json:"json_bytes"`
+	ByRule          map[string]int64 `json:"quarantine_by_rule,omitempty"`
+	SchemaDrift     map[string]int64 `json:"schema_drift,omitempty"`
+	IngestRunID     string           `json:"ingest_run_id"`
+	Truncated       []string         `json:"truncated,omitempty"`
+	Published       bool             `json:"published"`
+}
+
+// ledgerDir holds one record per ingested input content hash.
+const ledgerDir = "bronze/_ingested"
+
+type ledgerEntry struct {
+	Path        string `json:"path"`
+	Hash        string `json:"xxh3_128"`
+	Bytes       int64  `json:"bytes"`
+	IngestRunID string `json:"ingest_run_id"`
+}
+
+func (c *Config) defaults() {
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 64 * 1024
+	}
+	if c.RawLineCap <= 0 {
+		c.RawLineCap = 4096
+	}
+	if c.IngestDate.IsZero() {
+		c.IngestDate = time.Now().UTC()
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = 96 << 20
+	}
+	if c.ChunkBytes <= 0 {
+		c.ChunkBytes = 4 << 20
+	}
+	if c.ChunkBytes < c.MaxLineBytes+1 {
+		c.ChunkBytes = c.MaxLineBytes + 1
+	}
+	if c.Mem == nil {
+		c.Mem = memory.NewGoAllocator()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.RunID == "" {
+		c.RunID = "bronze-" + time.Now().UTC().Format("20060102T150405.000000000Z")
+	}
+}
+
+// Run ingests the inputs into the lake. Errors wrap exitcode sentinels:
+// ErrBadInput for missing/unreadable/damaged inputs and failed quality
+// gates, ErrNothingToDo when every input was already ingested,
+// ErrTransient when another run holds the lake lock.
+func Run(ctx context.Context, cfg Config) (Stats, error) {
+	cfg.defaults()
+	var st Stats
+	if len(cfg.Inputs) == 0 {
+		return st, fmt.Errorf("%w: no input", exitcode.ErrUsage)
+	}
+	inputs, err := ResolveInputs(cfg.Inputs)
+	if err != nil {
+		return st, err
+	}
+	l := lake.New(cfg.Lake)
+	tx, err := l.Begin(cfg.RunID)
+	if err != nil {
+		return st, err
+	}
+	defer tx.Abort()
+	tx.Version, tx.Hook = cfg.Version, cfg.CommitHook
+
+	for i := range inputs {
+		if inputs[i].Name == "-" {
+			dir, err := tx.TempDir()
+			if err != nil {
+				return st, err
+			}
+			if cfg.Stdin == nil {
+				return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
+			}
+			if err := spoolStdin(&inputs[i], cfg.Stdin, dir); err != nil {
+				return st, err
+			}
+		}
+	}
+	if err := hashInputs(inputs); err != nil {
+		return st, err
+	}
+
+	// Skip inputs already ingested (unless --force); remember the runs a
+	// forced re-ingest replaces.
+	ledger, err := readLedger(l)
+	if err != nil {
+		return st, err
+	}
+	var todo []Input
+	replaced := map[string]bool{}
+	for _, in := range inputs {
+		if e, ok := ledger[in.Hash]; ok {
+			if !cfg.Force {
+				st.SkippedInputs++
+				cfg.Log.Info("input already ingested, skipped (use --force to re-ingest)", "input", in.Name, "ingest_run_id", e.IngestRunID)
+				continue
+			}
+			replaced[e.IngestRunID] = true
+		}
+		todo = append(todo, in)
+	}
+	if len(todo) == 0 {
+		return st, fmt.Errorf("%w: all %d inputs already ingested", exitcode.ErrNothingToDo, len(inputs))
+	}
+	todoHash := map[string]bool{}
+	for _, in := range todo {
+		todoHash[in.Hash] = true
+	}
+	for _, e := range ledger {
+		if replaced[e.IngestRunID] && !todoHash[e.Hash] {
+			return st, fmt.Errorf("%w: --force would drop the rows of %s, ingested by the same run %s; re-ingest it too", exitcode.ErrUsage, e.Path, e.IngestRunID)
+		}
+	}
+	st.IngestRunID = ingestRunID(&cfg, todo)
+	replaced[st.IngestRunID] = true
+	tx.Owner = st.IngestRunID
+	st.FilesRead = len(todo)
+
+	pipe := &pipeline{cfg: &cfg, tx: tx, inputs: todo, runID: st.IngestRunID}
+	if err := pipe.run(ctx); err != nil {
+		return st, err
+	}
+	s := pipe.stats
+	st.LinesRead, st.EmptyLines = s.lines, s.empty
+	st.RowsWritten, st.RowsQuarantined, st.RowsFiltered = s.written, s.quarantined, s.filtered
+	st.BytesRead, st.JSONBytes = pipe.bytesRead, pipe.jsonBytes
+	st.SchemaDrift = s.drift
+	st.ByRule = map[string]int64{}
+	for i, r := range Rules {
+		if s.byRule[i] > 0 {
+			st.ByRule[r] = s.byRule[i]
+		}
+	}
+	st.Truncated = pipe.truncated
+	if st.LinesRead != st.RowsWritten+st.RowsQuarantined+st.RowsFiltered {
+		return st, fmt.Errorf("bronze: accounting identity broken: lines_read %d != rows_written %d + rows_quarantined %d + rows_filtered %d",
+			st.LinesRead, st.RowsWritten, st.RowsQuarantined, st.RowsFiltered)
+	}
+
+	var gateErr error
+	ratio := 0.0
+	if st.LinesRead > 0 {
+		ratio = float64(st.RowsQuarantined) / float64(st.LinesRead)
+	}
+	switch {
+	case len(pipe.truncated) > 0 && !cfg.AllowTruncated:
+		return st, fmt.Errorf("%w: %s; nothing published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+	case ratio > cfg.MaxInvalidRatio:
+		gateErr = fmt.Errorf("%w: %d of %d lines quarantined (%.4f > --max-invalid-ratio %g); only the quarantine was published",
+			exitcode.ErrBadInput, st.RowsQuarantined, st.LinesRead, ratio, cfg.MaxInvalidRatio)
+	}
+
+	// Restage every partition this run writes to or that holds rows of a
+	// run it replaces, keeping the files of other runs.
+	accounting := map[string]any{
+		"lines_read": st.LinesRead, "rows_written": st.RowsWritten, "rows_quarantined": st.RowsQuarantined,
+		"rows_filtered": st.RowsFiltered, "empty_lines": st.EmptyLines,
+	}
+	var inputsM []lake.Input
+	for _, in := range todo {
+		inputsM = append(inputsM, lake.Input{Path: in.Name, Hash: "xxh3-128:" + in.Hash, Bytes: in.Size, RunID: st.IngestRunID})
+	}
+	tables := []string{lake.BronzeQuarantine}
+	if gateErr == nil {
+		tables = append(tables, lake.BronzeEvents)
+	}
+	for _, table := range tables {
+		written := pipe.partitions[table]
+		n, err := restage(l, tx, table, written, replaced, inputsM, st.IngestRunID, accounting, s.drift)
+		if err != nil {
+			return st, err
+		}
+		if table == lake.BronzeEvents {
+			st.Partitions = n
+		} else {
+			st.QuarantineParts = n
+		}
+	}
+	if gateErr != nil {
+		// Drop the staged event partitions: only the quarantine goes out.
+		if err := tx.Unstage(lake.BronzeEvents); err != nil {
+			return st, err
+		}
+	} else {
+		for _, in := range todo {
+			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Bytes: in.Size, IngestRunID: st.IngestRunID}, "", "  ")
+			if err := tx.PutFile(ledgerDir+"/"+in.Hash+".json", append(b, '\n')); err != nil {
+				return st, err
+			}
+		}
+	}
+	st.FilesWritten = pipe.files
+	rec := map[string]any{
+		"stage": "bronze", "run_id": cfg.RunID, "ingest_run_id": st.IngestRunID, "finished_at": time.Now().UTC().Format(time.RFC3339Nano),
+		"stats": st, "inputs": inputsM, "status": map[bool]string{true: "ok", false: "quality_gate_failed"}[gateErr == nil],
+	}
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	// The run's own record (runs/RUN_ID.json, written by the command) is
+	// churnctl's; bronze keeps its ingest details beside its ledger.
+	if err := tx.PutFile("bronze/_runs/"+cfg.RunID+".json", append(b, '\n')); err != nil {
+		return st, err
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	if err := tx.Commit(); err != nil {
+		return st, err
+	}
+	st.Published = true
+	return st, gateErr
+}
+
+// ingestRunID derives the run id stored in rows from the options that
+// shape the output and the inputs' names and content hashes.
+func ingestRunID(cfg *Config, inputs []Input) string {
+	h := xxh3.New()
+	fmt.Fprintf(h, "bronze/v1\x00%d\x00%d\x00%s\x00%s\x00", cfg.MaxLineBytes, cfg.RawLineCap, dayString(cfg.From), dayString(cfg.To))
+	for _, in := range inputs {
+		fmt.Fprintf(h, "%s\x00%s\x00", in.Name, in.Hash)
+	}
+	b := h.Sum128().Bytes()
+	return "b" + hex.EncodeToString(b[:8])
+}
+
+func dayString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}
+
+func readLedger(l *lake.Lake) (map[string]ledgerEntry, error) {
+	dir := l.Path(filepath.FromSlash(ledgerDir))
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]ledgerEntry{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ledgerEntry{}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var le ledgerEntry
+		if err := json.Unmarshal(b, &le); err != nil {
+			return nil, fmt.Errorf("bronze: ledger %s: %w", e.Name(), err)
+		}
+		out[le.Hash] = le
+	}
+	return out, nil
+}
+
+// restage completes the staged partitions of table: partitions written by
+// this run get the files of other runs carried over; partitions holding
+// files of replaced runs are rewritten without them (and removed when
+// empty). It returns how many partitions the run wrote.
+func restage(l *lake.Lake, tx *lake.Tx, table string, written map[string]int64, replaced map[string]bool,
+	inputs []lake.Input, runID string, accounting map[string]any, drift map[string]int64) (int, error) {
+	parts, err := l.Partitions(table)
+	if err != nil {
+		return 0, err
+	}
+	touched := map[string]bool{}
+	for p := range written {
+		touched[p] = true
+	}
+	old := map[string]*lake.Manifest{}
+	for _, p := range parts {
+		m, err := l.ReadManifest(table, p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		old[p] = m
+		for _, f := range m.Files {
+			if replaced[f.RunID] {
+				touched[p] = true
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(touched))
+	for _, p := range names {
+		if _, err := tx.Stage(table, p); err != nil {
+			return 0, err
+		}
+		var ins []lake.Input
+		extra := map[string]any{}
+		runs := map[string]any{}
+		if m := old[p]; m != nil {
+			for _, f := range m.Files {
+				if !replaced[f.RunID] {
+					if err := tx.Keep(table, p, f); err != nil {
+						return 0, err
+					}
+				}
+			}
+			for _, in := range m.Inputs {
+				if !replaced[in.RunID] {
+					ins = append(ins, in)
+				}
+			}
+			var oldExtra struct {
+				Runs map[string]json.RawMessage `json:"runs"`
+			}
+			if len(m.Extra) > 0 && json.Unmarshal(m.Extra, &oldExtra) == nil {
+				for id, v := range oldExtra.Runs {
+					if !replaced[id] {
+						runs[id] = v
+					}
+				}
+			}
+		}
+		if written[p] > 0 {
+			ins = append(ins, inputs...)
+			run := map[string]any{"accounting": accounting, "rows_in_partition": written[p]}
+			if len(drift) > 0 {
+				run["schema_drift"] = drift
+			}
+			runs[runID] = run
+		}
+		extra["runs"] = runs
+		eb, err := json.Marshal(extra)
+		if err != nil {
+			return 0, err
+		}
+		if err := tx.SetManifest(table, p, lake.Manifest{Inputs: ins, RunID: runID, Extra: eb}); err != nil {
+			return 0, err
+		}
+	}
+	return len(written), nil
+}
+
+// pipeline is the read → decode → sequence → write machinery of one run.
+type pipeline struct {
+	cfg    *Config
+	tx     *lake.Tx
+	inputs []Input
+	runID  string
+
+	stats      chunkStats
+	bytesRead  int64
+	jsonBytes  int64
+	truncated  []string
+	partitions map[string]map[string]int64 // table -> partition -> rows
+	files      int
+
+	mu sync.Mutex
+}
+
+type writeJob struct {
+	table, partition, name string
+	recs                   []arrow.RecordBatch
+	quarantine             bool
+}
+
+func (p *pipeline) run(ctx context.Context) error {
+	cfg := p.cfg
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.partitions = map[string]map[string]int64{lake.BronzeEvents: {}, lake.BronzeQuarantine: {}}
+
+	fromDay, toDay := int32(math.MinInt32), int32(math.MaxInt32)
+	if !cfg.From.IsZero() {
+		fromDay = int32(cfg.From.UTC().Unix() / 86400)
+	}
+	if !cfg.To.IsZero() {
+		toDay = int32(cfg.To.UTC().Unix() / 86400)
+	}
+	sources := make([]string, len(p.inputs))
+	for i, in := range p.inputs {
+		sources[i] = in.Name
+	}
+
+	pool := &sync.Pool{New: func() any { b := make([]byte, cfg.ChunkBytes); return &b }}
+	chunks := make(chan *chunk, cfg.Workers)
+	results := make(chan *result, cfg.Workers*2)
+	jobs := make(chan writeJob)
+
+	// Reader.
+	var readErr error
+	go func() {
+		defer close(chunks)
+		seq := 0
+		send := func(ch *chunk) bool {
+			ch.seq = seq
+			seq++
+			p.mu.Lock()
+			p.jsonBytes += int64(len(ch.data))
+			if ch.long {
+				p.jsonBytes += ch.longLen - int64(len(ch.data))
+			}
+			p.mu.Unlock()
+			select {
+			case chunks <- ch:
+				return true
+			case <-ctx.Done():
+				ch.done()
+				return false
+			}
+		}
+		for i, in := range p.inputs {
+			if isPlain(in.path) {
+				// Plain files are memory-mapped: chunks are slices of the map.
+				m, err := mmapFile(in.path)
+				if err != nil {
+					readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+					cancel(readErr)
+					return
+				}
+				mr := &mapReader{m: m, size: cfg.ChunkBytes, rawCap: cfg.RawLineCap, inputIdx: i}
+				for ctx.Err() == nil {
+					ch := mr.next()
+					if ch == nil || !send(ch) {
+						break
+					}
+					if cfg.Progress != nil {
+						cfg.Progress(p.bytesReadSoFar() + int64(mr.pos))
+					}
+				}
+				m.release()
+				p.mu.Lock()
+				p.bytesRead += int64(len(m.data))
+				p.mu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			rc, counter, err := openInput(in.path)
+			if err != nil {
+				readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+				cancel(readErr)
+				return
+			}
+			cr := &chunkReader{r: rc, pool: pool, size: cfg.ChunkBytes, rawCap: cfg.RawLineCap, inputIdx: i}
+			for ctx.Err() == nil {
+				ch := cr.next()
+				if ch == nil || !send(ch) {
+					break
+				}
+				if cfg.Progress != nil {
+					cfg.Progress(p.bytesReadSoFar() + counter.n)
+				}
+			}
+			rc.Close()
+			if ctx.Err() != nil {
+				return
+			}
+			p.mu.Lock()
+			p.bytesRead += counter.n
+			if cr.err != nil {
+				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.complete, err: cr.err}).Error())
+			}
+			p.mu.Unlock()
+			if cr.err != nil {
+				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_good_line", cr.complete, "err", cr.err)
+			}
+		}
+	}()
+
+	// Decoders.
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{mem: cfg.Mem, maxLine: cfg.MaxLineBytes, rawCap: cfg.RawLineCap, fromDay: fromDay, toDay: toDay, runID: p.runID, sources: sources}
+			for ch := range chunks {
+				res := w.process(ch)
+				ch.done()
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					res.release()
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	// Writers.
+	var wwg sync.WaitGroup
+	for range cfg.Workers {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for j := range jobs {
+				if ctx.Err() == nil {
+					if err := p.write(j); err != nil {
+						cancel(err)
+					}
+				}
+				for _, r := range j.recs {
+					r.Release()
+				}
+			}
+		}()
+	}
+
+	// Sequencer (this goroutine).
+	seqErr := p.sequence(ctx, results, jobs)
+	close(jobs)
+	wwg.Wait()
+	for r := range results { // drain after an error
+		r.release()
+	}
+	if seqErr != nil {
+		return seqErr
+	}
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		if readErr != nil {
+			return readErr
+		}
+		return err
+	}
+	return nil
+}
+
+func (p *pipeline) bytesReadSoFar() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytesRead
+}
+
+func (r *result) release() {
+	for _, d := range r.days {
+		d.rec.Release()
+	}
+	if r.quarantine != nil {
+		r.quarantine.Release()
+	}
+}
+
+// dayBuf is the buffered, not yet written, rows of one day.
+type dayBuf struct {
+	recs    []arrow.RecordBatch
+	bytes   int64
+	lastSeq int
+	files   int
+}
+
+// idleChunks: a day that got no rows in this many chunks is flushed.
+const idleChunks = 24
+
+// sequence consumes results in chunk order and dispatches write jobs.
+func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs chan<- writeJob) error {
+	cfg := p.cfg
+	pending := map[int]*result{}
+	next := 0
+	days := map[int32]*dayBuf{}
+	var buffered int64
+	var qrecs []arrow.RecordBatch
+	var qbytes int64
+	qfiles := 0
+	qpart := lake.DayPartition(lake.KeyDate, cfg.IngestDate)
+
+	send := func(j writeJob) error {
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			for _, r := range j.recs {
+				r.Release()
+			}
+			return context.Cause(ctx)
+		}
+	}
+	flushDay := func(day int32) error {
+		d := days[day]
+		delete(days, day)
+		buffered -= d.bytes
+		part := lake.DayPartition(lake.KeyDate, time.Unix(int64(day)*86400, 0))
+		name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, d.files)
+		d.files++
+		// Keep the file counter for a day flushed again later.
+		days[day] = &dayBuf{files: d.files, lastSeq: d.lastSeq}
+		return send(writeJob{table: lake.BronzeEvents, partition: part, name: name, recs: d.recs})
+	}
+	flushQuarantine := func() error {
+		if len(qrecs) == 0 {
+			return nil
+		}
+		name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, qfiles)
+		qfiles++
+		recs := qrecs
+		qrecs, qbytes = nil, 0
+		return send(writeJob{table: lake.BronzeQuarantine, partition: qpart, name: name, recs: recs, quarantine: true})
+	}
+
+	for res := range results {
+		if res.err != nil {
+			res.release()
+			return res.err
+		}
+		pending[res.seq] = res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			p.stats.add(&r.stats)
+			for _, db := range r.days {
+				d := days[db.day]
+				if d == nil {
+					d = &dayBuf{}
+					days[db.day] = d
+				}
+				d.recs = append(d.recs, db.rec)
+				d.bytes += db.bytes
+				d.lastSeq = next
+				buffered += db.bytes
+			}
+			if r.quarantine != nil {
+				qrecs = append(qrecs, r.quarantine)
+				qbytes += batchBytes(r.quarantine)
+				if qbytes > 32<<20 {
+					if err := flushQuarantine(); err != nil {
+						return err
+					}
+				}
+			}
+			// Flush days that went idle (first flush only: late rows of a
+			// flushed day wait for the end or for memory pressure, so they
+			// make one more file, not many), then, while over budget, the
+			// least recently extended day.
+			for _, day := range sortedDays(days) {
+				if d := days[day]; len(d.recs) > 0 && d.files == 0 && d.lastSeq < next-idleChunks {
+					if err := flushDay(day); err != nil {
+						return err
+					}
+				}
+			}
+			for buffered > cfg.MemoryBudget {
+				var lru int32
+				lruSeq := math.MaxInt
+				for _, day := range sortedDays(days) {
+					if d := days[day]; len(d.recs) > 0 && d.lastSeq < lruSeq {
+						lru, lruSeq = day, d.lastSeq
+					}
+				}
+				if err := flushDay(lru); err != nil {
+					return err
+				}
+			}
+			next++
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+	}
+	if len(pending) > 0 && ctx.Err() == nil {
+		return fmt.Errorf("bronze: internal error: %d chunks never sequenced", len(pending))
+	}
+	if ctx.Err() != nil {
+		for _, r := range pending {
+			r.release()
+		}
+		for _, d := range days {
+			for _, r := range d.recs {
+				r.Release()
+			}
+		}
+		for _, r := range qrecs {
+			r.Release()
+		}
+		return context.Cause(ctx)
+	}
+	for _, day := range sortedDays(days) {
+		if len(days[day].recs) > 0 {
+			if err := flushDay(day); err != nil {
+				return err
+			}
+		}
+	}
+	return flushQuarantine()
+}
+
+func sortedDays(m map[int32]*dayBuf) []int32 {
+	out := make([]int32, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// write writes one job's rows as one Parquet file into the staged partition.
+func (p *pipeline) write(j writeJob) error {
+	f, err := p.tx.Create(j.table, j.partition, j.name)
+	if err != nil {
+		return err
+	}
+	var rows int64
+	if j.quarantine {
+		rows, err = writePlain(f, QuarantineSchema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
+	} else {
+		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...))
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("bronze: write %s/%s/%s: %w", j.table, j.partition, j.name, err)
+	}
+	f.SetRows(rows)
+	if err := f.Close(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.partitions[j.table][j.partition] += rows
+	p.files++
+	p.mu.Unlock()
+	return nil
+}
+
+func writePlain(w io.Writer, schema *arrow.Schema, recs []arrow.RecordBatch, opts ...parquetio.WriterOption) (int64, error) {
+	pw, err := parquetio.NewWriter(w, schema, opts...)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, r := range recs {
+		if err := pw.Write(r); err != nil {
+			return 0, err
+		}
+		n += r.NumRows()
+	}
+	return n, pw.Close()
+}

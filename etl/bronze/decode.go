@@ -1,0 +1,712 @@
+package bronze
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Quarantine rule ids (stable: they are stored in quarantine rows and
+// counted in summaries).
+const (
+	RuleMalformedJSON  = "malformed_json"
+	RuleMissingField   = "missing_field"
+	RuleWrongType      = "wrong_type"
+	RuleTSOutOfRange   = "ts_out_of_range"
+	RuleInvalidUTF8    = "invalid_utf8"
+	RuleLineTooLong    = "line_too_long"
+	RuleNegativeLength = "negative_length"
+)
+
+// Rules lists every rule id, in a fixed order.
+var Rules = []string{RuleMalformedJSON, RuleMissingField, RuleWrongType, RuleTSOutOfRange, RuleInvalidUTF8, RuleLineTooLong, RuleNegativeLength}
+
+// Accepted event time range: [2000-01-01, 2100-01-01) UTC, in ms.
+const (
+	MinTS int64 = 946684800000
+	MaxTS int64 = 4102444800000
+)
+
+// field ids of the 18 known keys, in the bronze column order.
+const (
+	fTS = iota
+	fUserID
+	fSessionID
+	fPage
+	fAuth
+	fMethod
+	fStatus
+	fLevel
+	fItemInSession
+	fLocation
+	fUserAgent
+	fLastName
+	fFirstName
+	fRegistration
+	fGender
+	fArtist
+	fSong
+	fLength
+	numFields
+)
+
+var jsonKeys = [numFields]string{
+	"ts", "userId", "sessionId", "page", "auth", "method", "status", "level", "itemInSession",
+	"location", "userAgent", "lastName", "firstName", "registration", "gender", "artist", "song", "length",
+}
+
+// requiredMask: keys that must be present and non-null.
+const requiredMask = 1<<fTS | 1<<fUserID | 1<<fSessionID | 1<<fPage | 1<<fAuth | 1<<fMethod | 1<<fStatus | 1<<fLevel | 1<<fItemInSession
+
+// event is one decoded line. String fields alias the line or the decoder's
+// scratch buffer: valid until the next decode.
+type event struct {
+	ts, sessionID, registration int64
+	status, item                int32
+	length                      float64
+	str                         [numFields][]byte // string-valued fields
+	present                     uint32            // bit f: key f present with a non-null value
+	unknown                     [][]byte          // unknown keys (schema drift), alias line/scratch
+}
+
+func (e *event) has(f int) bool { return e.present&(1<<f) != 0 }
+
+// decodeError is why a line goes to quarantine.
+type decodeError struct {
+	rule string
+	msg  string
+}
+
+// decoder decodes Sparkify JSON lines; one per goroutine.
+type decoder struct {
+	line    []byte
+	pos     int
+	scratch []byte
+	err     decodeError
+}
+
+// decode parses line into e. On failure it returns false and d.err says why.
+func (d *decoder) decode(line []byte, e *event) bool {
+	d.line, d.pos = line, 0
+	d.scratch = d.scratch[:0]
+	e.present = 0
+	e.unknown = e.unknown[:0]
+	d.err = decodeError{}
+	if !utf8.Valid(line) {
+		d.err = decodeError{RuleInvalidUTF8, "line is not valid UTF-8"}
+		return false
+	}
+	d.ws()
+	if !d.eat('{') {
+		return d.malformed("line does not start with '{'")
+	}
+	d.ws()
+	if d.peek() == '}' {
+		d.pos++
+	} else {
+		for {
+			d.ws()
+			if d.peek() != '"' {
+				return d.malformed("expected a key")
+			}
+			key, ok := d.str()
+			if !ok {
+				return false
+			}
+			d.ws()
+			if !d.eat(':') {
+				return d.malformed("expected ':' after key")
+			}
+			d.ws()
+			if !d.value(key, e) {
+				return false
+			}
+			d.ws()
+			c := d.peek()
+			d.pos++
+			if c == ',' {
+				continue
+			}
+			if c == '}' {
+				break
+			}
+			return d.malformed("expected ',' or '}'")
+		}
+	}
+	d.ws()
+	if d.pos < len(d.line) {
+		return d.malformed("data after the closing '}'")
+	}
+	if miss := requiredMask &^ e.present; miss != 0 {
+		f := bits.TrailingZeros32(miss)
+		d.err = decodeError{RuleMissingField, "missing or null field " + jsonKeys[f]}
+		return false
+	}
+	if e.ts < MinTS || e.ts >= MaxTS {
+		d.err = decodeError{RuleTSOutOfRange, "ts " + strconv.FormatInt(e.ts, 10) + " outside [2000-01-01, 2100-01-01)"}
+		return false
+	}
+	if e.has(fLength) && e.length < 0 {
+		d.err = decodeError{RuleNegativeLength, "negative length " + strconv.FormatFloat(e.length, 'g', -1, 64)}
+		return false
+	}
+	return true
+}
+
+func (d *decoder) malformed(msg string) bool {
+	if d.err.rule == "" {
+		d.err = decodeError{RuleMalformedJSON, msg + " at byte " + strconv.Itoa(d.pos)}
+	}
+	return false
+}
+
+func (d *decoder) wrongType(f int, want string) bool {
+	d.err = decodeError{RuleWrongType, jsonKeys[f] + ": want " + want + ", got " + d.kindAt()}
+	return false
+}
+
+// kindAt names the JSON value kind at the current position.
+func (d *decoder) kindAt() string {
+	switch c := d.peek(); {
+	case c == '"':
+		return "string"
+	case c == '{':
+		return "object"
+	case c == '[':
+		return "array"
+	case c == 't' || c == 'f':
+		return "boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return "number"
+	}
+	return "invalid value"
+}
+
+func (d *decoder) peek() byte {
+	if d.pos < len(d.line) {
+		return d.line[d.pos]
+	}
+	return 0
+}
+
+func (d *decoder) eat(c byte) bool {
+	if d.pos < len(d.line) && d.line[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.line) {
+		switch d.line[d.pos] {
+		case ' ', '\t', '\r', '\n':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// lookupKey maps a key to its field id, or -1.
+func lookupKey(k []byte) int {
+	switch len(k) {
+	case 2:
+		if string(k) == "ts" {
+			return fTS
+		}
+	case 4:
+		if string(k) == "page" {
+			return fPage
+		}
+		if string(k) == "auth" {
+			return fAuth
+		}
+		if string(k) == "song" {
+			return fSong
+		}
+	case 5:
+		if string(k) == "level" {
+			return fLevel
+		}
+	case 6:
+		switch string(k) {
+		case "userId":
+			return fUserID
+		case "method":
+			return fMethod
+		case "status":
+			return fStatus
+		case "gender":
+			return fGender
+		case "artist":
+			return fArtist
+		case "length":
+			return fLength
+		}
+	case 8:
+		switch string(k) {
+		case "location":
+			return fLocation
+		case "lastName":
+			return fLastName
+		}
+	case 9:
+		switch string(k) {
+		case "sessionId":
+			return fSessionID
+		case "userAgent":
+			return fUserAgent
+		case "firstName":
+			return fFirstName
+		}
+	case 12:
+		if string(k) == "registration" {
+			return fRegistration
+		}
+	case 13:
+		if string(k) == "itemInSession" {
+			return fItemInSession
+		}
+	}
+	return -1
+}
+
+// value parses the value of key into e.
+func (d *decoder) value(key []byte, e *event) bool {
+	f := lookupKey(key)
+	if f < 0 {
+		e.unknown = append(e.unknown, key)
+		return d.skip(0)
+	}
+	if d.peek() == 'n' {
+		if !d.lit("null") {
+			return false
+		}
+		e.present &^= 1 << f
+		return true
+	}
+	switch f {
+	case fTS, fSessionID, fRegistration:
+		v, ok, isNum := d.integer(f == fRegistration || f == fTS)
+		if !isNum {
+			return d.wrongType(f, "integer")
+		}
+		if !ok {
+			return false
+		}
+		switch f {
+		case fTS:
+			e.ts = v
+		case fSessionID:
+			e.sessionID = v
+		default:
+			e.registration = v
+		}
+	case fStatus, fItemInSession:
+		v, ok, isNum := d.integer(false)
+		if !isNum {
+			return d.wrongType(f, "integer")
+		}
+		if !ok {
+			return false
+		}
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			d.err = decodeError{RuleWrongType, jsonKeys[f] + ": " + strconv.FormatInt(v, 10) + " does not fit in int32"}
+			return false
+		}
+		if f == fStatus {
+			e.status = int32(v)
+		} else {
+			e.item = int32(v)
+		}
+	case fLength:
+		c := d.peek()
+		if c != '-' && (c < '0' || c > '9') {
+			return d.wrongType(f, "number")
+		}
+		start := d.pos
+		if !d.number() {
+			return false
+		}
+		tok := d.line[start:d.pos]
+		v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
+		if err != nil || math.IsInf(v, 0) {
+			d.err = decodeError{RuleWrongType, "length: " + string(tok) + " is not a finite number"}
+			return false
+		}
+		e.length = v
+	case fUserID:
+		c := d.peek()
+		if c == '"' {
+			s, ok := d.str()
+			if !ok {
+				return false
+			}
+			e.str[f] = s
+		} else if c == '-' || (c >= '0' && c <= '9') {
+			// userId as a JSON number: keep its integer text.
+			start := d.pos
+			if !d.number() {
+				return false
+			}
+			tok := d.line[start:d.pos]
+			if !isDigits(tok) {
+				v, err := strconv.ParseFloat(string(tok), 64)
+				if err != nil || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+					d.err = decodeError{RuleWrongType, "userId: number " + string(tok) + " is not an integer"}
+					return false
+				}
+				n := len(d.scratch)
+				d.scratch = strconv.AppendInt(d.scratch, int64(v), 10)
+				tok = d.scratch[n:]
+			}
+			e.str[f] = tok
+		} else {
+			return d.wrongType(f, "string or integer")
+		}
+	default: // string fields
+		if d.peek() != '"' {
+			return d.wrongType(f, "string")
+		}
+		s, ok := d.str()
+		if !ok {
+			return false
+		}
+		e.str[f] = s
+	}
+	e.present |= 1 << f
+	return true
+}
+
+func isDigits(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decoder) lit(s string) bool {
+	if len(d.line)-d.pos >= len(s) && string(d.line[d.pos:d.pos+len(s)]) == s {
+		d.pos += len(s)
+		return true
+	}
+	return d.malformed("invalid literal")
+}
+
+// integer parses a JSON number that must be integral. allowFloat accepts an
+// integral float (1540919166796.0, 1.5e12). isNum is false when the value is
+// not a number at all (a type error); ok is false on a malformed or
+// non-integral number (d.err set).
+func (d *decoder) integer(allowFloat bool) (v int64, ok, isNum bool) {
+	c := d.peek()
+	if c != '-' && (c < '0' || c > '9') {
+		return 0, false, false
+	}
+	start := d.pos
+	neg := c == '-'
+	i := d.pos
+	if neg {
+		i++
+	}
+	digits := 0
+	var u uint64
+	for i < len(d.line) {
+		c := d.line[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		u = u*10 + uint64(c-'0')
+		i++
+		digits++
+	}
+	if digits > 0 && digits <= 18 && (i >= len(d.line) || (d.line[i] != '.' && d.line[i] != 'e' && d.line[i] != 'E')) {
+		if digits > 1 && d.line[start+btoi(neg)] == '0' {
+			return 0, d.malformed("number with a leading zero"), true
+		}
+		d.pos = i
+		if neg {
+			return -int64(u), true, true
+		}
+		return int64(u), true, true
+	}
+	// Slow path: floats, long numbers.
+	if !d.number() {
+		return 0, false, true
+	}
+	tok := d.line[start:d.pos]
+	if !allowFloat {
+		if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+			return n, true, true
+		}
+		d.err = decodeError{RuleWrongType, "want an integer, got " + string(tok)}
+		return 0, false, true
+	}
+	f, err := strconv.ParseFloat(string(tok), 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+		d.err = decodeError{RuleWrongType, "want an integral number, got " + string(tok)}
+		return 0, false, true
+	}
+	return int64(f), true, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// number validates a JSON number token at pos and moves past it.
+func (d *decoder) number() bool {
+	b, i := d.line, d.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return d.malformed("truncated number")
+	}
+	switch {
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return d.malformed("invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return d.malformed("invalid number")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == j {
+			return d.malformed("invalid number")
+		}
+	}
+	d.pos = i
+	return true
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special returns the index of the first byte at or after i that is '"',
+// '\\' or a control character (< 0x20), or len(b).
+func special(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (lsb * '"')
+		s := x ^ (lsb * '\\')
+		m := ((q - lsb) &^ q) | ((s - lsb) &^ s) | ((x - lsb*0x20) &^ x)
+		if m &= msb; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// str parses a JSON string at pos ('"'), returning its unescaped bytes
+// (aliasing the line when there are no escapes, else the scratch buffer).
+func (d *decoder) str() ([]byte, bool) {
+	start := d.pos + 1
+	i := special(d.line, start)
+	if i < len(d.line) && d.line[i] == '"' {
+		d.pos = i + 1
+		return d.line[start:i], true
+	}
+	// Escapes (or an error): unescape into scratch.
+	n := len(d.scratch)
+	d.scratch = append(d.scratch, d.line[start:i]...)
+	for {
+		if i >= len(d.line) {
+			d.pos = i
+			return nil, d.malformed("unterminated string")
+		}
+		c := d.line[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return d.scratch[n:], true
+		case c < 0x20:
+			d.pos = i
+			return nil, d.malformed("control character in string")
+		case c == '\\':
+			if i+1 >= len(d.line) {
+				d.pos = i
+				return nil, d.malformed("unterminated escape")
+			}
+			e := d.line[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				d.scratch = append(d.scratch, e)
+			case 'b':
+				d.scratch = append(d.scratch, '\b')
+			case 'f':
+				d.scratch = append(d.scratch, '\f')
+			case 'n':
+				d.scratch = append(d.scratch, '\n')
+			case 'r':
+				d.scratch = append(d.scratch, '\r')
+			case 't':
+				d.scratch = append(d.scratch, '\t')
+			case 'u':
+				r, ok := hex4(d.line, i)
+				if !ok {
+					d.pos = i
+					return nil, d.malformed("invalid \\u escape")
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2, ok2 := rune(-1), false
+					if i+6 <= len(d.line) && d.line[i] == '\\' && d.line[i+1] == 'u' {
+						r2, ok2 = hex4(d.line, i+2)
+					}
+					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
+						r = dec
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				d.scratch = utf8.AppendRune(d.scratch, r)
+			default:
+				d.pos = i - 1
+				return nil, d.malformed("invalid escape")
+			}
+		default:
+			j := special(d.line, i)
+			d.scratch = append(d.scratch, d.line[i:j]...)
+			i = j
+		}
+	}
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// skip validates and skips any JSON value (unknown keys), depth-limited.
+func (d *decoder) skip(depth int) bool {
+	if depth > 64 {
+		return d.malformed("nesting too deep")
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		_, ok := d.str()
+		return ok
+	case c == 'n':
+		return d.lit("null")
+	case c == 't':
+		return d.lit("true")
+	case c == 'f':
+		return d.lit("false")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	case c == '[':
+		d.pos++
+		d.ws()
+		if d.eat(']') {
+			return true
+		}
+		for {
+			d.ws()
+			if !d.skip(depth + 1) {
+				return false
+			}
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			if d.eat(']') {
+				return true
+			}
+			return d.malformed("expected ',' or ']'")
+		}
+	case c == '{':
+		d.pos++
+		d.ws()
+		if d.eat('}') {
+			return true
+		}
+		for {
+			d.ws()
+			if d.peek() != '"' {
+				return d.malformed("expected a key")
+			}
+			if _, ok := d.str(); !ok {
+				return false
+			}
+			d.ws()
+			if !d.eat(':') {
+				return d.malformed("expected ':'")
+			}
+			d.ws()
+			if !d.skip(depth + 1) {
+				return false
+			}
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			if d.eat('}') {
+				return true
+			}
+			return d.malformed("expected ',' or '}'")
+		}
+	}
+	return d.malformed("invalid value")
+}

@@ -1,0 +1,374 @@
+package bronze
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/zeebo/xxh3"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// Input is one input file.
+type Input struct {
+	// Name is the path as resolved from the arguments ("-" for stdin); it
+	// is stored in the source_file column.
+	Name string
+	// path is the file to open (a spool file for stdin).
+	path string
+	// Size is the on-disk size in bytes.
+	Size int64
+	// Hash is the XXH3-128 of the file's bytes, hex.
+	Hash string
+}
+
+// ResolveInputs expands the arguments: files, directories (recursive,
+// regular non-hidden files, sorted), globs (sorted) and "-" (stdin, at most
+// once). A missing or unreadable input is exitcode.ErrBadInput naming it.
+// Duplicates are dropped (first occurrence kept).
+func ResolveInputs(args []string) ([]Input, error) {
+	var out []Input
+	seen := map[string]bool{}
+	add := func(p string) error {
+		p = filepath.Clean(p)
+		if seen[p] {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+		}
+		st, err := f.Stat()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%w: input %s: not a regular file", exitcode.ErrBadInput, p)
+		}
+		seen[p] = true
+		out = append(out, Input{Name: p, path: p, Size: st.Size()})
+		return nil
+	}
+	for _, a := range args {
+		if a == "-" {
+			if seen["-"] {
+				continue
+			}
+			seen["-"] = true
+			out = append(out, Input{Name: "-"})
+			continue
+		}
+		if strings.ContainsAny(a, "*?[") {
+			m, err := filepath.Glob(a)
+			if err != nil {
+				return nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
+			}
+			slices.Sort(m)
+			for _, p := range m {
+				if st, err := os.Stat(p); err == nil && st.IsDir() {
+					if err := addDir(p, add); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				if err := add(p); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
+		}
+		if st.IsDir() {
+			if err := addDir(a, add); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := add(a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func addDir(dir string, add func(string) error) error {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+		}
+		if p != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		if err := add(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spoolStdin copies r into a file in dir and points in at it.
+func spoolStdin(in *Input, r io.Reader, dir string) error {
+	f, err := os.CreateTemp(dir, "stdin-*.json")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := io.Copy(f, r)
+	if err != nil {
+		return fmt.Errorf("%w: reading stdin: %v", exitcode.ErrBadInput, err)
+	}
+	in.path, in.Size = f.Name(), n
+	return nil
+}
+
+// hashInputs fills Hash for every input, two files at a time.
+func hashInputs(inputs []Input) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(inputs))
+	sem := make(chan struct{}, 2)
+	for i := range inputs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			h, err := hashFile(inputs[i].path)
+			if err != nil {
+				errs[i] = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, inputs[i].Name, err)
+				return
+			}
+			inputs[i].Hash = h
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func hashFile(path string) (string, error) {
+	m, err := mmapFile(path)
+	if err != nil {
+		return "", err
+	}
+	defer m.release()
+	h := xxh3.New()
+	const step = 64 << 20
+	for lo := 0; lo < len(m.data); lo += step {
+		hi := min(lo+step, len(m.data))
+		h.Write(m.data[lo:hi])
+		m.dropPages(lo, hi)
+	}
+	b := h.Sum128().Bytes()
+	return hex.EncodeToString(b[:]), nil
+}
+
+// chunk is a run of whole lines from one input.
+type chunk struct {
+	seq       int
+	input     int
+	data      []byte // whole lines; the last may lack its '\n' at EOF
+	firstLine int64  // line number (1-based) of data's first line
+	offset    int64  // byte offset of data[0] in the (decompressed) input
+	// long is set for a single line longer than the chunk buffer: data
+	// holds its first bytes, longLen its full length.
+	long    bool
+	longLen int64
+	// done is called once the chunk has been decoded (returns its buffer
+	// to the pool or releases its part of a memory map).
+	done func()
+}
+
+// readError is a damaged input: what was read before it is kept.
+type readError struct {
+	input    string
+	lastLine int64
+	err      error
+}
+
+func (e *readError) Error() string {
+	return fmt.Sprintf("input %s: %v: last good line %d", e.input, e.err, e.lastLine)
+}
+
+// chunkReader splits one input into chunks on newline boundaries.
+type chunkReader struct {
+	r         io.Reader
+	pool      *sync.Pool
+	size      int
+	carry     []byte
+	line      int64 // lines emitted so far
+	complete  int64 // lines emitted with their '\n'
+	lastByte  byte  // last byte of a long line before its '\n'
+	offset    int64 // bytes emitted so far
+	eof       bool
+	err       error
+	rawCap    int
+	inputIdx  int
+	bytesRead *int64
+}
+
+// openInput opens an input, transparently gunzipping (by magic bytes).
+func openInput(path string) (io.ReadCloser, *countingReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := &countingReader{r: f}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return &gzipFile{zr: zr, f: f}, cr, nil
+	}
+	return &plainFile{r: br, f: f}, cr, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type plainFile struct {
+	r *bufio.Reader
+	f *os.File
+}
+
+func (p *plainFile) Read(b []byte) (int, error) { return p.r.Read(b) }
+func (p *plainFile) Close() error               { return p.f.Close() }
+
+type gzipFile struct {
+	zr *gzip.Reader
+	f  *os.File
+}
+
+func (g *gzipFile) Read(b []byte) (int, error) {
+	n, err := g.zr.Read(b)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("gzip: %w", err)
+	}
+	return n, err
+}
+func (g *gzipFile) Close() error { g.zr.Close(); return g.f.Close() }
+
+// next returns the next chunk, or nil at the end (then c.err tells whether
+// the input was damaged).
+func (c *chunkReader) next() *chunk {
+	if c.eof && len(c.carry) == 0 {
+		return nil
+	}
+	bp := c.pool.Get().(*[]byte)
+	buf := (*bp)[:c.size]
+	n := copy(buf, c.carry)
+	c.carry = c.carry[:0]
+	for n < len(buf) && !c.eof {
+		m, err := c.r.Read(buf[n:])
+		n += m
+		if err != nil {
+			c.eof = true
+			if err != io.EOF {
+				c.err = err
+			}
+		}
+	}
+	data := buf[:n]
+	ch := &chunk{data: data, firstLine: c.line + 1, offset: c.offset, input: c.inputIdx, done: func() { c.pool.Put(bp) }}
+	if k := bytes.LastIndexByte(data, '\n'); k >= 0 && k+1 < len(data) && !c.eof {
+		c.carry = append(c.carry, data[k+1:]...)
+		ch.data = data[:k+1]
+	} else if k < 0 && !c.eof {
+		// One line longer than the buffer: keep its head, skip the rest.
+		total := int64(n)
+		head := append([]byte(nil), data[:min(n, c.rawCap)]...)
+		c.lastByte = data[n-1]
+		for {
+			m, err := c.r.Read(buf)
+			if j := bytes.IndexByte(buf[:m], '\n'); j >= 0 {
+				if j > 0 {
+					c.lastByte = buf[j-1]
+				}
+				total += int64(j)
+				c.offset++ // the '\n'
+				c.carry = append(c.carry, buf[j+1:m]...)
+				break
+			}
+			total += int64(m)
+			if m > 0 {
+				c.lastByte = buf[m-1]
+			}
+			if err != nil {
+				c.eof = true
+				if err != io.EOF {
+					c.err = err
+				}
+				break
+			}
+		}
+		ch.data, ch.long, ch.longLen = head, true, total
+		if total > 0 && c.lastByte == '\r' {
+			ch.longLen-- // CRLF: like decodeLines, do not count the '\r'
+		}
+		c.line++
+		c.complete = c.line
+		c.offset += total
+		return ch
+	}
+	c.line += int64(bytes.Count(ch.data, []byte{'\n'}))
+	c.complete = c.line
+	if len(ch.data) > 0 && ch.data[len(ch.data)-1] != '\n' {
+		c.line++ // last line without newline
+	}
+	c.offset += int64(len(ch.data))
+	return ch
+}
+
+// isPlain reports whether path is a regular, non-gzip file (memory-mapped).
+func isPlain(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [2]byte
+	n, _ := io.ReadFull(f, magic[:])
+	return !(n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+}

@@ -1,0 +1,304 @@
+package bronze
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Column indexes of EventsSchema.
+const (
+	cTS = iota
+	cUserID
+	cSessionID
+	cPage
+	cAuth
+	cMethod
+	cStatus
+	cLevel
+	cItemInSession
+	cLocation
+	cUserAgent
+	cLastName
+	cFirstName
+	cRegistration
+	cGender
+	cArtist
+	cSong
+	cLength
+	cSourceFile
+	cLineNumber
+	cIngestRunID
+	numEventCols
+)
+
+// EventsSchema is the bronze events contract (see COMMON.md): the 18 event
+// fields in snake_case with real types, then the ingest metadata.
+var EventsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_ms},
+	{Name: "user_id", Type: arrow.BinaryTypes.String},
+	{Name: "session_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "page", Type: arrow.BinaryTypes.String},
+	{Name: "auth", Type: arrow.BinaryTypes.String},
+	{Name: "method", Type: arrow.BinaryTypes.String},
+	{Name: "status", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "level", Type: arrow.BinaryTypes.String},
+	{Name: "item_in_session", Type: arrow.PrimitiveTypes.Int32},
+	{Name: "location", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "user_agent", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "last_name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "first_name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "registration", Type: arrow.FixedWidthTypes.Timestamp_ms, Nullable: true},
+	{Name: "gender", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "artist", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "song", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "length", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "source_file", Type: arrow.BinaryTypes.String},
+	{Name: "line_number", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "ingest_run_id", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// eventDictColumns are dictionary encoded in Parquet (low cardinality).
+var eventDictColumns = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent",
+	"last_name", "first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
+
+// eventNoBounds are columns without min/max statistics (the bounds cost
+// string comparisons on every page, and nobody prunes on these columns).
+// Only ts, the ids and the numbers keep them.
+var eventNoBounds = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent", "last_name",
+	"first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
+
+// Column indexes of QuarantineSchema.
+const (
+	qSourceFile = iota
+	qLineNumber
+	qByteOffset
+	qRule
+	qMessage
+	qRawLine
+	qRawBytes
+	qIngestRunID
+	numQuarantineCols
+)
+
+// QuarantineSchema holds the lines that did not make it into bronze events.
+// raw_line is binary (it may not be valid UTF-8), capped at
+// Config.RawLineCap bytes; raw_bytes is the full line length.
+var QuarantineSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "source_file", Type: arrow.BinaryTypes.String},
+	{Name: "line_number", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "byte_offset", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "rule", Type: arrow.BinaryTypes.String},
+	{Name: "message", Type: arrow.BinaryTypes.String},
+	{Name: "raw_line", Type: arrow.BinaryTypes.Binary},
+	{Name: "raw_bytes", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "ingest_run_id", Type: arrow.BinaryTypes.String},
+}, nil)
+
+var quarantineDictColumns = []string{"source_file", "rule", "ingest_run_id"}
+
+// eventBuilder accumulates decoded events of one day from one chunk in
+// plain Go slices, handed to Arrow without copying by finish (Arrow's
+// builders cost more per value than the decoding itself).
+type eventBuilder struct {
+	rows    int
+	ts      []int64
+	session []int64
+	status  []int32
+	item    []int32
+	reg     []int64
+	regOK   []byte // validity bitmap
+	regNull int
+	length  []float64
+	lenOK   []byte
+	lenNull int
+	line    []int64
+	str     [len(strCols)]strCol
+}
+
+type strCol struct {
+	offs  []int32
+	data  []byte
+	valid []byte // nil: no nulls so far
+	nulls int
+}
+
+func (c *strCol) append(b []byte, present bool, row int) {
+	if !present {
+		if c.valid == nil {
+			c.valid = make([]byte, (row+8)/8, cap(c.offs)/8+1)
+			for i := range row {
+				c.valid[i/8] |= 1 << (i % 8)
+			}
+		}
+		c.nulls++
+	} else {
+		c.data = append(c.data, b...)
+	}
+	c.offs = append(c.offs, int32(len(c.data)))
+	if c.valid != nil {
+		if row/8 >= len(c.valid) {
+			c.valid = append(c.valid, 0)
+		}
+		if present {
+			c.valid[row/8] |= 1 << (row % 8)
+		}
+	}
+}
+
+func newEventBuilder(capacity int) *eventBuilder {
+	b := &eventBuilder{
+		ts: make([]int64, 0, capacity), session: make([]int64, 0, capacity),
+		status: make([]int32, 0, capacity), item: make([]int32, 0, capacity),
+		reg: make([]int64, 0, capacity), regOK: make([]byte, 0, capacity/8+1),
+		length: make([]float64, 0, capacity), lenOK: make([]byte, 0, capacity/8+1),
+		line: make([]int64, 0, capacity),
+	}
+	for i := range b.str {
+		b.str[i].offs = make([]int32, 1, capacity+1)
+		b.str[i].data = make([]byte, 0, capacity*strColWidth[i])
+	}
+	return b
+}
+
+// strCols maps the string event fields to their columns.
+var strCols = [...]struct{ f, c int }{
+	{fUserID, cUserID}, {fPage, cPage}, {fAuth, cAuth}, {fMethod, cMethod}, {fLevel, cLevel},
+	{fLocation, cLocation}, {fUserAgent, cUserAgent}, {fLastName, cLastName}, {fFirstName, cFirstName},
+	{fGender, cGender}, {fArtist, cArtist}, {fSong, cSong},
+}
+
+// strColWidth is the typical byte width of each string column (initial
+// capacity only).
+var strColWidth = [len(strCols)]int{4, 8, 9, 3, 4, 24, 90, 6, 6, 1, 14, 18}
+
+func setBit(bm []byte, row int, ok bool) []byte {
+	if row%8 == 0 {
+		bm = append(bm, 0)
+	}
+	if ok {
+		bm[row/8] |= 1 << (row % 8)
+	}
+	return bm
+}
+
+func (b *eventBuilder) append(e *event, line int64) {
+	row := b.rows
+	b.ts = append(b.ts, e.ts)
+	b.session = append(b.session, e.sessionID)
+	b.status = append(b.status, e.status)
+	b.item = append(b.item, e.item)
+	for i, sc := range strCols {
+		b.str[i].append(e.str[sc.f], e.has(sc.f), row)
+	}
+	ok := e.has(fRegistration)
+	if !ok {
+		e.registration = 0
+		b.regNull++
+	}
+	b.reg = append(b.reg, e.registration)
+	b.regOK = setBit(b.regOK, row, ok)
+	ok = e.has(fLength)
+	if !ok {
+		e.length = 0
+		b.lenNull++
+	}
+	b.length = append(b.length, e.length)
+	b.lenOK = setBit(b.lenOK, row, ok)
+	b.line = append(b.line, line)
+	b.rows++
+}
+
+func bytesOf[T int32 | int64 | float64](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
+}
+
+func fixedArray(dt arrow.DataType, n int, values []byte, valid []byte, nulls int) arrow.Array {
+	var vb *memory.Buffer
+	if nulls > 0 {
+		vb = memory.NewBufferBytes(valid)
+	}
+	d := array.NewData(dt, n, []*memory.Buffer{vb, memory.NewBufferBytes(values)}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d)
+}
+
+func stringArray(n int, offs []int32, data []byte, valid []byte, nulls int) arrow.Array {
+	var vb *memory.Buffer
+	if nulls > 0 {
+		vb = memory.NewBufferBytes(valid)
+	}
+	d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{vb, memory.NewBufferBytes(bytesOf(offs)), memory.NewBufferBytes(data)}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d)
+}
+
+// constString is a string column holding s n times.
+func constString(n int, s string) arrow.Array {
+	offs := make([]int32, n+1)
+	for i := range offs {
+		offs[i] = int32(i * len(s))
+	}
+	data := make([]byte, 0, n*len(s))
+	for range n {
+		data = append(data, s...)
+	}
+	return stringArray(n, offs, data, nil, 0)
+}
+
+// trim returns s with capacity len(s) when it wastes more than half of it
+// (batches stay buffered for a while: their capacity is memory).
+func trim[T any](s []T) []T {
+	if cap(s) > 2*len(s)+64 {
+		return append(make([]T, 0, len(s)), s...)
+	}
+	return s
+}
+
+// finish returns the rows as a record batch of EventsSchema.
+func (b *eventBuilder) finish(source, runID string) arrow.RecordBatch {
+	n := b.rows
+	b.ts, b.session, b.status, b.item = trim(b.ts), trim(b.session), trim(b.status), trim(b.item)
+	b.reg, b.regOK, b.length, b.lenOK, b.line = trim(b.reg), trim(b.regOK), trim(b.length), trim(b.lenOK), trim(b.line)
+	for i := range b.str {
+		c := &b.str[i]
+		c.offs, c.data, c.valid = trim(c.offs), trim(c.data), trim(c.valid)
+	}
+	cols := make([]arrow.Array, numEventCols)
+	cols[cTS] = fixedArray(arrow.FixedWidthTypes.Timestamp_ms, n, bytesOf(b.ts), nil, 0)
+	cols[cSessionID] = fixedArray(arrow.PrimitiveTypes.Int64, n, bytesOf(b.session), nil, 0)
+	cols[cStatus] = fixedArray(arrow.PrimitiveTypes.Int32, n, bytesOf(b.status), nil, 0)
+	cols[cItemInSession] = fixedArray(arrow.PrimitiveTypes.Int32, n, bytesOf(b.item), nil, 0)
+	cols[cRegistration] = fixedArray(arrow.FixedWidthTypes.Timestamp_ms, n, bytesOf(b.reg), b.regOK, b.regNull)
+	cols[cLength] = fixedArray(arrow.PrimitiveTypes.Float64, n, bytesOf(b.length), b.lenOK, b.lenNull)
+	cols[cLineNumber] = fixedArray(arrow.PrimitiveTypes.Int64, n, bytesOf(b.line), nil, 0)
+	for i, sc := range strCols {
+		c := &b.str[i]
+		cols[sc.c] = stringArray(n, c.offs, c.data, c.valid, c.nulls)
+	}
+	cols[cSourceFile] = constString(n, source)
+	cols[cIngestRunID] = constString(n, runID)
+	rec := array.NewRecordBatch(EventsSchema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// batchBytes estimates the memory held by a batch.
+func batchBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		for _, buf := range c.Data().Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+	}
+	return n
+}

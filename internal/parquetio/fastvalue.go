@@ -1,0 +1,253 @@
+package parquetio
+
+import (
+	"math"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/parquet-go/parquet-go"
+)
+
+// valueLayout mirrors parquet.Value (v0.32.0) so that values can be built
+// with plain stores instead of constructor + Level calls, which dominate the
+// cost of handing Arrow columns to parquet-go. fastValues is only true when
+// init verified, on real parquet.Values, that the layouts agree; otherwise
+// the portable path is used.
+type valueLayout struct {
+	ptr  *byte
+	u64  uint64
+	kind int8
+	def  byte
+	rep  byte
+	col  uint16
+}
+
+var fastValues = checkLayout()
+
+func checkLayout() bool {
+	if unsafe.Sizeof(parquet.Value{}) != unsafe.Sizeof(valueLayout{}) {
+		return false
+	}
+	b := []byte("xyz")
+	bv := parquet.ByteArrayValue(b).Level(0, 1, 7)
+	l := (*valueLayout)(unsafe.Pointer(&bv))
+	if l.ptr != &b[0] || l.u64 != 3 || l.kind != ^int8(parquet.ByteArray) || l.def != 1 || l.rep != 0 || l.col != ^uint16(7) {
+		return false
+	}
+	iv := parquet.Int32Value(-5).Level(0, 0, 3)
+	l = (*valueLayout)(unsafe.Pointer(&iv))
+	if l.ptr != nil || l.u64 != negU64(5) || l.kind != ^int8(parquet.Int32) || l.def != 0 || l.col != ^uint16(3) {
+		return false
+	}
+	dv := parquet.DoubleValue(1.5).Level(0, 1, 2)
+	l = (*valueLayout)(unsafe.Pointer(&dv))
+	if l.u64 != math.Float64bits(1.5) || l.kind != ^int8(parquet.Double) {
+		return false
+	}
+	tv := parquet.BooleanValue(true).Level(0, 1, 2)
+	l = (*valueLayout)(unsafe.Pointer(&tv))
+	if l.u64 != 1 || l.kind != ^int8(parquet.Boolean) {
+		return false
+	}
+	nv := parquet.NullValue().Level(0, 0, 4)
+	l = (*valueLayout)(unsafe.Pointer(&nv))
+	if l.kind != 0 || l.ptr != nil || l.u64 != 0 || l.col != ^uint16(4) || !nv.IsNull() {
+		return false
+	}
+	i64 := parquet.Int64Value(-7).Level(0, 1, 1)
+	l = (*valueLayout)(unsafe.Pointer(&i64))
+	return l.u64 == negU64(7) && l.kind == ^int8(parquet.Int64)
+}
+
+// fillFast converts rows [lo, hi) of arr into vals (len hi-lo) using the
+// mirrored layout.
+func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int) {
+	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
+	null := valueLayout{col: ^uint16(ci)}
+	hasNulls := arr.NullN() > 0
+	var pk parquet.Kind
+	switch k {
+	case kindInt32, kindDate32:
+		pk = parquet.Int32
+	case kindInt64, kindTimestampMS:
+		pk = parquet.Int64
+	case kindFloat64:
+		pk = parquet.Double
+	case kindBool:
+		pk = parquet.Boolean
+	default:
+		pk = parquet.ByteArray
+	}
+	tmpl := valueLayout{kind: ^int8(pk), def: byte(def), col: ^uint16(ci)}
+	switch k {
+	case kindInt32:
+		src := arr.(*array.Int32).Int32Values()[lo:hi]
+		for j, x := range src {
+			v := tmpl
+			v.u64 = uint64(int64(x))
+			lay[j] = v
+		}
+	case kindDate32:
+		src := arr.(*array.Date32).Date32Values()[lo:hi]
+		for j, x := range src {
+			v := tmpl
+			v.u64 = uint64(int64(x))
+			lay[j] = v
+		}
+	case kindInt64:
+		src := arr.(*array.Int64).Int64Values()[lo:hi]
+		for j, x := range src {
+			v := tmpl
+			v.u64 = uint64(x)
+			lay[j] = v
+		}
+	case kindTimestampMS:
+		src := arr.(*array.Timestamp).TimestampValues()[lo:hi]
+		for j, x := range src {
+			v := tmpl
+			v.u64 = uint64(x)
+			lay[j] = v
+		}
+	case kindFloat64:
+		src := arr.(*array.Float64).Float64Values()[lo:hi]
+		for j, x := range src {
+			v := tmpl
+			v.u64 = math.Float64bits(x)
+			lay[j] = v
+		}
+	case kindBool:
+		a := arr.(*array.Boolean)
+		for j := range lay {
+			v := tmpl
+			if a.Value(lo + j) {
+				v.u64 = 1
+			}
+			lay[j] = v
+		}
+	case kindString, kindBinary:
+		var offs []int32
+		if k == kindString {
+			offs = arr.(*array.String).ValueOffsets()
+		} else {
+			offs = arr.(*array.Binary).ValueOffsets()
+		}
+		base := valueData(arr)
+		for j := range lay {
+			o, e := offs[lo+j], offs[lo+j+1]
+			v := tmpl
+			if e > o {
+				v.ptr = (*byte)(unsafe.Add(unsafe.Pointer(base), o))
+			}
+			v.u64 = uint64(e - o)
+			lay[j] = v
+		}
+	}
+	if hasNulls {
+		for j := range lay {
+			if arr.IsNull(lo + j) {
+				lay[j] = null
+			}
+		}
+	}
+}
+
+// negU64 is the two's complement bit pattern of -n.
+func negU64(n int64) uint64 { return uint64(-n) }
+
+// fillFastRefs is fillFast over referenced rows of several arrays.
+func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRef, def, ci int) {
+	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
+	var pk parquet.Kind
+	switch k {
+	case kindInt32, kindDate32:
+		pk = parquet.Int32
+	case kindInt64, kindTimestampMS:
+		pk = parquet.Int64
+	case kindFloat64:
+		pk = parquet.Double
+	case kindBool:
+		pk = parquet.Boolean
+	default:
+		pk = parquet.ByteArray
+	}
+	tmpl := valueLayout{kind: ^int8(pk), def: byte(def), col: ^uint16(ci)}
+	null := valueLayout{col: ^uint16(ci)}
+	switch k {
+	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
+		// Fixed-width values: read the raw 4 or 8 bytes.
+		width := 8
+		if k == kindInt32 || k == kindDate32 {
+			width = 4
+		}
+		bufs := make([][]byte, len(arrs))
+		for i, a := range arrs {
+			b := a.Data().Buffers()[1].Bytes()
+			off := a.Data().Offset() * width
+			bufs[i] = b[off:]
+		}
+		for j, ref := range rows {
+			a := arrs[ref.Batch]
+			if a.IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			v := tmpl
+			p := unsafe.Pointer(&bufs[ref.Batch][int(ref.Row)*width])
+			if width == 4 {
+				v.u64 = uint64(int64(*(*int32)(p)))
+			} else {
+				v.u64 = *(*uint64)(p)
+			}
+			lay[j] = v
+		}
+	case kindBool:
+		for j, ref := range rows {
+			a := arrs[ref.Batch].(*array.Boolean)
+			if a.IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			v := tmpl
+			if a.Value(int(ref.Row)) {
+				v.u64 = 1
+			}
+			lay[j] = v
+		}
+	case kindString, kindBinary:
+		offs := make([][]int32, len(arrs))
+		datas := make([]*byte, len(arrs))
+		for i, a := range arrs {
+			if k == kindString {
+				offs[i] = a.(*array.String).ValueOffsets()
+			} else {
+				offs[i] = a.(*array.Binary).ValueOffsets()
+			}
+			datas[i] = valueData(a)
+		}
+		for j, ref := range rows {
+			if arrs[ref.Batch].IsNull(int(ref.Row)) {
+				lay[j] = null
+				continue
+			}
+			o := offs[ref.Batch]
+			b, e := o[ref.Row], o[ref.Row+1]
+			v := tmpl
+			if e > b {
+				v.ptr = (*byte)(unsafe.Add(unsafe.Pointer(datas[ref.Batch]), b))
+			}
+			v.u64 = uint64(e - b)
+			lay[j] = v
+		}
+	}
+}
+
+// valueData is the start of a string/binary array's data buffer, which
+// ValueOffsets index (ValueBytes is rebased at the first offset of a slice).
+func valueData(a arrow.Array) *byte {
+	bufs := a.Data().Buffers()
+	if len(bufs) < 3 || bufs[2] == nil {
+		return nil
+	}
+	return unsafe.SliceData(bufs[2].Bytes())
+}
