@@ -264,13 +264,13 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 	}
 	type extra struct {
 		Page     string `parquet:"page"`
-		PageID   int32  `parquet:"page_id"`  // listed in Ignore
-		Mystery  int32  `parquet:"mystery"`  // not listed
-		Category string `parquet:"category"` // optional, present
+		PageID   int32  `parquet:"page_id"`    // listed in Ignore
+		Mystery  int32  `parquet:"mystery"`    // not listed
+		Category string `parquet:"page_group"` // optional, present
 	}
 	type wrongType struct {
 		Page     string `parquet:"page"`
-		Category int64  `parquet:"category"`
+		Category int64  `parquet:"page_group"`
 	}
 	type otherDay struct {
 		lakefixture.FactSession
