@@ -176,6 +176,25 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("layer commands with --ds equal the full run", func(t *testing.T) {
+		dir2 := t.TempDir()
+		writeBronze(t, dir2, evs)
+		if code, _ := cli(t, "etl", "--lake", dir2, "--to", "2018-10-02"); code != 0 {
+			t.Fatal("first run failed")
+		}
+		for _, ds := range []string{"2018-10-03", "2018-10-04", "2018-10-05"} {
+			if code, sum := cli(t, "etl", "silver", "--lake", dir2, "--ds", ds); code != 0 {
+				t.Fatalf("etl silver --ds %s: exit %d %v", ds, code, sum)
+			}
+			if code, sum := cli(t, "etl", "gold", "--lake", dir2, "--ds", ds); code != 0 {
+				t.Fatalf("etl gold --ds %s: exit %d %v", ds, code, sum)
+			}
+		}
+		if d := diffSnap(full, snapshot(t, dir2, "silver", "gold")); len(d) > 0 {
+			t.Errorf("layer-by-layer daily runs differ from etl in %v", d)
+		}
+	})
+
 	t.Run("daily incremental runs equal the full run", func(t *testing.T) {
 		dir3 := t.TempDir()
 		writeBronze(t, dir3, evs)
