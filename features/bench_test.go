@@ -119,3 +119,20 @@ func BenchmarkFeaturesLake(b *testing.B) {
 		b.ReportMetric(float64(res[0].Users), "users")
 	}
 }
+
+// BenchmarkCompute: the fold and feature computation alone, on in-memory
+// gold batches of the generated dataset's shape (no Parquet).
+func BenchmarkCompute(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	src := synthGold(mem, 32000, 70, 0.1)
+	defer src.release()
+	asOf := DateOf(day0) + 40
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := Compute(context.Background(), src, Config{AsOf: asOf, HorizonDays: 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(s.UserIDs)), "users")
+	}
+}

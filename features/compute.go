@@ -138,7 +138,7 @@ var historyCols = []string{"user_id", "n_events", "n_paid_events", "n_submit_upg
 	"n_cancellation_confirmation", "level_end", "first_ts", "last_ts"}
 
 var windowCols = func() []string {
-	c := append(slices.Clone(historyCols), "n_sessions", "songs", "listen_seconds", "artist_sketch")
+	c := append(slices.Clone(historyCols), "n_sessions", "songs", "listen_seconds", "artist_sketch", "n_next_song", "n_other")
 	for _, p := range pageCols {
 		c = append(c, p.col)
 	}
@@ -336,7 +336,18 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
 
-	if !useAttrs {
+	// users without a level_history row before T (or a lake without level
+	// history) take their attributes from dim_user
+	missing := 0
+	for _, u := range rows {
+		if !u.hasAttrs {
+			missing++
+		}
+	}
+	if missing > 0 {
+		if useAttrs {
+			log.Warn("features: users without silver level_history before T take attributes from gold dim_user", "as_of", T.String(), "users", missing)
+		}
 		if err := a.readDims(ctx, src, rows); err != nil {
 			return nil, err
 		}
@@ -537,14 +548,17 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 	first := c.timestamps("first_ts")
 	last := c.timestamps("last_ts")
 	var (
-		nses, songs *array.Int64
-		listen      *array.Float64
-		sketch      byter
-		pages       [16]*array.Int64
+		nses, songs     *array.Int64
+		nextSong, other *array.Int64
+		listen          *array.Float64
+		sketch          byter
+		pages           [16]*array.Int64
 	)
 	if kind == 1 {
 		nses = c.int64s("n_sessions")
 		songs = c.int64s("songs")
+		nextSong = c.int64s("n_next_song")
+		other = c.int64s("n_other")
 		listen = c.float64s("listen_seconds")
 		sketch = c.binary("artist_sketch")
 		for k, p := range pageCols {
@@ -586,6 +600,13 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			continue
 		}
 		s := songs.Value(i)
+		// event counts leave out the churn pages: every page but Cancel
+		// and Cancellation Confirmation (n_events - those two, without
+		// reading them)
+		n = nextSong.Value(i) + other.Value(i)
+		for k := range pageCols {
+			n += pages[k].Value(i)
+		}
 		if inWin {
 			u.active++
 			u.win[wEvents] += n
@@ -694,7 +715,7 @@ func (a *accum) readDims(ctx context.Context, src Source, rows []*user) error {
 		}
 		for i := range int(b.NumRows()) {
 			u := a.users[ids.Value(i)]
-			if u == nil {
+			if u == nil || u.hasAttrs {
 				continue
 			}
 			vf := from.Value(i)

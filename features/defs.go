@@ -71,7 +71,7 @@ var featureDefs = func() []featureDef {
 		{Feature{Name: "os", Type: Category, Description: "operating system parsed from the user agent in dim_user as of T", Categories: OSCategories}, func(u *user, c *calc) float64 { return float64(u.os) }},
 		{Feature{Name: "state", Type: Category, Description: "US state parsed from the location in dim_user as of T (first state of a multi-state metro)", Categories: StateCategories}, func(u *user, c *calc) float64 { return float64(u.state) }},
 		{Feature{Name: "active_days", Type: Int64, Description: "days with at least one event in the window [T-W, T)"}, func(u *user, c *calc) float64 { return float64(u.active) }},
-		{Feature{Name: "n_events", Type: Int64, Description: "events (all pages) in the window"}, w(wEvents)},
+		{Feature{Name: "n_events", Type: Int64, Description: "events in the window (all pages but Cancel and Cancellation Confirmation)"}, w(wEvents)},
 		{Feature{Name: "n_sessions", Type: Int64, Description: "sessions with events in the window (a session crossing midnight counts on each day)"}, w(wSessions)},
 		{Feature{Name: "n_songs", Type: Int64, Description: "songs played (NextSong) in the window"}, w(wSongs)},
 		{Feature{Name: "listen_hours", Type: Float64, Description: "hours of music played in the window (sum of song lengths)"}, func(u *user, c *calc) float64 { return u.listen / 3600 }},

@@ -24,9 +24,14 @@
 //     before T. Gold dim_user is only used when the lake has no level
 //     history: its attributes are type 1 (the user's latest values, possibly
 //     from after T), which the leakage test shows can leak.
-//   - The page counts n_cancel and n_cancellation_confirmation of gold are read
-//     for the label and for excluding users who churned before T, never for a
-//     feature.
+//   - Cancel and Cancellation Confirmation never feed a feature: gold's
+//     n_cancellation_confirmation is read only for the label and to exclude
+//     users who churned before T, n_cancel is never read, and event counts
+//     are the sum of the other pages' counts. Caveat: gold's first_ts,
+//     last_ts, n_paid_events and level_end cover every page of a day, so a
+//     Cancel just before T whose confirmation lands at or after T (the pair
+//     straddling midnight) still moves days_since_last_activity by seconds
+//     and paid_share by one event.
 //   - Categorical features (gender, os, state) are int64 codes into fixed
 //     vocabularies (Feature.Categories, also in the schema file); code 0
 //     means unknown. The vocabularies do not depend on the data, so a code

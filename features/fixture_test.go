@@ -482,19 +482,23 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 			if e.Page == "NextSong" {
 				song = 1
 			}
+			one := int64(1)
+			if e.Page == "Cancel" || e.Page == "Cancellation Confirmation" {
+				one = 0
+			}
 			if age <= 7 {
-				bucket[0][0]++
+				bucket[0][0] += one
 				bucket[0][1] += song
 				days7[d] = true
 			} else if age <= 14 {
-				bucket[1][0]++
+				bucket[1][0] += one
 				bucket[1][1] += song
 			}
 			if age <= 14 {
-				bucket[2][0]++
+				bucket[2][0] += one
 				bucket[2][1] += song
 			} else if age <= 28 {
-				bucket[3][0]++
+				bucket[3][0] += one
 				bucket[3][1] += song
 			}
 			if e.TS < from {
@@ -511,8 +515,10 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		songs := cnt["NextSong"]
 		sessions := float64(len(sessDays))
 		events := 0.0
-		for _, v := range cnt {
-			events += v
+		for p, v := range cnt {
+			if p != "Cancel" && p != "Cancellation Confirmation" {
+				events += v
+			}
 		}
 		rat := func(a, b float64) float64 {
 			if b == 0 {

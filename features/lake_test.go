@@ -3,15 +3,18 @@ package features
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/internal/parquetio"
@@ -186,5 +189,61 @@ func TestCSVLoadsInSklearn(t *testing.T) {
 	}
 	if int(m["rows"].(float64)) != res[0].Users || int(m["features"].(float64)) != len(featureDefs) {
 		t.Errorf("sklearn saw %v rows × %v features, want %d × %d", m["rows"], m["features"], res[0].Users, len(featureDefs))
+	}
+}
+
+// TestArrowAndCSVMatchParquet: the three formats carry the same table.
+func TestArrowAndCSVMatchParquet(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := buildGold(mem, genEvents(13, 60, 60))
+	defer src.release()
+	T, _ := ParseDate("2018-11-01")
+	s, err := Compute(context.Background(), src, Config{AsOf: T, HorizonDays: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.Record(mem)
+	defer want.Release()
+
+	var ab bytes.Buffer
+	if err := WriteTable(&ab, s, FormatArrow, mem); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := ipc.NewFileReader(bytes.NewReader(ab.Bytes()), ipc.WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fr.RecordBatch(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !array.RecordEqual(got, want) {
+		t.Errorf("Arrow IPC table differs from the snapshot")
+	}
+	fr.Close()
+
+	var cb bytes.Buffer
+	if err := WriteTable(&cb, s, FormatCSV, mem); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&cb).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(s.UserIDs)+1 || len(rows[0]) != len(featureDefs)+2 {
+		t.Fatalf("CSV is %d×%d, want %d×%d", len(rows), len(rows[0]), len(s.UserIDs)+1, len(featureDefs)+2)
+	}
+	for i, id := range s.UserIDs {
+		r := rows[i+1]
+		if r[0] != id || r[len(r)-1] != strconv.Itoa(int(s.Churn[i])) {
+			t.Fatalf("CSV row %d = %v..., want user %s churn %d", i, r[0], id, s.Churn[i])
+		}
+		for j := range featureDefs {
+			v, err := strconv.ParseFloat(r[j+1], 64)
+			if err != nil || v != s.Values[j][i] {
+				t.Fatalf("CSV row %d %s = %q, want %v", i, featureDefs[j].Name, r[j+1], s.Values[j][i])
+			}
+		}
 	}
 }

@@ -91,6 +91,12 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 	if _, err := src.Days(ctx); err != nil {
 		return nil, err
 	}
+	if len(cfg.Cutoffs) > 1 {
+		// several cutoffs decode each partition once
+		cs := newCachedSource(src)
+		defer cs.Release()
+		src = cs
+	}
 	var tx *lake.Tx
 	if cfg.Out == "" {
 		if cfg.Lake == "" {

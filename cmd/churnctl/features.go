@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -143,7 +144,18 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	var asOf, paths []string
 	var labeled []bool
 	warnings := []string{}
+	var topAUC []map[string]any
 	for _, r := range res {
+		// the feature that alone separates churn best (either direction)
+		best, bestAUC := "", 0.0
+		for _, f := range r.AUCs {
+			if v := max(f.AUC, 1-f.AUC); v > bestAUC {
+				best, bestAUC = f.Feature, v
+			}
+		}
+		if best != "" {
+			topAUC = append(topAUC, map[string]any{"as_of": r.AsOf.String(), "feature": best, "roc_auc": math.Round(bestAUC*1000) / 1000})
+		}
 		users += r.Users
 		positives += r.Positives
 		asOf = append(asOf, r.AsOf.String())
@@ -165,6 +177,9 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	}
 	a.Summary.Set("horizon_days", h)
 	a.Summary.Set("window_days", w)
+	if len(topAUC) > 0 {
+		a.Summary.Set("top_feature_auc", topAUC)
+	}
 	a.Summary.Set("warnings", warnings)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
