@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -160,8 +161,14 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	if err != nil {
 		return errors.Join(err, tx.Abort())
 	}
-	a.Summary.Set("published_partitions", len(tx.Partitions()))
-	return tx.Commit()
+	n := len(tx.Partitions())
+	a.Summary.Set("published_partitions", n)
+	start := time.Now()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	a.Log.Info("published", "partitions", n, "duration_ms", time.Since(start).Milliseconds())
+	return nil
 }
 
 func newETLSilverCmd(a *App) *cobra.Command {
