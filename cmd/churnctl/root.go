@@ -40,6 +40,7 @@ type App struct {
 	logLevel    string
 	noProgress  bool
 	skipIfEmpty bool
+	nested      bool
 	start       time.Time
 }
 
@@ -94,6 +95,8 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	pf.BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are only drawn when stderr is a terminal)")
 	pf.StringVar(&a.RunID, "run-id", a.RunID, "run id for logs, records and outputs (default: a new one)")
 	_ = pf.MarkHidden("run-id")
+	pf.BoolVar(&a.nested, "nested", false, "a stage of `churnctl run`: leave printing the error to the run")
+	_ = pf.MarkHidden("nested")
 	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
@@ -213,7 +216,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}
 	code := exitCode(ctx, err, a.skipIfEmpty)
-	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) && !a.nested {
 		fmt.Fprintf(stderr, "churnctl: %v\n", err)
 		if code == exitcode.Usage && cmd != nil {
 			fmt.Fprintln(stderr)

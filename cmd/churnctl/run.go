@@ -345,7 +345,7 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 // its stdout (whose last line is its summary); logs go to our stderr.
 func (p *planner) exec(ctx context.Context, sp *stagePlan) stageResult {
 	a := p.a
-	args := append([]string{"--log-format", a.logFormat, "--log-level", a.logLevel, "--run-id", a.RunID}, sp.Args...)
+	args := append([]string{"--log-format", a.logFormat, "--log-level", a.logLevel, "--run-id", a.RunID, "--nested"}, sp.Args...)
 	if a.noProgress {
 		args = append([]string{"--no-progress"}, args...)
 	}
@@ -392,16 +392,23 @@ func stageLine(res stageResult) string {
 	return string(b)
 }
 
-// mergeCounts copies a stage summary's headline numbers into the run counts.
+// headline lists, per stage, the summary keys worth repeating in the run's
+// own summary line; the run record keeps every stage's whole summary.
+var headline = map[string][]string{
+	"etl":      {"lines_read", "rows_written", "rows_quarantined", "users", "user_days", "checks_failed"},
+	"features": {"users", "positives", "features"},
+	"train":    {"model", "rows", "cv_f1", "cv_f1_tuned", "cv_roc_auc", "cv_pr_auc", "threshold"},
+	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc"},
+	"promote":  {"promoted", "champion"},
+	"score":    {"model", "rows", "predicted_churn"},
+	"load":     {"rows"},
+}
+
+// mergeCounts copies a stage summary's headline figures into the run counts.
 func mergeCounts(dst map[string]any, stage string, summary map[string]any) {
-	for k, v := range summary {
-		switch k {
-		case "command", "status", "run_id", "duration_ms", "exit_code", "error":
-			continue
-		}
-		switch v.(type) {
-		case float64, string, bool:
-			dst[stage+"."+k] = v
+	for _, k := range headline[stage] {
+		if v, ok := summary[k]; ok {
+			dst[stage+"_"+k] = v
 		}
 	}
 }

@@ -286,6 +286,9 @@ func (f flagValue) String() string {
 	if !f.s.field.IsValid() {
 		return ""
 	}
+	if v, ok := f.s.Value().([]string); ok {
+		return strings.Join(v, ",")
+	}
 	return fmt.Sprint(f.s.Value())
 }
 func (f flagValue) Set(v string) error { return f.s.Set(v) }

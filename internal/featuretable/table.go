@@ -56,6 +56,10 @@ type Schema struct {
 	Label    string    `json:"label,omitempty"`
 	ID       string    `json:"id,omitempty"`
 	AsOf     string    `json:"as_of,omitempty"`
+	// HorizonDays is the label window [as_of, as_of+H) of a labelled
+	// snapshot (0: unknown); out-of-time validation uses it to keep
+	// training labels from overlapping the validation cutoff.
+	HorizonDays int `json:"horizon_days,omitempty"`
 }
 
 // Feature is one feature column.
@@ -120,6 +124,8 @@ type Table struct {
 	DataSHA256 string
 	LabelName  string
 	IDName     string
+	// HorizonDays comes from the schema file (0 when unknown).
+	HorizonDays int
 }
 
 // Rows returns the number of rows.
@@ -243,6 +249,9 @@ func Read(paths []string, o Options) (*Table, error) {
 				}
 			}
 		}
+	}
+	if schema != nil {
+		t.HorizonDays = schema.HorizonDays
 	}
 	for fi, path := range files {
 		r, info, err := readFile(path, o)
