@@ -311,6 +311,33 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("missing level history trips the relationship check", func(t *testing.T) {
+		dir6 := t.TempDir()
+		writeBronze(t, dir6, evs)
+		if code, _ := cli(t, "etl", "--lake", dir6); code != 0 {
+			t.Fatal("first run failed")
+		}
+		// Without the level history, dim_user loses users: gold facts
+		// then reference users that dim_user lacks.
+		for _, table := range []string{"silver/level_history"} {
+			if err := os.RemoveAll(filepath.Join(dir6, table)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := snapshot(t, dir6, "gold")
+		code, sum := cli(t, "etl", "gold", "--lake", dir6, "--ds", "2018-10-02")
+		if code != 3 {
+			t.Fatalf("exit %d, want 3 (%v)", code, sum)
+		}
+		f := sum["checks_failed"].([]any)
+		if !slices.Contains(f, any("gold.fact_user_day.relationships.dim_user")) || !slices.Contains(f, any("gold.fact_session.relationships.dim_user")) {
+			t.Errorf("checks_failed = %v", f)
+		}
+		if d := diffSnap(before, snapshot(t, dir6, "gold")); len(d) > 0 {
+			t.Errorf("failed gold run changed %v", d)
+		}
+	})
+
 	t.Run("usage errors", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"etl", "silver"},
