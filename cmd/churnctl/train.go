@@ -26,6 +26,7 @@ type trainOptions struct {
 	jobs         int
 	params       train.Params
 	folds        int
+	holdout      float64
 	validateAsOf string
 	minPrecision float64
 	searchBudget int
@@ -80,6 +81,7 @@ features, positives.`,
 	f.StringVar(&p.Criterion, "criterion", p.Criterion, "split criterion: gini or entropy")
 	f.StringVar(&p.ClassWeight, "class-weight", p.ClassWeight, "class weights: none, balanced or balanced_subsample")
 	f.IntVar(&p.MaxBins, "max-bins", p.MaxBins, "quantile bins per feature for split search (2..256)")
+	f.Float64Var(&o.holdout, "holdout-users", 0, "leave this share of users (stable hash of the id) out of training, for evaluate/promote --holdout-users")
 	f.IntVar(&o.folds, "folds", 5, "stratified cross-validation folds (0: off)")
 	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: validate on the DATE snapshot, train on snapshots whose label window ends by DATE")
 	f.Float64Var(&o.minPrecision, "min-precision", 0, "tune the threshold for the best recall at this precision (0: max F1)")
@@ -112,7 +114,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	}
 	start := time.Now()
 	a.Log.Info("train start", "stage", "train", "features", o.features)
-	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true})
+	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true,
+		Split: featuretable.UserSplit{Fraction: o.holdout, Keep: "train"}})
 	if err != nil {
 		return err
 	}

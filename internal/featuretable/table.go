@@ -102,6 +102,8 @@ type Options struct {
 	// IgnoreLabel skips the label column entirely (scoring: an unlabelled
 	// snapshot may carry an empty label column).
 	IgnoreLabel bool
+	// Split keeps one side of a stable per-user holdout (off when zero).
+	Split UserSplit
 }
 
 // File is one input file and its content hash.
@@ -331,6 +333,9 @@ func Read(paths []string, o Options) (*Table, error) {
 		h.Write([]byte(s + "\n"))
 	}
 	t.DataSHA256 = hex.EncodeToString(h.Sum(nil))
+	if err := o.Split.Apply(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
