@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,8 +74,11 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			gst, err := g.Finish(ctx)
 			setGoldSummary(a, gst)
+			a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
+				"finish_ms", time.Since(start).Milliseconds())
 			return err
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +36,7 @@ func (o *layerOpts) flags(cmd *cobra.Command, anonymous bool) {
 	f.StringVar(&o.from, "from", "", "rebuild days from this one (YYYY-MM-DD)")
 	f.StringVar(&o.to, "to", "", "rebuild days up to this one, inclusive (YYYY-MM-DD)")
 	f.IntVar(&o.lookback, "lookback", 0, "also rebuild the N days before --ds/--from (late events)")
-	f.IntVar(&o.workers, "workers", 2, "days processed at once")
+	f.IntVar(&o.workers, "workers", 3, "days processed at once (3 keeps both cores busy while a day waits on I/O; about 200 MiB each)")
 	if anonymous {
 		f.StringSliceVar(&o.anonymous, "anonymous-user-ids", nil, "user ids that mark logged-out traffic (comma separated), like an empty userId")
 	}
@@ -160,8 +161,14 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	if err != nil {
 		return errors.Join(err, tx.Abort())
 	}
-	a.Summary.Set("published_partitions", len(tx.Partitions()))
-	return tx.Commit()
+	n := len(tx.Partitions())
+	a.Summary.Set("published_partitions", n)
+	start := time.Now()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	a.Log.Info("published", "partitions", n, "duration_ms", time.Since(start).Milliseconds())
+	return nil
 }
 
 func newETLSilverCmd(a *App) *cobra.Command {

@@ -176,6 +176,25 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("layer commands with --ds equal the full run", func(t *testing.T) {
+		dir2 := t.TempDir()
+		writeBronze(t, dir2, evs)
+		if code, _ := cli(t, "etl", "--lake", dir2, "--to", "2018-10-02"); code != 0 {
+			t.Fatal("first run failed")
+		}
+		for _, ds := range []string{"2018-10-03", "2018-10-04", "2018-10-05"} {
+			if code, sum := cli(t, "etl", "silver", "--lake", dir2, "--ds", ds); code != 0 {
+				t.Fatalf("etl silver --ds %s: exit %d %v", ds, code, sum)
+			}
+			if code, sum := cli(t, "etl", "gold", "--lake", dir2, "--ds", ds); code != 0 {
+				t.Fatalf("etl gold --ds %s: exit %d %v", ds, code, sum)
+			}
+		}
+		if d := diffSnap(full, snapshot(t, dir2, "silver", "gold")); len(d) > 0 {
+			t.Errorf("layer-by-layer daily runs differ from etl in %v", d)
+		}
+	})
+
 	t.Run("daily incremental runs equal the full run", func(t *testing.T) {
 		dir3 := t.TempDir()
 		writeBronze(t, dir3, evs)
@@ -289,6 +308,33 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 		}
 		if got := sum["user_rows"].(float64); got != float64(len(users)) {
 			t.Errorf("user_rows = %v, want %d", got, len(users))
+		}
+	})
+
+	t.Run("missing level history trips the relationship check", func(t *testing.T) {
+		dir6 := t.TempDir()
+		writeBronze(t, dir6, evs)
+		if code, _ := cli(t, "etl", "--lake", dir6); code != 0 {
+			t.Fatal("first run failed")
+		}
+		// Without the level history, dim_user loses users: gold facts
+		// then reference users that dim_user lacks.
+		for _, table := range []string{"silver/level_history"} {
+			if err := os.RemoveAll(filepath.Join(dir6, table)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := snapshot(t, dir6, "gold")
+		code, sum := cli(t, "etl", "gold", "--lake", dir6, "--ds", "2018-10-02")
+		if code != 3 {
+			t.Fatalf("exit %d, want 3 (%v)", code, sum)
+		}
+		f := sum["checks_failed"].([]any)
+		if !slices.Contains(f, any("gold.fact_user_day.relationships.dim_user")) || !slices.Contains(f, any("gold.fact_session.relationships.dim_user")) {
+			t.Errorf("checks_failed = %v", f)
+		}
+		if d := diffSnap(before, snapshot(t, dir6, "gold")); len(d) > 0 {
+			t.Errorf("failed gold run changed %v", d)
 		}
 	})
 

@@ -322,7 +322,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	defer g.Release()
 	cfg = g.cfg
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = 3
 	}
 	avail, err := lakeio.Days(cfg.Lake, silver.TableEvents)
 	if err != nil {

@@ -64,7 +64,8 @@ type Config struct {
 	Tx      *lake.Tx
 	Window  Window
 	Options Options
-	// Workers is the number of days processed at once (default 2).
+	// Workers is the number of days processed at once (default 3: with two
+	// cores, a third day keeps them busy while one waits on I/O).
 	Workers int
 	Mem     memory.Allocator
 	Log     *slog.Logger
@@ -97,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		cfg.Mem = memory.DefaultAllocator
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = 3
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

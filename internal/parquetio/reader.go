@@ -98,6 +98,9 @@ func (f *File) projection(columns []string) ([]int, *arrow.Schema, error) {
 // (non-positive: DefaultBatchSize). Memory is bounded by one page per column
 // plus one batch. The File must stay open until the reader is released.
 func (f *File) Records(mem memory.Allocator, columns []string, batchSize int) (array.RecordReader, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
 	idx, schema, err := f.projection(columns)
 	if err != nil {
 		return nil, err
@@ -291,6 +294,9 @@ func ReadFiles(mem memory.Allocator, paths []string, columns []string, batchSize
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
 	}
 	m := &multiReader{mem: mem, paths: paths, columns: columns, batch: batchSize, schema: schema, next: f}
 	m.refs.Store(1)
