@@ -67,7 +67,23 @@ fi
 # silver+gold alone, re-run on the lake just built.
 timed silvergold "$BIN" etl --lake "$WORK/lake" --no-progress --log-format json
 
+# Cross-check gold against DuckDB computing the same daily aggregates
+# straight from bronze (an independent reader and implementation).
+check=skipped
+if [ -x "$DUCK" ]; then
+	L="$WORK/lake"
+	check=$("$DUCK" query "with b as (select user_id, cast(ts at time zone 'UTC' as date) d, count(*) n, count(distinct session_id) s,
+		sum(case when page='NextSong' then length else 0 end) l, count(distinct case when page='NextSong' then artist end) a
+		from (select distinct * exclude (source_file, line_number, ingest_run_id) from read_parquet('$L/bronze/events/*/*.parquet'))
+		where user_id <> '' group by 1, 2),
+		g as (select user_id, dt d, n_events n, n_sessions s, listen_seconds l, distinct_artists a
+		from read_parquet('$L/gold/fact_user_day/*/*.parquet'))
+		select count(*) || ' user-days, ' || sum(case when b.n = g.n and b.s = g.s and abs(b.l - g.l) < 1e-6 and b.a = g.a then 1 else 0 end) || ' equal'
+		from b full join g using (user_id, d)" | tail -1)
+fi
+
 echo "input: $JSON ($bytes bytes)"
+echo "gold fact_user_day vs DuckDB on bronze: $check"
 echo "summary: $(tail -1 "$WORK/etl.out")"
 printf 'churnctl etl (%s): %s s, peak RSS %s MiB\n' "$mode" "$etl_wall" "$etl_rss"
 printf 'churnctl silver+gold alone (re-run): %s s, peak RSS %s MiB\n' "$(wall silvergold)" "$(rss_mib silvergold)"

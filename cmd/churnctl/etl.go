@@ -14,6 +14,7 @@ func registerETL(f func(*App) *cobra.Command) { etlCommands = append(etlCommands
 
 func newETLCmd(a *App) *cobra.Command {
 	var o layerOpts
+	var bo etlBronzeOpts
 	cmd := &cobra.Command{
 		Use:   "etl --lake DIR [INPUT...] [--ds D | --from A --to B] [--lookback N]",
 		Short: "Load JSON event logs into the Parquet lake (bronze, silver, gold)",
@@ -23,9 +24,10 @@ then rebuilds silver and gold for the selected days (all by default; --ds or
 the run are published together, atomically; a failed error-severity quality
 check (exit 3) publishes nothing. Each layer is also its own subcommand.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: etlAll(a, &o),
+		RunE: etlAll(a, &o, &bo),
 	}
 	o.flags(cmd, true)
+	bo.flags(cmd)
 	for _, f := range etlCommands {
 		cmd.AddCommand(f(a))
 	}

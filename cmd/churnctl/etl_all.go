@@ -1,23 +1,42 @@
 package main
 
 import (
-	"context"
-	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/etl/gold"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
-	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
+// etlBronzeOpts are the bronze flags of the `etl` parent (same meaning as
+// in `etl bronze`).
+type etlBronzeOpts struct {
+	maxInvalidRatio float64
+	allowTruncated  bool
+	force           bool
+	maxLineBytes    int
+	memoryBudgetMiB int
+}
+
+func (b *etlBronzeOpts) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Float64Var(&b.maxInvalidRatio, "max-invalid-ratio", 0.01, "bronze: fail (exit 3) when more than this fraction of lines is quarantined")
+	f.BoolVar(&b.allowTruncated, "allow-truncated", false, "bronze: publish what a truncated or corrupt gzip input yielded instead of failing")
+	f.BoolVar(&b.force, "force", false, "bronze: re-ingest inputs already ingested (same content), replacing their rows")
+	f.IntVar(&b.maxLineBytes, "max-line-bytes", 64*1024, "bronze: quarantine longer lines as line_too_long")
+	f.IntVar(&b.memoryBudgetMiB, "memory-budget", 96, "bronze: MiB of decoded rows buffered before writing")
+}
+
 // etlAll is the RunE of the `etl` parent: bronze → silver → gold in one go.
-// Silver and gold share one lake transaction (gold is derived from silver's
-// in-memory results, silver is not read back), so either both layers of
-// the run are published or neither.
-func etlAll(a *App, o *layerOpts) func(cmd *cobra.Command, args []string) error {
+// Bronze publishes first (its own transaction); silver and gold then share
+// one lake transaction (gold is derived from silver's in-memory results,
+// silver is not read back), so either both layers of the run are published
+// or neither.
+func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		w, err := o.window()
 		if err != nil {
@@ -25,8 +44,13 @@ func etlAll(a *App, o *layerOpts) func(cmd *cobra.Command, args []string) error 
 		}
 		ctx := cmd.Context()
 		if len(args) > 0 {
-			if err := runBronzeStage(ctx, a, o, args); err != nil {
+			if err := runBronzeStage(cmd, a, o, bo, w, args); err != nil {
 				return err
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// Bronze bounds the heap tightly for its streaming; silver
+				// holds two days at a time: keep RSS under 1 GiB.
+				debug.SetMemoryLimit(768 << 20)
 			}
 		}
 		rep := &quality.Report{}
@@ -47,12 +71,17 @@ func etlAll(a *App, o *layerOpts) func(cmd *cobra.Command, args []string) error 
 	}
 }
 
-// runBronzeStage ingests the inputs into bronze.
-//
-// TODO(silver): call the bronze stage's Go API (etl/bronze) here once it is
-// on main; until then `etl` with inputs is refused and `etl` without inputs
-// rebuilds silver and gold from the bronze already in the lake.
-func runBronzeStage(ctx context.Context, a *App, o *layerOpts, inputs []string) error {
-	return fmt.Errorf("%w: the bronze stage is not wired into `etl` in this build; run `churnctl etl bronze --lake %s %v` first, then `churnctl etl --lake %s`",
-		exitcode.ErrUsage, o.lake, inputs, o.lake)
+// runBronzeStage ingests the inputs into bronze through the `etl bronze`
+// code path, keeping the events of the window's days (widened by
+// --lookback, so late events of those days are ingested too).
+func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string) error {
+	opts := bronzeOptions{lake: o.lake, maxInvalidRatio: bo.maxInvalidRatio, allowTruncated: bo.allowTruncated,
+		force: bo.force, maxLineBytes: bo.maxLineBytes, memoryBudgetMiB: bo.memoryBudgetMiB}
+	if w.From != 0 {
+		opts.from = silver.DayString(w.From - int64(w.Lookback)*silver.DayMillis)
+	}
+	if w.To != 0 {
+		opts.to = silver.DayString(w.To)
+	}
+	return runBronze(cmd, a, &opts, inputs)
 }

@@ -98,7 +98,11 @@ func (o *layerOpts) anonymousSet() map[string]bool {
 // returns the error of failed error-severity checks.
 func reportChecks(a *App, rep *quality.Report) error {
 	rep.Log(a.Log)
-	a.Summary.Set("checks_run", len(rep.Names()))
+	names := rep.Names()
+	if names == nil {
+		names = []string{}
+	}
+	a.Summary.Set("checks_run", names)
 	failed := rep.Failed(quality.Error)
 	warned := rep.Failed(quality.Warn)
 	if failed == nil {
@@ -156,7 +160,7 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	if err != nil {
 		return errors.Join(err, tx.Abort())
 	}
-	a.Summary.Set("partitions", len(tx.Partitions()))
+	a.Summary.Set("published_partitions", len(tx.Partitions()))
 	return tx.Commit()
 }
 

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/etl/etltest"
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/internal/lake"
+	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
 const testDay0 = int64(1538352000000) // 2018-10-01
@@ -127,6 +129,12 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 	}
 	if sum["duplicates_removed"].(float64) == 0 {
 		t.Errorf("duplicates_removed = 0 on a fixture with duplicates")
+	}
+	for _, c := range []string{"silver.reconciliation.bronze_rows", "silver.events.not_null", "silver.sessions.unique_key",
+		"gold.fact_user_day.relationships.dim_user", "gold.fact_session.unique_key", "gold.dim_user.one_current_row"} {
+		if !slices.Contains(sum["checks_run"].([]any), any(c)) {
+			t.Errorf("checks_run lacks %s: %v", c, sum["checks_run"])
+		}
 	}
 	if n := len(sum["checks_failed"].([]any)); n != 0 {
 		t.Errorf("checks_failed = %v", sum["checks_failed"])
@@ -296,4 +304,62 @@ func TestETLSilverGoldEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestETLSampleWholeChain runs `etl` on the bundled sample (bronze →
+// silver → gold in one process) and compares gold/fact_user_day read back
+// from Parquet with the row-by-row reference over the raw JSON.
+func TestETLSampleWholeChain(t *testing.T) {
+	sample := "../../testdata/sample/events.json.gz"
+	if _, err := os.Stat(sample); err != nil {
+		t.Skip("no sample")
+	}
+	dir := t.TempDir()
+	code, sum := cli(t, "etl", "--lake", dir, sample)
+	if code != 0 {
+		t.Fatalf("etl: exit %d %v", code, sum)
+	}
+	evs, err := etltest.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, anon, removed := etltest.RefSplit(evs, nil)
+	if sum["lines_read"].(float64) != float64(len(evs)) || sum["bronze_rows"].(float64) != float64(len(evs)) ||
+		sum["user_rows"].(float64) != float64(len(users)) || sum["anonymous_rows"].(float64) != float64(len(anon)) ||
+		sum["duplicates_removed"].(float64) != float64(removed) {
+		t.Errorf("summary %v; want %d lines, %d user rows, %d anonymous, %d duplicates", sum, len(evs), len(users), len(anon), removed)
+	}
+	ref := etltest.RefUserDays(users)
+	rr, err := parquetio.ReadGlob(memory.NewGoAllocator(), filepath.Join(dir, "gold/fact_user_day/*/*.parquet"),
+		[]string{"user_id", "dt", "n_events", "n_sessions", "songs", "distinct_artists", "level_end"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	rows := 0
+	for rr.Next() {
+		b := rr.RecordBatch()
+		for i := 0; i < int(b.NumRows()); i++ {
+			rows++
+			u := b.Column(0).(*array.String).Value(i)
+			d := int64(b.Column(1).(*array.Date32).Value(i)) * 86400000
+			w := ref[u][d]
+			if w == nil {
+				t.Fatalf("fact_user_day %s %d not in reference", u, d)
+			}
+			got := [4]int64{b.Column(2).(*array.Int64).Value(i), b.Column(3).(*array.Int64).Value(i),
+				b.Column(4).(*array.Int64).Value(i), b.Column(5).(*array.Int64).Value(i)}
+			want := [4]int64{w.Events, int64(len(w.Sessions)), w.Songs, int64(len(w.Artists))}
+			if got != want || b.Column(6).(*array.String).Value(i) != w.LevelEnd {
+				t.Errorf("%s %d: events/sessions/songs/artists = %v, want %v", u, d, got, want)
+			}
+		}
+	}
+	want := 0
+	for _, m := range ref {
+		want += len(m)
+	}
+	if rows != want {
+		t.Errorf("fact_user_day rows = %d, want %d", rows, want)
+	}
 }

@@ -504,14 +504,58 @@ func (p *pipeline) run(ctx context.Context) error {
 	pool := &sync.Pool{New: func() any { b := make([]byte, cfg.ChunkBytes); return &b }}
 	chunks := make(chan *chunk, cfg.Workers)
 	results := make(chan *result, cfg.Workers*2)
-	jobs := make(chan writeJob, 1)
+	jobs := make(chan writeJob)
 
 	// Reader.
 	var readErr error
 	go func() {
 		defer close(chunks)
 		seq := 0
+		send := func(ch *chunk) bool {
+			ch.seq = seq
+			seq++
+			p.mu.Lock()
+			p.jsonBytes += int64(len(ch.data))
+			if ch.long {
+				p.jsonBytes += ch.longLen - int64(len(ch.data))
+			}
+			p.mu.Unlock()
+			select {
+			case chunks <- ch:
+				return true
+			case <-ctx.Done():
+				ch.done()
+				return false
+			}
+		}
 		for i, in := range p.inputs {
+			if isPlain(in.path) {
+				// Plain files are memory-mapped: chunks are slices of the map.
+				m, err := mmapFile(in.path)
+				if err != nil {
+					readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+					cancel(readErr)
+					return
+				}
+				mr := &mapReader{m: m, size: cfg.ChunkBytes, rawCap: cfg.RawLineCap, inputIdx: i}
+				for ctx.Err() == nil {
+					ch := mr.next()
+					if ch == nil || !send(ch) {
+						break
+					}
+					if cfg.Progress != nil {
+						cfg.Progress(p.bytesReadSoFar() + int64(mr.pos))
+					}
+				}
+				m.release()
+				p.mu.Lock()
+				p.bytesRead += int64(len(m.data))
+				p.mu.Unlock()
+				if ctx.Err() != nil {
+					return
+				}
+				continue
+			}
 			rc, counter, err := openInput(in.path)
 			if err != nil {
 				readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
@@ -519,42 +563,27 @@ func (p *pipeline) run(ctx context.Context) error {
 				return
 			}
 			cr := &chunkReader{r: rc, pool: pool, size: cfg.ChunkBytes, rawCap: cfg.RawLineCap, inputIdx: i}
-			for {
-				if ctx.Err() != nil {
-					rc.Close()
-					return
-				}
+			for ctx.Err() == nil {
 				ch := cr.next()
-				if ch == nil {
+				if ch == nil || !send(ch) {
 					break
-				}
-				ch.seq = seq
-				seq++
-				p.mu.Lock()
-				p.jsonBytes += int64(len(ch.data))
-				if ch.long {
-					p.jsonBytes += ch.longLen - int64(len(ch.data))
-				}
-				p.mu.Unlock()
-				select {
-				case chunks <- ch:
-				case <-ctx.Done():
-					rc.Close()
-					return
 				}
 				if cfg.Progress != nil {
 					cfg.Progress(p.bytesReadSoFar() + counter.n)
 				}
 			}
 			rc.Close()
+			if ctx.Err() != nil {
+				return
+			}
 			p.mu.Lock()
 			p.bytesRead += counter.n
 			if cr.err != nil {
-				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.line, err: cr.err}).Error())
+				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.complete, err: cr.err}).Error())
 			}
 			p.mu.Unlock()
 			if cr.err != nil {
-				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_line", cr.line, "err", cr.err)
+				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_good_line", cr.complete, "err", cr.err)
 			}
 		}
 	}()
@@ -568,7 +597,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			w := &worker{mem: cfg.Mem, maxLine: cfg.MaxLineBytes, rawCap: cfg.RawLineCap, fromDay: fromDay, toDay: toDay, runID: p.runID, sources: sources}
 			for ch := range chunks {
 				res := w.process(ch)
-				pool.Put(ch.buf)
+				ch.done()
 				select {
 				case results <- res:
 				case <-ctx.Done():

@@ -177,15 +177,17 @@ func hashInputs(inputs []Input) error {
 }
 
 func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
+	m, err := mmapFile(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer m.release()
 	h := xxh3.New()
-	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(h, f, buf); err != nil {
-		return "", err
+	const step = 64 << 20
+	for lo := 0; lo < len(m.data); lo += step {
+		hi := min(lo+step, len(m.data))
+		h.Write(m.data[lo:hi])
+		m.dropPages(lo, hi)
 	}
 	b := h.Sum128().Bytes()
 	return hex.EncodeToString(b[:]), nil
@@ -202,7 +204,9 @@ type chunk struct {
 	// holds its first bytes, longLen its full length.
 	long    bool
 	longLen int64
-	buf     *[]byte // to return to the pool
+	// done is called once the chunk has been decoded (returns its buffer
+	// to the pool or releases its part of a memory map).
+	done func()
 }
 
 // readError is a damaged input: what was read before it is kept.
@@ -213,7 +217,7 @@ type readError struct {
 }
 
 func (e *readError) Error() string {
-	return fmt.Sprintf("input %s: %v after line %d (last good line %d)", e.input, e.err, e.lastLine, e.lastLine)
+	return fmt.Sprintf("input %s: %v: last good line %d", e.input, e.err, e.lastLine)
 }
 
 // chunkReader splits one input into chunks on newline boundaries.
@@ -223,6 +227,8 @@ type chunkReader struct {
 	size      int
 	carry     []byte
 	line      int64 // lines emitted so far
+	complete  int64 // lines emitted with their '\n'
+	lastByte  byte  // last byte of a long line before its '\n'
 	offset    int64 // bytes emitted so far
 	eof       bool
 	err       error
@@ -305,7 +311,7 @@ func (c *chunkReader) next() *chunk {
 		}
 	}
 	data := buf[:n]
-	ch := &chunk{data: data, firstLine: c.line + 1, offset: c.offset, buf: bp, input: c.inputIdx}
+	ch := &chunk{data: data, firstLine: c.line + 1, offset: c.offset, input: c.inputIdx, done: func() { c.pool.Put(bp) }}
 	if k := bytes.LastIndexByte(data, '\n'); k >= 0 && k+1 < len(data) && !c.eof {
 		c.carry = append(c.carry, data[k+1:]...)
 		ch.data = data[:k+1]
@@ -313,14 +319,22 @@ func (c *chunkReader) next() *chunk {
 		// One line longer than the buffer: keep its head, skip the rest.
 		total := int64(n)
 		head := append([]byte(nil), data[:min(n, c.rawCap)]...)
+		c.lastByte = data[n-1]
 		for {
 			m, err := c.r.Read(buf)
 			if j := bytes.IndexByte(buf[:m], '\n'); j >= 0 {
-				total += int64(j + 1)
+				if j > 0 {
+					c.lastByte = buf[j-1]
+				}
+				total += int64(j)
+				c.offset++ // the '\n'
 				c.carry = append(c.carry, buf[j+1:m]...)
 				break
 			}
 			total += int64(m)
+			if m > 0 {
+				c.lastByte = buf[m-1]
+			}
 			if err != nil {
 				c.eof = true
 				if err != io.EOF {
@@ -330,14 +344,31 @@ func (c *chunkReader) next() *chunk {
 			}
 		}
 		ch.data, ch.long, ch.longLen = head, true, total
+		if total > 0 && c.lastByte == '\r' {
+			ch.longLen-- // CRLF: like decodeLines, do not count the '\r'
+		}
 		c.line++
+		c.complete = c.line
 		c.offset += total
 		return ch
 	}
 	c.line += int64(bytes.Count(ch.data, []byte{'\n'}))
+	c.complete = c.line
 	if len(ch.data) > 0 && ch.data[len(ch.data)-1] != '\n' {
 		c.line++ // last line without newline
 	}
 	c.offset += int64(len(ch.data))
 	return ch
+}
+
+// isPlain reports whether path is a regular, non-gzip file (memory-mapped).
+func isPlain(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [2]byte
+	n, _ := io.ReadFull(f, magic[:])
+	return !(n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
 }

@@ -64,9 +64,11 @@ var EventsSchema = arrow.NewSchema([]arrow.Field{
 var eventDictColumns = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent",
 	"last_name", "first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 
-// eventNoBounds are columns without min/max statistics (free text nobody
-// filters on; the bounds cost string comparisons on every page).
-var eventNoBounds = []string{"user_agent", "location", "last_name", "first_name", "artist", "song", "source_file", "ingest_run_id"}
+// eventNoBounds are columns without min/max statistics (the bounds cost
+// string comparisons on every page, and nobody prunes on these columns).
+// Only ts, the ids and the numbers keep them.
+var eventNoBounds = []string{"user_id", "page", "auth", "method", "level", "location", "user_agent", "last_name",
+	"first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 
 // Column indexes of QuarantineSchema.
 const (
@@ -249,9 +251,24 @@ func constString(n int, s string) arrow.Array {
 	return stringArray(n, offs, data, nil, 0)
 }
 
+// trim returns s with capacity len(s) when it wastes more than half of it
+// (batches stay buffered for a while: their capacity is memory).
+func trim[T any](s []T) []T {
+	if cap(s) > 2*len(s)+64 {
+		return append(make([]T, 0, len(s)), s...)
+	}
+	return s
+}
+
 // finish returns the rows as a record batch of EventsSchema.
 func (b *eventBuilder) finish(source, runID string) arrow.RecordBatch {
 	n := b.rows
+	b.ts, b.session, b.status, b.item = trim(b.ts), trim(b.session), trim(b.status), trim(b.item)
+	b.reg, b.regOK, b.length, b.lenOK, b.line = trim(b.reg), trim(b.regOK), trim(b.length), trim(b.lenOK), trim(b.line)
+	for i := range b.str {
+		c := &b.str[i]
+		c.offs, c.data, c.valid = trim(c.offs), trim(c.data), trim(c.valid)
+	}
 	cols := make([]arrow.Array, numEventCols)
 	cols[cTS] = fixedArray(arrow.FixedWidthTypes.Timestamp_ms, n, bytesOf(b.ts), nil, 0)
 	cols[cSessionID] = fixedArray(arrow.PrimitiveTypes.Int64, n, bytesOf(b.session), nil, 0)

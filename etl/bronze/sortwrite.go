@@ -92,4 +92,3 @@ func writeSorted(w io.Writer, recs []arrow.RecordBatch, opts ...parquetio.Writer
 	}
 	return total, pw.Close()
 }
-

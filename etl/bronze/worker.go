@@ -175,6 +175,11 @@ func (w *worker) builder(day int32, est int) *eventBuilder {
 			return w.builders[i]
 		}
 	}
+	if len(w.builders) > 0 {
+		// A second day in one chunk is usually a few late events: start
+		// small instead of reserving a whole chunk's worth.
+		est = 64
+	}
 	b := newEventBuilder(est)
 	w.days = append(w.days, day)
 	w.builders = append(w.builders, b)

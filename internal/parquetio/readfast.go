@@ -125,7 +125,19 @@ func appendFast(b array.Builder, k kind, fp *fastPage, m int) error {
 		} else {
 			bb = b.(*array.BinaryBuilder)
 		}
-		each(func(p int) { bb.Append(data[offs[p]:offs[p+1]]) }, bb.AppendNull)
+		// Reserve the value bytes of the m rows first, then append without
+		// per-value growth checks.
+		total, row, d := 0, fp.row, fp.dense
+		for i := 0; i < m && d < fp.nDense; i++ {
+			if fp.defs == nil || fp.defs[row] != 0 {
+				p := dense(d)
+				total += int(offs[p+1] - offs[p])
+				d++
+			}
+			row++
+		}
+		bb.ReserveData(total)
+		each(func(p int) { bb.UnsafeAppend(data[offs[p]:offs[p+1]]) }, bb.AppendNull)
 	default:
 		return fmt.Errorf("parquetio: no fast path for kind %d", k)
 	}
