@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/churnctl/churnctl/internal/parquetio"
+	"github.com/churnctl/churnctl/internal/pgtest"
 )
 
 var binary string
@@ -34,7 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: building churnctl:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -207,7 +210,7 @@ func TestKilledRunResumesToTheSameOutputs(t *testing.T) {
 		t.Errorf("resume re-ran etl, which had finished:\n%s", r.stdout)
 	}
 	for _, pattern := range []string{
-		"gold/fact_user_day/*/*.parquet", "features/*/*.parquet", "features/*/*.json", "models/churn/*/model.json",
+		"gold/fact_user_day/*/*.parquet", "features/*/*.parquet", "features/*/features.schema.json", "models/churn/*/model.crf",
 	} {
 		compareFiles(t, whole, killed, pattern)
 	}
@@ -267,7 +270,7 @@ func dumpParquet(t *testing.T, path string, ignore []string) string {
 			cols = append(cols, fld.Name)
 		}
 	}
-	rr, err := f.Records(nil, cols, 4096)
+	rr, err := f.Records(memory.DefaultAllocator, cols, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +337,7 @@ func TestExitCodeContract(t *testing.T) {
 		{"bad config key", []string{"run", "--config", badKey, "--inputs", "x"}, 2, "treez"},
 		{"bad flag value", []string{"run", "--lake", dir, "--inputs", "x", "--train.trees", "many"}, 2, "train.trees"},
 		{"bad date", []string{"run", "--lake", dir, "--inputs", "x", "--ds", "yesterday"}, 2, "--ds"},
-		{"missing input", []string{"run", "--lake", filepath.Join(dir, "l1"), "--inputs", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
+		{"missing input", []string{"run", "--lake", filepath.Join(dir, "l1"), "--inputs", filepath.Join(dir, "nope.json")}, 3, "nope.json"},
 		{"bad input data", []string{"run", "--lake", filepath.Join(dir, "l2"), "--inputs", malformed}, 3, "invalid"},
 		{"database down", append(withSample(t, runArgs(filepath.Join(dir, "l3"))), "--load.dsn", "host="+dir+" port=1 user=x dbname=y connect_timeout=2"), 4, "retry"},
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -9,6 +11,7 @@ import (
 	"github.com/churnctl/churnctl/etl/gold"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
+	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
@@ -45,7 +48,13 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 		ctx := cmd.Context()
 		if len(args) > 0 {
 			if err := runBronzeStage(cmd, a, o, bo, w, args); err != nil {
-				return err
+				// Nothing new for bronze is nothing to do only if silver and
+				// gold already hold what bronze has (a run killed between the
+				// bronze and the silver/gold commits left them behind).
+				if !errors.Is(err, exitcode.ErrNothingToDo) || goldCurrent(o.lake) {
+					return err
+				}
+				a.Log.Info("bronze has nothing new but silver/gold are behind it; rebuilding them", "stage", "etl")
 			}
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// Bronze bounds the heap tightly for its streaming; silver
@@ -74,6 +83,22 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 // runBronzeStage ingests the inputs into bronze through the `etl bronze`
 // code path, keeping the events of the window's days (widened by
 // --lookback, so late events of those days are ingested too).
+// goldCurrent reports whether gold was published after the newest bronze
+// partition (both are lake commits, so their manifests' times order them).
+func goldCurrent(root string) bool {
+	g, err := os.Stat(filepath.Join(root, "gold", "_manifest.json"))
+	if err != nil {
+		return false
+	}
+	ms, _ := filepath.Glob(filepath.Join(root, "bronze", "events", "*", lake.ManifestName))
+	for _, m := range ms {
+		if fi, err := os.Stat(m); err == nil && fi.ModTime().After(g.ModTime()) {
+			return false
+		}
+	}
+	return true
+}
+
 func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string) error {
 	opts := bronzeOptions{lake: o.lake, maxInvalidRatio: bo.maxInvalidRatio, allowTruncated: bo.allowTruncated,
 		force: bo.force, maxLineBytes: bo.maxLineBytes, memoryBudgetMiB: bo.memoryBudgetMiB}

@@ -319,7 +319,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		"stats": st, "inputs": inputsM, "status": map[bool]string{true: "ok", false: "quality_gate_failed"}[gateErr == nil],
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
-	if err := tx.PutFile(lake.Runs+"/"+cfg.RunID+".json", append(b, '\n')); err != nil {
+	// The run's own record (runs/RUN_ID.json, written by the command) is
+	// churnctl's; bronze keeps its ingest details beside its ledger.
+	if err := tx.PutFile("bronze/_runs/"+cfg.RunID+".json", append(b, '\n')); err != nil {
 		return st, err
 	}
 	if err := ctx.Err(); err != nil {

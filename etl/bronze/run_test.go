@@ -52,7 +52,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == ".tmp" || rel == "runs" {
+		if rel == ".tmp" || rel == "runs" || rel == filepath.Join("bronze", "_runs") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || rel == ".lock" {

@@ -45,13 +45,13 @@ func TestReadCSV(t *testing.T) {
 
 func TestReadSchemaFile(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, SchemaFile), `{"version":1,"features":[{"name":"b","type":"int64"},{"name":"a","type":"float64"}],"label":"churn","id":"user_id","as_of":"2018-12-01"}`)
+	write(t, filepath.Join(dir, SchemaFile), `{"version":1,"features":[{"name":"b","type":"int64"},{"name":"a","type":"float64"}],"label":"churn","id":"user_id","as_of":"2018-12-01","horizon_days":30,"labeled":true}`)
 	write(t, filepath.Join(dir, "t.csv"), "user_id,a,b,extra,churn\nu1,1.5,2,9,0\nu2,2.5,3,9,1\n")
 	tb, err := Read([]string{dir}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(tb.Names(), ","); got != "b,a" || tb.Features[0].Type != "int64" || tb.AsOf[1] != "2018-12-01" || tb.Cols[0][1] != 3 {
+	if got := strings.Join(tb.Names(), ","); got != "b,a" || tb.Features[0].Type != "int64" || tb.AsOf[1] != "2018-12-01" || tb.Cols[0][1] != 3 || tb.HorizonDays != 30 {
 		t.Errorf("schema-driven read: names %s, features %v, as_of %v, cols %v", got, tb.Features, tb.AsOf, tb.Cols)
 	}
 	write(t, filepath.Join(dir, "t.csv"), "user_id,a,churn\nu1,1.5,0\n")
