@@ -121,9 +121,11 @@ type user struct {
 	win     [wPages + 16]int64
 	listen  float64
 	artists []uint64
-	ev, so  [4]int64 // [last7, prev7, last14, prev14]
-	active7 int64
-	label   bool
+	// trend buckets [last7, prev7, last14, prev14]: events, songs,
+	// sessions, thumbs up, thumbs down, adverts
+	ev, so, ses, tu, td, adv [4]int64
+	active7                  int64
+	label                    bool
 }
 
 // indexes into user.win
@@ -359,7 +361,7 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 	for j := range snap.Values {
 		snap.Values[j] = make([]float64, len(rows))
 	}
-	c := &calc{asOf: T, asOfMS: T.MS()}
+	c := &calc{asOf: T, asOfMS: T.MS(), window: cfg.WindowDays}
 	// rows are independent: two halves on two goroutines
 	half := len(rows) / 2
 	for _, r := range [][2]int{{0, half}, {half, len(rows)}} {
@@ -627,22 +629,26 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			}
 		}
 		age := int(T - dt) // 1 = the day before T
+		add := func(k int) {
+			u.ev[k] += n
+			u.so[k] += s
+			u.ses[k] += nses.Value(i)
+			u.tu[k] += pages[1].Value(i)
+			u.td[k] += pages[2].Value(i)
+			u.adv[k] += pages[5].Value(i)
+		}
 		switch {
 		case age >= 1 && age <= 7:
-			u.ev[0] += n
-			u.so[0] += s
+			add(0)
 			u.active7++
 		case age >= 8 && age <= 14:
-			u.ev[1] += n
-			u.so[1] += s
+			add(1)
 		}
 		switch {
 		case age >= 1 && age <= 14:
-			u.ev[2] += n
-			u.so[2] += s
+			add(2)
 		case age >= 15 && age <= 28:
-			u.ev[3] += n
-			u.so[3] += s
+			add(3)
 		}
 	}
 	return nil

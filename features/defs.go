@@ -6,6 +6,7 @@ import "fmt"
 type calc struct {
 	asOf   Date
 	asOfMS int64
+	window int // W in days
 }
 
 type featureDef struct {
@@ -116,6 +117,26 @@ var featureDefs = func() []featureDef {
 		featureDef{Feature{Name: "events_trend_14d", Type: Float64, Description: "(a-b)/(a+b) for events a in [T-14d, T) and b in [T-28d, T-14d); 0 when both are 0"}, func(u *user, c *calc) float64 { return trend(u.ev[2], u.ev[3]) }},
 		featureDef{Feature{Name: "songs_trend_7d", Type: Float64, Description: "(a-b)/(a+b) for songs a in [T-7d, T) and b in [T-14d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 { return trend(u.so[0], u.so[1]) }},
 		featureDef{Feature{Name: "songs_trend_14d", Type: Float64, Description: "(a-b)/(a+b) for songs a in [T-14d, T) and b in [T-28d, T-14d); 0 when both are 0"}, func(u *user, c *calc) float64 { return trend(u.so[2], u.so[3]) }},
+		featureDef{Feature{Name: "sessions_last_7d", Type: Int64, Description: "sessions with events in [T-7d, T)"}, func(u *user, c *calc) float64 { return float64(u.ses[0]) }},
+		featureDef{Feature{Name: "sessions_trend_7d", Type: Float64, Description: "(a-b)/(a+b) for sessions a in [T-7d, T) and b in [T-14d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 { return trend(u.ses[0], u.ses[1]) }},
+		featureDef{Feature{Name: "sessions_trend_14d", Type: Float64, Description: "(a-b)/(a+b) for sessions a in [T-14d, T) and b in [T-28d, T-14d); 0 when both are 0"}, func(u *user, c *calc) float64 { return trend(u.ses[2], u.ses[3]) }},
+		featureDef{Feature{Name: "songs_per_session_last_7d", Type: Float64, Description: "songs per session in [T-7d, T)"}, func(u *user, c *calc) float64 { return ratio(float64(u.so[0]), float64(u.ses[0])) }},
+		featureDef{Feature{Name: "songs_per_session_trend_14d", Type: Float64, Description: "songs per session in [T-14d, T) minus in [T-28d, T-14d)"}, func(u *user, c *calc) float64 {
+			return ratio(float64(u.so[2]), float64(u.ses[2])) - ratio(float64(u.so[3]), float64(u.ses[3]))
+		}},
+		featureDef{Feature{Name: "thumbs_up_share_last_14d", Type: Float64, Description: "thumbs up / (thumbs up + thumbs down) in [T-14d, T) (0.5 when neither)"}, func(u *user, c *calc) float64 {
+			if u.tu[2]+u.td[2] == 0 {
+				return 0.5
+			}
+			return float64(u.tu[2]) / float64(u.tu[2]+u.td[2])
+		}},
+		featureDef{Feature{Name: "thumbs_down_per_song_trend_14d", Type: Float64, Description: "thumbs down per song in [T-14d, T) minus in [T-28d, T-14d)"}, func(u *user, c *calc) float64 {
+			return ratio(float64(u.td[2]), float64(u.so[2])) - ratio(float64(u.td[3]), float64(u.so[3]))
+		}},
+		featureDef{Feature{Name: "adverts_per_song_last_14d", Type: Float64, Description: "Roll Advert events per song in [T-14d, T)"}, func(u *user, c *calc) float64 { return ratio(float64(u.adv[2]), float64(u.so[2])) }},
+		featureDef{Feature{Name: "inactivity_ratio", Type: Float64, Description: "days since the last activity divided by the mean days between active days in the window (W / max(active_days, 1))"}, func(u *user, c *calc) float64 {
+			return float64(c.asOfMS-u.lastTS) / float64(msPerDay) / (float64(c.window) / float64(max(u.active, 1)))
+		}},
 	)
 	return defs
 }()

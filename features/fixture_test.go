@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -474,6 +475,9 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		cnt := map[string]float64{}
 		var listen float64
 		var bucket [4][2]int64
+		// per bucket: sessions (distinct day, session), thumbs up, thumbs down, adverts
+		bses := [4]map[[2]int64]bool{{}, {}, {}, {}}
+		var btu, btd, badv [4]float64
 		days7 := map[Date]bool{}
 		for _, e := range before {
 			d := DateOfMS(e.TS)
@@ -486,20 +490,30 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 			if e.Page == "Cancel" || e.Page == "Cancellation Confirmation" {
 				one = 0
 			}
+			var ks []int
 			if age <= 7 {
-				bucket[0][0] += one
-				bucket[0][1] += song
+				ks = append(ks, 0)
 				days7[d] = true
 			} else if age <= 14 {
-				bucket[1][0] += one
-				bucket[1][1] += song
+				ks = append(ks, 1)
 			}
 			if age <= 14 {
-				bucket[2][0] += one
-				bucket[2][1] += song
+				ks = append(ks, 2)
 			} else if age <= 28 {
-				bucket[3][0] += one
-				bucket[3][1] += song
+				ks = append(ks, 3)
+			}
+			for _, k := range ks {
+				bucket[k][0] += one
+				bucket[k][1] += song
+				bses[k][[2]int64{int64(d), e.SessionID}] = true
+				switch e.Page {
+				case "Thumbs Up":
+					btu[k]++
+				case "Thumbs Down":
+					btd[k]++
+				case "Roll Advert":
+					badv[k]++
+				}
 			}
 			if e.TS < from {
 				continue
@@ -555,6 +569,19 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		f["events_trend_14d"] = tr(bucket[2][0], bucket[3][0])
 		f["songs_trend_7d"] = tr(bucket[0][1], bucket[1][1])
 		f["songs_trend_14d"] = tr(bucket[2][1], bucket[3][1])
+		ns := func(k int) int64 { return int64(len(bses[k])) }
+		f["sessions_last_7d"] = float64(ns(0))
+		f["sessions_trend_7d"] = tr(ns(0), ns(1))
+		f["sessions_trend_14d"] = tr(ns(2), ns(3))
+		f["songs_per_session_last_7d"] = rat(float64(bucket[0][1]), float64(ns(0)))
+		f["songs_per_session_trend_14d"] = rat(float64(bucket[2][1]), float64(ns(2))) - rat(float64(bucket[3][1]), float64(ns(3)))
+		f["thumbs_up_share_last_14d"] = 0.5
+		if btu[2]+btd[2] > 0 {
+			f["thumbs_up_share_last_14d"] = btu[2] / (btu[2] + btd[2])
+		}
+		f["thumbs_down_per_song_trend_14d"] = rat(btd[2], float64(bucket[2][1])) - rat(btd[3], float64(bucket[3][1]))
+		f["adverts_per_song_last_14d"] = rat(badv[2], float64(bucket[2][1]))
+		f["inactivity_ratio"] = f["days_since_last_activity"] / (float64(W) / math.Max(float64(len(days)), 1))
 		feats[id] = f
 		labels[id] = label
 	}

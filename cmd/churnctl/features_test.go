@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -45,5 +46,25 @@ func TestParseDays(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseDays(%q) = %d, %v; want %d, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestFeaturesCutoffs(t *testing.T) {
+	for _, tc := range []struct {
+		o    featuresOptions
+		want string
+	}{
+		{featuresOptions{asOf: []string{"2018-11-01", "2018-10-01"}}, "[2018-11-01 2018-10-01]"},
+		{featuresOptions{every: "7d", from: "2018-10-01", to: "2018-10-22"}, "[2018-10-01 2018-10-08 2018-10-15 2018-10-22]"},
+		{featuresOptions{every: "1w", from: "2018-10-01", to: "2018-10-21"}, "[2018-10-01 2018-10-08 2018-10-15]"},
+		{featuresOptions{every: "30d", from: "2018-10-01", to: "2018-10-01"}, "[2018-10-01]"},
+	} {
+		got, err := tc.o.cutoffs()
+		if err != nil || fmt.Sprint(got) != tc.want {
+			t.Errorf("cutoffs(%+v) = %v, %v; want %s", tc.o, got, err, tc.want)
+		}
+	}
+	if _, err := (&featuresOptions{every: "7d", from: "2018-10-22", to: "2018-10-01"}).cutoffs(); err == nil {
+		t.Error("--to before --from: no error")
 	}
 }
