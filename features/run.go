@@ -35,8 +35,9 @@ type RunConfig struct {
 	HorizonDays int
 	WindowDays  int
 	// Out is the output file; "" publishes into the lake at
-	// DIR/features/as_of=YYYY-MM-DD/part-0.<format>. With several cutoffs it
-	// must contain "{as_of}".
+	// DIR/features/as_of=YYYY-MM-DD/part-0.<format>. features.schema.json
+	// is written in its directory. With several cutoffs a directory of it
+	// must contain "{as_of}" (out/{as_of}/features.csv).
 	Out     string
 	Format  string
 	Version string // churnctl version, recorded in the manifest
@@ -78,8 +79,10 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 	if len(cfg.Cutoffs) == 0 {
 		return nil, fmt.Errorf("%w: no cutoff (--as-of or --every/--from/--to)", exitcode.ErrUsage)
 	}
-	if cfg.Out != "" && len(cfg.Cutoffs) > 1 && !strings.Contains(cfg.Out, "{as_of}") {
-		return nil, fmt.Errorf("%w: --out %q with %d cutoffs: put {as_of} in the path (e.g. out/{as_of}/features.csv)", exitcode.ErrUsage, cfg.Out, len(cfg.Cutoffs))
+	if cfg.Out != "" && len(cfg.Cutoffs) > 1 && !strings.Contains(filepath.Dir(cfg.Out), "{as_of}") {
+		// each snapshot's features.schema.json (its as_of, labeled) goes
+		// beside its table, so the tables need a directory each
+		return nil, fmt.Errorf("%w: --out %q with %d cutoffs: put {as_of} in a directory of the path (e.g. out/{as_of}/features.csv), each snapshot gets its own features.schema.json beside it", exitcode.ErrUsage, cfg.Out, len(cfg.Cutoffs))
 	}
 	src := cfg.Source
 	if src == nil {

@@ -39,7 +39,8 @@ the schema file, the summary and the log.
 
 Output: DIR/features/as_of=YYYY-MM-DD/part-0.parquet (published atomically), with
 features.schema.json (feature names, types, descriptions, category codes) beside it; or
---out PATH (with several cutoffs PATH must contain {as_of}). CSV has every column numeric
+--out PATH (features.schema.json goes in PATH's directory; with several cutoffs a
+directory of PATH must contain {as_of}, e.g. out/{as_of}/features.csv). CSV has every column numeric
 except user_id (bools 0/1, categories as integer codes, no as_of column) so pandas and
 scikit-learn load it as is.
 
@@ -55,7 +56,7 @@ The summary warns when one feature alone separates the label with ROC-AUC above 
 	f.StringVar(&o.to, "to", "", "last possible cutoff with --every")
 	f.StringVar(&o.horizon, "horizon", "30d", "label window H: churn in [T, T+H) (days: 30d, 4w or 30)")
 	f.StringVar(&o.window, "window", "30d", "count-feature window W: [T-W, T)")
-	f.StringVar(&o.out, "out", "", "output file instead of the lake partition ({as_of} is replaced by the cutoff)")
+	f.StringVar(&o.out, "out", "", "output file instead of the lake partition ({as_of} is replaced by the cutoff; with several cutoffs put it in a directory: out/{as_of}/f.csv)")
 	f.StringVar(&o.format, "format", "parquet", "output format: parquet, csv or arrow (Arrow IPC file)")
 	return cmd
 }

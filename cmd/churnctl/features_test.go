@@ -21,6 +21,7 @@ func TestFeaturesFlags(t *testing.T) {
 		{"every without to", []string{"features", "--lake", lake, "--every", "7d", "--from", "2018-11-01"}, 2},
 		{"bad format", []string{"features", "--lake", lake, "--as-of", "2018-11-01", "--format", "xlsx"}, 2},
 		{"two cutoffs, one out", []string{"features", "--lake", lake, "--as-of", "2018-11-01", "--as-of", "2018-11-08", "--out", lake + "/f.csv"}, 2},
+		{"two cutoffs, one dir", []string{"features", "--lake", lake, "--as-of", "2018-11-01", "--as-of", "2018-11-08", "--out", lake + "/f-{as_of}.csv"}, 2},
 		{"lake without gold", []string{"features", "--lake", lake, "--as-of", "2018-11-01"}, 3},
 	}
 	for _, tt := range tests {
