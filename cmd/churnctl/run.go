@@ -166,10 +166,14 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		defer unlock()
 	}
 	st := readState(cfg.Lake)
-	if o.backfill && st.LastCompleteDay != "" && o.ds != "" {
-		last, _ := time.Parse(time.DateOnly, st.LastCompleteDay)
-		o.from = last.AddDate(0, 0, 1).Format(time.DateOnly)
+	if o.backfill {
+		// Every day after the last complete one up to --ds; on a new lake,
+		// every day up to --ds.
 		o.to = o.ds
+		if st.LastCompleteDay != "" {
+			last, _ := time.Parse(time.DateOnly, st.LastCompleteDay)
+			o.from = last.AddDate(0, 0, 1).Format(time.DateOnly)
+		}
 	}
 
 	rec := a.record

@@ -125,8 +125,15 @@ func (p *planner) features() (*stagePlan, error) {
 			t = t.AddDate(0, 0, -int(p.cfg.Features.TrainEvery))
 		}
 		if len(labeled) == 0 {
-			return nil, fmt.Errorf("%w: run: the data (%s to %s) is too short for a %v label window: no labeled cutoff; use --no-train or a shorter features.horizon",
-				exitcode.ErrBadInput, first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
+			// Too little history for a label window: score with the
+			// champion if there is one, else say what is missing.
+			msg := fmt.Sprintf("the data (%s to %s) is too short for a %v label window after a week of history: no labeled cutoff",
+				first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
+			if !p.hasChampion() {
+				return nil, fmt.Errorf("%w: run: %s, and no champion model to score with; ingest more history, or set a shorter features.horizon",
+					exitcode.ErrBadInput, msg)
+			}
+			p.a.Log.Warn(msg+"; not training, scoring with the champion", "stage", "features")
 		}
 		p.labeled = labeled
 		asOf = append(labeled, asOf...)
@@ -139,6 +146,16 @@ func (p *planner) features() (*stagePlan, error) {
 	return &stagePlan{Name: "features", Args: args,
 		Reads:  []string{p.lakePath("gold", "_manifest.json"), p.lakePath("gold", "*", "*", "_manifest.json"), p.lakePath("gold", "*", "_manifest.json")},
 		Writes: []string{p.snapshot(p.scoreAsOf)}}, nil
+}
+
+// hasChampion reports whether the registry has a champion for train.name.
+func (p *planner) hasChampion() bool {
+	b, err := os.ReadFile(filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "aliases.json"))
+	if err != nil {
+		return false
+	}
+	var aliases map[string]any
+	return json.Unmarshal(b, &aliases) == nil && aliases["champion"] != nil
 }
 
 func (p *planner) snapshot(asOf string) string { return p.lakePath("features", "as_of="+asOf) }
