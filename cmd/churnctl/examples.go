@@ -23,7 +23,7 @@ var examples = map[string]string{
   churnctl features --lake /data/lake --as-of 2018-11-01 --horizon 30d
 
   # weekly snapshots, exported as CSV for pandas/sklearn
-  churnctl features --lake /data/lake --every 7d --from 2018-10-15 --to 2018-10-29 --format csv --out /tmp/features-{as_of}.csv`,
+  churnctl features --lake /data/lake --every 7d --from 2018-10-15 --to 2018-10-29 --format csv --out /tmp/features/{as_of}/features.csv`,
 	"train": `  churnctl train --features /data/lake/features/as_of=2018-10-24 --features /data/lake/features/as_of=2018-10-31 \
       --registry /data/lake/models --name churn --seed 42 --trees 200 --class-weight balanced
 
