@@ -365,3 +365,31 @@ func tail(s string) string {
 }
 
 var _ = runtime.NumCPU
+
+// TestBackfillFillsMissedDays: a daily run that missed days (cron did not
+// fire) processes every day since the last complete one, and the lake ends
+// up as if it had run every day.
+func TestBackfillFillsMissedDays(t *testing.T) {
+	short := []string{"--features.horizon", "7d"}
+	daily := t.TempDir()
+	for _, ds := range []string{"2018-10-31", "2018-11-05"} {
+		r := churnctl(t, withSample(t, append(runArgs(daily, "--ds", ds, "--backfill"), short...))...)
+		if r.code != 0 {
+			t.Fatalf("--ds %s --backfill: exit %d\n%s", ds, r.code, tail(r.stderr))
+		}
+	}
+	once := t.TempDir()
+	if r := churnctl(t, withSample(t, append(runArgs(once, "--ds", "2018-11-05", "--backfill"), short...))...); r.code != 0 {
+		t.Fatalf("one backfill: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	days, _ := filepath.Glob(filepath.Join(daily, "gold", "fact_user_day", "dt=*"))
+	if len(days) != 36 || filepath.Base(days[len(days)-1]) != "dt=2018-11-05" {
+		t.Errorf("gold days after the backfill: %d, last %s; want 36 through 2018-11-05", len(days), filepath.Base(days[len(days)-1]))
+	}
+	compareFiles(t, once, daily, "gold/fact_user_day/*/*.parquet")
+	compareFiles(t, once, daily, "features/as_of=2018-11-06/*.parquet")
+	// (The models differ: the daily lake trained twice, on different cutoffs.)
+	if p, _ := filepath.Glob(filepath.Join(daily, "predictions", "as_of=2018-11-06", "*.parquet")); len(p) == 0 {
+		t.Errorf("no predictions as of the end of the last --ds")
+	}
+}
