@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
-.PHONY: build test test-short bench bench-bronze bench-train lint demo ci clean
+.PHONY: build test test-short bench bench-bronze bench-etl bench-features bench-train bench-load lint demo ci clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
@@ -26,8 +26,8 @@ lint:
 demo: build
 	./scripts/demo.sh $(BIN) $(DEMO)
 
-bench: build
-	./scripts/bench.sh
+# Every benchmark, each side by side with its peer in the same run (see README "Benchmarks").
+bench: bench-bronze bench-etl bench-features bench-train bench-load
 
 # JSON -> bronze Parquet vs DuckDB on ~1 GB and ~3.4 GB (generated, deleted afterwards).
 bench-bronze: build
@@ -36,6 +36,18 @@ bench-bronze: build
 # churnctl's random forest vs scikit-learn on the same table (FEATURES=path, default synthetic).
 bench-train: build
 	./scripts/bench_train.sh $(FEATURES)
+
+# churnctl features (gold → snapshot) and etl+features vs DuckDB (duckpeer), same run (INPUT=json, default generated).
+bench-features:
+	./scripts/bench_features.sh $(INPUT)
+
+# bronze+silver+gold vs DuckDB ingest on ~3.4 GB (generated, deleted afterwards).
+bench-etl: build
+	BIN=$(BIN) ./scripts/bench_etl.sh
+
+# pgx binary COPY + upsert of 1,000,000 fact rows vs psql \copy, same private server.
+bench-load:
+	./scripts/bench_load.sh
 
 ci: lint test
 

@@ -17,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/churnctl/churnctl/internal/parquetio"
+	"github.com/churnctl/churnctl/internal/pgtest"
 )
 
 var binary string
@@ -34,7 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: building churnctl:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -207,7 +210,7 @@ func TestKilledRunResumesToTheSameOutputs(t *testing.T) {
 		t.Errorf("resume re-ran etl, which had finished:\n%s", r.stdout)
 	}
 	for _, pattern := range []string{
-		"gold/fact_user_day/*/*.parquet", "features/*/*.parquet", "features/*/*.json", "models/churn/*/model.json",
+		"gold/fact_user_day/*/*.parquet", "features/*/*.parquet", "features/*/features.schema.json", "models/churn/*/model.crf",
 	} {
 		compareFiles(t, whole, killed, pattern)
 	}
@@ -267,7 +270,7 @@ func dumpParquet(t *testing.T, path string, ignore []string) string {
 			cols = append(cols, fld.Name)
 		}
 	}
-	rr, err := f.Records(nil, cols, 4096)
+	rr, err := f.Records(memory.DefaultAllocator, cols, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +337,7 @@ func TestExitCodeContract(t *testing.T) {
 		{"bad config key", []string{"run", "--config", badKey, "--inputs", "x"}, 2, "treez"},
 		{"bad flag value", []string{"run", "--lake", dir, "--inputs", "x", "--train.trees", "many"}, 2, "train.trees"},
 		{"bad date", []string{"run", "--lake", dir, "--inputs", "x", "--ds", "yesterday"}, 2, "--ds"},
-		{"missing input", []string{"run", "--lake", filepath.Join(dir, "l1"), "--inputs", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
+		{"missing input", []string{"run", "--lake", filepath.Join(dir, "l1"), "--inputs", filepath.Join(dir, "nope.json")}, 3, "nope.json"},
 		{"bad input data", []string{"run", "--lake", filepath.Join(dir, "l2"), "--inputs", malformed}, 3, "invalid"},
 		{"database down", append(withSample(t, runArgs(filepath.Join(dir, "l3"))), "--load.dsn", "host="+dir+" port=1 user=x dbname=y connect_timeout=2"), 4, "retry"},
 	}
@@ -362,3 +365,31 @@ func tail(s string) string {
 }
 
 var _ = runtime.NumCPU
+
+// TestBackfillFillsMissedDays: a daily run that missed days (cron did not
+// fire) processes every day since the last complete one, and the lake ends
+// up as if it had run every day.
+func TestBackfillFillsMissedDays(t *testing.T) {
+	short := []string{"--features.horizon", "7d"}
+	daily := t.TempDir()
+	for _, ds := range []string{"2018-10-31", "2018-11-05"} {
+		r := churnctl(t, withSample(t, append(runArgs(daily, "--ds", ds, "--backfill"), short...))...)
+		if r.code != 0 {
+			t.Fatalf("--ds %s --backfill: exit %d\n%s", ds, r.code, tail(r.stderr))
+		}
+	}
+	once := t.TempDir()
+	if r := churnctl(t, withSample(t, append(runArgs(once, "--ds", "2018-11-05", "--backfill"), short...))...); r.code != 0 {
+		t.Fatalf("one backfill: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	days, _ := filepath.Glob(filepath.Join(daily, "gold", "fact_user_day", "dt=*"))
+	if len(days) != 36 || filepath.Base(days[len(days)-1]) != "dt=2018-11-05" {
+		t.Errorf("gold days after the backfill: %d, last %s; want 36 through 2018-11-05", len(days), filepath.Base(days[len(days)-1]))
+	}
+	compareFiles(t, once, daily, "gold/fact_user_day/*/*.parquet")
+	compareFiles(t, once, daily, "features/as_of=2018-11-06/*.parquet")
+	// (The models differ: the daily lake trained twice, on different cutoffs.)
+	if p, _ := filepath.Glob(filepath.Join(daily, "predictions", "as_of=2018-11-06", "*.parquet")); len(p) == 0 {
+		t.Errorf("no predictions as of the end of the last --ds")
+	}
+}

@@ -363,3 +363,31 @@ func TestRunOutOfTimeAndSearch(t *testing.T) {
 		t.Errorf("validate-as-of the first snapshot (nothing earlier): error = %v, want ErrBadInput", err)
 	}
 }
+
+// TestOutOfTimeEmbargo: with a 30-day label window, snapshots less than 30
+// days before the validation cutoff are not trained on.
+func TestOutOfTimeEmbargo(t *testing.T) {
+	d := synthData(900)
+	asOf := make([]string, d.Rows())
+	for i := range asOf {
+		asOf[i] = []string{"2018-10-01", "2018-10-20", "2018-11-01"}[i%3]
+	}
+	c := Config{ValidateAsOf: "2018-11-01", AsOf: asOf, HorizonDays: 30}
+	fold, only, err := c.folds(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fold {
+		want := map[string]int{"2018-10-01": 1, "2018-10-20": -1, "2018-11-01": 0}[asOf[i]]
+		if f != want {
+			t.Fatalf("row %d as_of %s: fold %d, want %d", i, asOf[i], f, want)
+		}
+	}
+	if len(only) != 1 || only[0] != 0 {
+		t.Errorf("validated folds = %v, want [0]", only)
+	}
+	c.HorizonDays = 45
+	if _, _, err := c.folds(d); !errors.Is(err, exitcode.ErrBadInput) || !strings.Contains(err.Error(), "embargoed") {
+		t.Errorf("45-day window leaves nothing to train on: error = %v", err)
+	}
+}

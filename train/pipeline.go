@@ -27,6 +27,10 @@ type Config struct {
 	// ValidateAsOf.
 	ValidateAsOf string
 	AsOf         []string
+	// HorizonDays > 0 (the label window length) embargoes out-of-time
+	// training rows whose label window [as_of, as_of+H) reaches past
+	// ValidateAsOf: their labels would see the validation period.
+	HorizonDays int
 	// MinPrecision > 0 tunes the threshold for the best recall at this
 	// precision instead of the best F1.
 	MinPrecision float64
@@ -78,23 +82,36 @@ type Outcome struct {
 
 func (c *Config) folds(d *Dataset) ([]int, []int, error) {
 	if c.ValidateAsOf != "" {
+		v, err := time.Parse(time.DateOnly, c.ValidateAsOf)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: --validate-as-of %q: want YYYY-MM-DD", exitcode.ErrUsage, c.ValidateAsOf)
+		}
+		// training rows: as_of + horizon <= validation cutoff
+		last := v.AddDate(0, 0, -c.HorizonDays).Format(time.DateOnly)
 		fold := make([]int, d.Rows())
-		var nv, nt int
+		var nv, nt, embargoed int
 		for i, a := range c.AsOf {
 			switch {
 			case a == c.ValidateAsOf:
 				fold[i] = 0
 				nv++
-			case a != "" && a < c.ValidateAsOf:
+			case a != "" && a <= last && a < c.ValidateAsOf:
 				fold[i] = 1
 				nt++
 			default:
+				if a != "" && a < c.ValidateAsOf {
+					embargoed++
+				}
 				fold[i] = -1
 			}
 		}
+		if embargoed > 0 {
+			c.log().Info("out-of-time: training rows embargoed (label window reaches the validation cutoff)",
+				"rows", embargoed, "horizon_days", c.HorizonDays, "last_train_as_of", last)
+		}
 		if nv == 0 || nt == 0 {
-			return nil, nil, fmt.Errorf("%w: --validate-as-of %s: %d rows to validate, %d earlier rows to train on; need both",
-				exitcode.ErrBadInput, c.ValidateAsOf, nv, nt)
+			return nil, nil, fmt.Errorf("%w: --validate-as-of %s: %d rows to validate, %d earlier rows to train on (%d more embargoed: as_of after %s, label window of %d days); need both",
+				exitcode.ErrBadInput, c.ValidateAsOf, nv, nt, embargoed, last, c.HorizonDays)
 		}
 		return fold, []int{0}, nil
 	}

@@ -13,11 +13,21 @@ var etlCommands []func(*App) *cobra.Command
 func registerETL(f func(*App) *cobra.Command) { etlCommands = append(etlCommands, f) }
 
 func newETLCmd(a *App) *cobra.Command {
+	var o layerOpts
+	var bo etlBronzeOpts
 	cmd := &cobra.Command{
-		Use:   "etl",
+		Use:   "etl --lake DIR [INPUT...] [--ds D | --from A --to B] [--lookback N]",
 		Short: "Load JSON event logs into the Parquet lake (bronze, silver, gold)",
-		Args:  cobra.ArbitraryArgs,
+		Long: `Runs bronze → silver → gold in one go: ingests INPUT (if given) into bronze,
+then rebuilds silver and gold for the selected days (all by default; --ds or
+--from/--to, widened by --lookback days for late events). Silver and gold of
+the run are published together, atomically; a failed error-severity quality
+check (exit 3) publishes nothing. Each layer is also its own subcommand.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: etlAll(a, &o, &bo),
 	}
+	o.flags(cmd, true)
+	bo.flags(cmd)
 	for _, f := range etlCommands {
 		cmd.AddCommand(f(a))
 	}

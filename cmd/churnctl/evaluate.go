@@ -35,6 +35,7 @@ type evaluateOptions struct {
 	bootstrap int
 	seed      uint64
 	jobs      int
+	holdout   float64
 }
 
 // evaluation is evaluate's JSON output (stable schema).
@@ -76,12 +77,24 @@ model file path.`,
 	f.BoolVar(&o.json, "json", false, "print JSON even on a terminal")
 	f.IntVar(&o.bootstrap, "bootstrap", 500, "bootstrap resamples for the 95% intervals (0: none)")
 	f.Uint64Var(&o.seed, "seed", 42, "bootstrap and permutation seed")
+	addHoldoutFlag(cmd, &o.holdout)
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
 
+// addHoldoutFlag adds --holdout-users to evaluate and promote: judge only
+// the users that `train --holdout-users` with the same share left out.
+func addHoldoutFlag(cmd *cobra.Command, dst *float64) {
+	cmd.Flags().Float64Var(dst, "holdout-users", 0, "judge only the share of users that train --holdout-users left out (same value)")
+}
+
+// holdoutSide selects the held-out users, or every row when share is 0.
+func holdoutSide(share float64) featuretable.UserSplit {
+	return featuretable.UserSplit{Fraction: share, Keep: "holdout"}
+}
+
 // scoreTable loads a model and a feature table and predicts.
-func scoreTable(reg, ref string, paths []string, label, id string, needLabel bool, jobs int) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
+func scoreTable(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
 	m, v, err := loadModel(reg, ref)
 	if err != nil {
 		return nil, v, nil, nil, nil, err
@@ -92,7 +105,7 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	if id == "" {
 		id = m.ID
 	}
-	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel})
+	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel, Split: split})
 	if err != nil {
 		return nil, v, nil, nil, nil, err
 	}
@@ -106,8 +119,8 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	return m, v, t, d, m.Forest.PredictProba(d, jobs), nil
 }
 
-func evaluateModel(reg, ref string, paths []string, label, id string, jobs int) (*train.Model, registry.Version, *train.Dataset, []float64, error) {
-	m, v, t, d, p, err := scoreTable(reg, ref, paths, label, id, true, jobs)
+func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *train.Dataset, []float64, error) {
+	m, v, t, d, p, err := scoreTable(reg, ref, paths, label, id, true, jobs, split)
 	if err != nil {
 		return nil, v, nil, nil, err
 	}
@@ -123,7 +136,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		return usageErrorf("--model and --features are required")
 	}
 	start := time.Now()
-	m, v, d, p, err := evaluateModel(o.registry, o.model, o.features, o.label, o.id, o.jobs)
+	m, v, d, p, err := evaluateModel(o.registry, o.model, o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 	if err != nil {
 		return err
 	}

@@ -314,14 +314,14 @@ func (p *partOutputs) abort() {
 	p.temps = nil
 }
 
-// generateProgress draws a progress bar over the hours of log time on stderr.
+// generateProgress draws a progress bar over the log's time on stderr.
 func generateProgress(a *App) func(done, total int) {
 	var bar *progressbar.ProgressBar
 	return func(done, total int) {
 		if bar == nil {
 			bar = progressbar.NewOptions(total,
 				progressbar.OptionSetWriter(a.Stderr),
-				progressbar.OptionSetDescription("generate (hours of log)"),
+				progressbar.OptionSetDescription("generate"),
 				progressbar.OptionThrottle(100*time.Millisecond),
 				progressbar.OptionClearOnFinish(),
 			)

@@ -291,7 +291,7 @@ func TestGenerateToDevNull(t *testing.T) {
 	if _, err := os.Stat(os.DevNull); err != nil {
 		t.Skip(err)
 	}
-	code, stdout, stderr := runCLI(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
+	code, stdout, stderr := runWith(t, context.Background(), "generate", "--users", "20", "--days", "4", "--files", "2", "--out", os.DevNull)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -304,7 +304,7 @@ func TestGenerateCancelledLeavesNoFile(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	code, _, _ := runCLI(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
+	code, _, _ := runWith(t, ctx, "generate", "--users", "500", "--out", filepath.Join(dir, "events.json.gz"))
 	if code == 0 {
 		t.Errorf("cancelled generate exit 0")
 	}

@@ -223,3 +223,43 @@ func TestTrainModelBytesIndependentOfJobs(t *testing.T) {
 		t.Error("model files differ between --jobs 1 and --jobs 2")
 	}
 }
+
+// TestTrainStackedSnapshots: two as_of partitions with the same users train
+// with grouped folds, or out of time with --validate-as-of.
+func TestTrainStackedSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	src := synthCSV(t, dir, 1200)
+	b, _ := os.ReadFile(src)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	feats := filepath.Join(dir, "features")
+	for k, day := range []string{"2018-10-01", "2018-11-01"} {
+		p := filepath.Join(feats, "as_of="+day, "part-0.csv")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// same 600 user ids in both snapshots, different rows
+		var out []string
+		out = append(out, lines[0])
+		for i := range 600 {
+			f := strings.SplitN(lines[1+k*600+i], ",", 2)
+			out = append(out, lines[1+i][:strings.Index(lines[1+i], ",")]+","+f[1])
+		}
+		if err := os.WriteFile(p, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := filepath.Join(dir, "models")
+	for _, extra := range [][]string{{"--folds", "3"}, {"--validate-as-of", "2018-11-01"}} {
+		code, out, errs := runCLI(t, append([]string{"train", "--features", feats, "--registry", reg, "--trees", "10"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("train %v: exit %d: %s", extra, code, errs)
+		}
+		if s := summaryOf(t, out); s["rows"] != 1200.0 || s["cv_roc_auc"] == nil {
+			t.Errorf("train %v summary = %s", extra, out)
+		}
+	}
+	code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--validate-as-of", "2018-10-01")
+	if code != 3 || !strings.Contains(errs, "earlier rows") {
+		t.Errorf("validate-as-of the first snapshot: exit %d, %s; want 3", code, errs)
+	}
+}

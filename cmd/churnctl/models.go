@@ -153,6 +153,7 @@ type promoteOptions struct {
 	minGain   float64
 	metric    string
 	jobs      int
+	holdout   float64
 }
 
 func newModelsPromoteCmd(a *App, reg *string) *cobra.Command {
@@ -175,6 +176,7 @@ promoted without comparison.`,
 	f.StringVar(&o.id, "id", "", "id column (default: the models')")
 	f.Float64Var(&o.minGain, "min-gain", 0, "required improvement of the metric over the champion")
 	f.StringVar(&o.metric, "metric", "f1", "comparison metric: f1, pr_auc or roc_auc")
+	addHoldoutFlag(cmd, &o.holdout)
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
@@ -216,7 +218,7 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	if err != nil && !noChampion {
 		return err
 	}
-	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs)
+	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 	if err != nil {
 		return fmt.Errorf("candidate %s: %w", cand.Ref(), err)
 	}
@@ -232,7 +234,7 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs)
+		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 		if err != nil {
 			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
 		}

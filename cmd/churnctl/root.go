@@ -40,7 +40,53 @@ type App struct {
 	logLevel    string
 	noProgress  bool
 	skipIfEmpty bool
+	nested      bool
 	start       time.Time
+
+	// record is this invocation's run record, written to
+	// recordLake/runs/RUN_ID.json (when a lake is known and the command is
+	// not a stage of `churnctl run`): once as "running" when the command
+	// starts, so a killed run leaves a trace, and again when it ends.
+	record     *runRecord
+	recordLake string
+}
+
+// RecordIn makes the run record of this invocation go to lakeDir/runs/.
+// Commands that take --lake get it automatically; `run` calls it itself.
+func (a *App) RecordIn(lakeDir string) {
+	if a.nested || lakeDir == "" {
+		return
+	}
+	a.recordLake = lakeDir
+	a.record.Status = "running"
+	if err := writeRunRecord(lakeDir, a.record); err != nil {
+		a.Log.Warn("cannot write the run record", "lake", lakeDir, "err", err)
+	}
+}
+
+// finishRecord completes and rewrites the run record, if there is one.
+func (a *App) finishRecord(status string, code int, err error) {
+	if a.recordLake == "" {
+		return
+	}
+	r := a.record
+	r.Status, r.ExitCode = status, code
+	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+		r.Error = err.Error()
+	}
+	r.FinishedAt = time.Now().UTC()
+	r.DurationMS = r.FinishedAt.Sub(r.StartedAt).Milliseconds()
+	a.Summary.mu.Lock()
+	for _, k := range a.Summary.keys {
+		switch v := a.Summary.values[k].(type) {
+		case int, int32, int64, float64, float32, uint64, string, bool:
+			r.Counts[k] = v
+		}
+	}
+	a.Summary.mu.Unlock()
+	if werr := writeRunRecord(a.recordLake, r); werr != nil {
+		a.Log.Warn("cannot write the run record", "lake", a.recordLake, "err", werr)
+	}
 }
 
 // ShowProgress reports whether a progress bar may be drawn on Stderr.
@@ -78,7 +124,14 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 		SilenceErrors: true,
 		Annotations:   map[string]string{noSummary: "true"},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return a.setupLogging()
+			if err := a.setupLogging(); err != nil {
+				return err
+			}
+			a.record.Command = strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+			if f := cmd.Flags().Lookup("lake"); f != nil && f.Value.String() != "" && f.Value.Type() == "string" {
+				a.RecordIn(f.Value.String())
+			}
+			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -94,6 +147,8 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	pf.BoolVar(&a.noProgress, "no-progress", false, "never draw progress bars (they are only drawn when stderr is a terminal)")
 	pf.StringVar(&a.RunID, "run-id", a.RunID, "run id for logs, records and outputs (default: a new one)")
 	_ = pf.MarkHidden("run-id")
+	pf.BoolVar(&a.nested, "nested", false, "a stage of `churnctl run`: leave printing the error to the run")
+	_ = pf.MarkHidden("nested")
 	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
@@ -115,6 +170,7 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 		}
 	}
 	wrapArgs(root)
+	addExamples(root)
 	return root
 }
 
@@ -205,22 +261,32 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		start:     now,
 	}
 	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	ver, _ := buildVersion()
+	a.record = &runRecord{RunID: a.RunID, Args: redactArgs(args), Counts: map[string]any{}, StartedAt: now.UTC(), Version: ver}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 
 	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil && cmd != nil && strings.HasPrefix(err.Error(), "unknown command") {
+	if err != nil && !errors.Is(err, exitcode.ErrUsage) && cmd != nil &&
+		(strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "required flag")) {
 		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}
+	// --help prints help, not a run: no summary line.
+	helped := false
+	if cmd != nil {
+		if h := cmd.Flags().Lookup("help"); h != nil && h.Changed {
+			helped = true
+		}
+	}
 	code := exitCode(ctx, err, a.skipIfEmpty)
-	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) && !a.nested {
 		fmt.Fprintf(stderr, "churnctl: %v\n", err)
 		if code == exitcode.Usage && cmd != nil {
 			fmt.Fprintln(stderr)
 			fmt.Fprint(stderr, cmd.UsageString())
 		}
 	}
-	if cmd == nil || cmd.Annotations[noSummary] == "" || (err != nil && cmd == root) {
+	if !helped && (cmd == nil || cmd.Annotations[noSummary] == "" || (err != nil && cmd == root)) {
 		name := "churnctl"
 		if cmd != nil {
 			name = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
@@ -237,6 +303,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if errors.Is(err, exitcode.ErrNothingToDo) {
 			status = "skipped"
 		}
+		a.record.Command = name
+		a.finishRecord(status, code, err)
 		_ = a.Summary.write(stdout, name, status, extra, time.Since(now).Milliseconds())
 	}
 	return code

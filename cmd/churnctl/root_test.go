@@ -86,10 +86,17 @@ func TestHelpListsSubcommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, sub := range []string{"version", "completion"} {
+	for _, sub := range []string{"version", "completion", "etl", "generate", "features", "train", "evaluate", "score", "models", "load", "db", "run", "config"} {
 		if !strings.Contains(stdout, "  "+sub+" ") {
 			t.Errorf("--help does not list %q:\n%s", sub, stdout)
 		}
+	}
+}
+
+func TestSubcommandHelpHasNoSummary(t *testing.T) {
+	code, stdout, _ := runWith(t, context.Background(), "version", "--help")
+	if code != 0 || strings.Contains(stdout, `"command":`) || !strings.Contains(stdout, "Usage:") {
+		t.Errorf("version --help: exit %d, stdout:\n%s", code, stdout)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,7 +137,7 @@ type runRecord struct {
 	Config     string         `json:"config,omitempty"`
 }
 
-func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
+func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 	ctx := cmd.Context()
 	if o.resume {
 		if err := o.loadResume(cmd, a); err != nil {
@@ -154,10 +155,10 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
 	if cfg.Registry == "" {
 		cfg.Registry = filepath.Join(cfg.Lake, "models")
 	}
-	if err := os.MkdirAll(cfg.Lake, 0o755); err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
 	if !o.dryRun {
+		if err := os.MkdirAll(cfg.Lake, 0o755); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
 		unlock, err := lockRun(cfg.Lake, a.RunID)
 		if err != nil {
 			return err
@@ -165,36 +166,22 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
 		defer unlock()
 	}
 	st := readState(cfg.Lake)
-	if o.backfill && st.LastCompleteDay != "" && o.ds != "" {
-		last, _ := time.Parse(time.DateOnly, st.LastCompleteDay)
-		o.from = last.AddDate(0, 0, 1).Format(time.DateOnly)
+	if o.backfill {
+		// Every day after the last complete one up to --ds; on a new lake,
+		// every day up to --ds.
 		o.to = o.ds
+		if st.LastCompleteDay != "" {
+			last, _ := time.Parse(time.DateOnly, st.LastCompleteDay)
+			o.from = last.AddDate(0, 0, 1).Format(time.DateOnly)
+		}
 	}
 
-	rec := &runRecord{
-		RunID: a.RunID, Command: "run", Args: redactArgs(os.Args[1:]),
-		Counts: map[string]any{}, StartedAt: a.start.UTC(),
-	}
-	rec.Version, _ = buildVersion()
+	rec := a.record
 	if masked, err := config.Masked(cfg); err == nil {
 		rec.Config = string(masked)
 	}
 	if !o.dryRun {
-		defer func() {
-			rec.FinishedAt = time.Now().UTC()
-			rec.DurationMS = rec.FinishedAt.Sub(rec.StartedAt).Milliseconds()
-			code := exitCode(ctx, err, a.skipIfEmpty)
-			rec.Status, rec.ExitCode = statusFor(code), code
-			if errors.Is(err, exitcode.ErrNothingToDo) {
-				rec.Status = "skipped"
-			}
-			if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
-				rec.Error = err.Error()
-			}
-			if werr := writeRunRecord(cfg.Lake, rec); werr != nil && err == nil {
-				err = werr
-			}
-		}()
+		a.RecordIn(cfg.Lake)
 	}
 
 	p := &planner{cfg: cfg, o: o, a: a}
@@ -271,6 +258,14 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) (err error) {
 	if ran == 0 {
 		return fmt.Errorf("%w: every stage is current", exitcode.ErrNothingToDo)
 	}
+	if cfg.Load.DSN != "" {
+		// The load stage saw this run as running: load its finished record.
+		a.finishRecord("ok", exitcode.OK, nil)
+		res := p.exec(ctx, &stagePlan{Name: "load-run", Args: []string{"load", "--dsn", cfg.Load.DSN, "--lake", cfg.Lake, "--tables", "runs"}})
+		if res.ExitCode != 0 && res.ExitCode != exitcode.NothingToDo {
+			return stageError(ctx, res)
+		}
+	}
 	return nil
 }
 
@@ -316,7 +311,7 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 	for i := len(recs) - 1; i >= 0; i-- {
 		var r runRecord
 		b, err := os.ReadFile(recs[i])
-		if err != nil || json.Unmarshal(b, &r) != nil || r.Command != "run" {
+		if err != nil || json.Unmarshal(b, &r) != nil || r.Command != "run" || r.RunID == a.RunID {
 			continue
 		}
 		if r.Status == "ok" || r.Status == "skipped" {
@@ -327,8 +322,8 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 		given := map[string]string{}
 		cmd.Flags().Visit(func(f *pflag.Flag) { given[f.Name] = f.Value.String() })
 		old := r.Args
-		if len(old) > 0 && old[0] == "run" {
-			old = old[1:]
+		if i := slices.Index(old, "run"); i >= 0 {
+			old = old[i+1:]
 		}
 		if err := cmd.Flags().Parse(old); err != nil {
 			return usageErrorf("resume: cannot re-read the arguments of run %s: %v", r.RunID, err)
@@ -345,7 +340,7 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 // its stdout (whose last line is its summary); logs go to our stderr.
 func (p *planner) exec(ctx context.Context, sp *stagePlan) stageResult {
 	a := p.a
-	args := append([]string{"--log-format", a.logFormat, "--log-level", a.logLevel, "--run-id", a.RunID}, sp.Args...)
+	args := append([]string{"--log-format", a.logFormat, "--log-level", a.logLevel, "--run-id", a.RunID, "--nested"}, sp.Args...)
 	if a.noProgress {
 		args = append([]string{"--no-progress"}, args...)
 	}
@@ -392,16 +387,23 @@ func stageLine(res stageResult) string {
 	return string(b)
 }
 
-// mergeCounts copies a stage summary's headline numbers into the run counts.
+// headline lists, per stage, the summary keys worth repeating in the run's
+// own summary line; the run record keeps every stage's whole summary.
+var headline = map[string][]string{
+	"etl":      {"lines_read", "rows_written", "rows_quarantined", "users", "user_days", "checks_failed"},
+	"features": {"users", "positives", "features"},
+	"train":    {"model", "rows", "cv_f1", "cv_f1_tuned", "cv_roc_auc", "cv_pr_auc", "threshold"},
+	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc"},
+	"promote":  {"promoted", "champion"},
+	"score":    {"model", "rows", "predicted_churn"},
+	"load":     {"rows"},
+}
+
+// mergeCounts copies a stage summary's headline figures into the run counts.
 func mergeCounts(dst map[string]any, stage string, summary map[string]any) {
-	for k, v := range summary {
-		switch k {
-		case "command", "status", "run_id", "duration_ms", "exit_code", "error":
-			continue
-		}
-		switch v.(type) {
-		case float64, string, bool:
-			dst[stage+"."+k] = v
+	for _, k := range headline[stage] {
+		if v, ok := summary[k]; ok {
+			dst[stage+"_"+k] = v
 		}
 	}
 }

@@ -19,9 +19,8 @@ type planner struct {
 	o   *runOptions
 	a   *App
 
-	scoreAsOf   string   // the unlabeled snapshot scored
-	trainAsOf   []string // labeled snapshots the model is trained on
-	holdoutAsOf string   // labeled snapshot the new model is judged on
+	scoreAsOf string   // the unlabeled snapshot scored
+	labeled   []string // labeled snapshots: trained on, less the held-out users, who judge the model
 }
 
 func (p *planner) lakePath(elem ...string) string {
@@ -96,7 +95,13 @@ func (p *planner) features() (*stagePlan, error) {
 	first, last, ok := p.gold()
 	if !ok {
 		if p.o.dryRun {
-			return &stagePlan{Name: "features", Args: []string{"features", "--lake", p.cfg.Lake, "--as-of", "(after etl)"}}, nil
+			// The cutoffs depend on the data etl is about to load.
+			const later = "(after-etl)"
+			p.scoreAsOf = later
+			if !p.cfg.Train.Skip {
+				p.labeled = []string{later}
+			}
+			return &stagePlan{Name: "features", Args: []string{"features", "--lake", p.cfg.Lake, "--as-of", later}}, nil
 		}
 		return nil, fmt.Errorf("%w: run: no gold data in %s after etl", exitcode.ErrBadInput, p.cfg.Lake)
 	}
@@ -119,16 +124,18 @@ func (p *planner) features() (*stagePlan, error) {
 			labeled = append([]string{t.Format(time.DateOnly)}, labeled...)
 			t = t.AddDate(0, 0, -int(p.cfg.Features.TrainEvery))
 		}
-		switch len(labeled) {
-		case 0:
-			return nil, fmt.Errorf("%w: run: the data (%s to %s) is too short for a %v label window: no labeled cutoff; use --no-train or a shorter features.horizon",
-				exitcode.ErrBadInput, first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
-		case 1:
-			p.trainAsOf = labeled
-		default:
-			p.trainAsOf = labeled[:len(labeled)-1]
-			p.holdoutAsOf = labeled[len(labeled)-1]
+		if len(labeled) == 0 {
+			// Too little history for a label window: score with the
+			// champion if there is one, else say what is missing.
+			msg := fmt.Sprintf("the data (%s to %s) is too short for a %v label window after a week of history: no labeled cutoff",
+				first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
+			if !p.hasChampion() {
+				return nil, fmt.Errorf("%w: run: %s, and no champion model to score with; ingest more history, or set a shorter features.horizon",
+					exitcode.ErrBadInput, msg)
+			}
+			p.a.Log.Warn(msg+"; not training, scoring with the champion", "stage", "features")
 		}
+		p.labeled = labeled
 		asOf = append(labeled, asOf...)
 	}
 	args := []string{"features", "--lake", p.cfg.Lake,
@@ -139,6 +146,16 @@ func (p *planner) features() (*stagePlan, error) {
 	return &stagePlan{Name: "features", Args: args,
 		Reads:  []string{p.lakePath("gold", "_manifest.json"), p.lakePath("gold", "*", "*", "_manifest.json"), p.lakePath("gold", "*", "_manifest.json")},
 		Writes: []string{p.snapshot(p.scoreAsOf)}}, nil
+}
+
+// hasChampion reports whether the registry has a champion for train.name.
+func (p *planner) hasChampion() bool {
+	b, err := os.ReadFile(filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "aliases.json"))
+	if err != nil {
+		return false
+	}
+	var aliases map[string]any
+	return json.Unmarshal(b, &aliases) == nil && aliases["champion"] != nil
 }
 
 func (p *planner) snapshot(asOf string) string { return p.lakePath("features", "as_of="+asOf) }
@@ -164,7 +181,7 @@ func (p *planner) registryFiles() []string {
 }
 
 func (p *planner) train() (*stagePlan, error) {
-	if p.cfg.Train.Skip || len(p.trainAsOf) == 0 {
+	if p.cfg.Train.Skip || len(p.labeled) == 0 {
 		return nil, nil
 	}
 	t := p.cfg.Train
@@ -172,35 +189,53 @@ func (p *planner) train() (*stagePlan, error) {
 		"--seed", strconv.FormatInt(t.Seed, 10), "--trees", strconv.Itoa(t.Trees),
 		"--max-depth", strconv.Itoa(t.MaxDepth), "--min-samples-leaf", strconv.Itoa(t.MinSamplesLeaf),
 		"--min-samples-split", strconv.Itoa(t.MinSamplesSplit), "--max-features", t.MaxFeatures,
-		"--class-weight", t.ClassWeight, "--folds", strconv.Itoa(t.Folds)}
+		"--class-weight", t.ClassWeight, "--folds", strconv.Itoa(t.Folds), "--holdout-users", p.holdout()}
 	if t.Jobs > 0 {
 		args = append(args, "--jobs", strconv.Itoa(t.Jobs))
 	}
-	for _, s := range p.snapshots(p.trainAsOf) {
+	for _, s := range p.snapshots(p.labeled) {
 		args = append(args, "--features", s)
 	}
-	return &stagePlan{Name: "train", Args: args, Reads: p.manifests(p.trainAsOf...),
+	return &stagePlan{Name: "train", Args: args, Reads: p.manifests(p.labeled...),
 		Writes: []string{filepath.Join(p.cfg.Registry, t.Name, "aliases.json")}}, nil
 }
 
+func (p *planner) holdout() string { return strconv.FormatFloat(p.cfg.Train.HoldoutUsers, 'g', -1, 64) }
+
+// judged reports whether the new model can be judged: training on and a
+// share of users held out of it.
+func (p *planner) judged() bool {
+	return !p.cfg.Train.Skip && len(p.labeled) > 0 && p.cfg.Train.HoldoutUsers > 0
+}
+
+// evaluate judges the new model on the held-out users of every labeled
+// snapshot: users the model never saw in training, at any cutoff.
 func (p *planner) evaluate() (*stagePlan, error) {
-	if p.cfg.Train.Skip || p.holdoutAsOf == "" {
+	if !p.judged() {
 		return nil, nil
 	}
-	report := p.lakePath("reports", "as_of="+p.holdoutAsOf)
+	report := p.lakePath("reports", "as_of="+p.labeled[len(p.labeled)-1])
 	args := []string{"evaluate", "--registry", p.cfg.Registry, "--model", p.cfg.Train.Name + "@challenger",
-		"--features", p.snapshot(p.holdoutAsOf), "--report", report}
-	return &stagePlan{Name: "evaluate", Args: args, Reads: append(p.manifests(p.holdoutAsOf), p.registryFiles()...),
+		"--holdout-users", p.holdout(), "--report", report}
+	for _, s := range p.snapshots(p.labeled) {
+		args = append(args, "--features", s)
+	}
+	return &stagePlan{Name: "evaluate", Args: args, Reads: append(p.manifests(p.labeled...), p.registryFiles()...),
 		Writes: []string{report}}, nil
 }
 
+// promote makes the new model champion if it beats the champion on the
+// same held-out users by train.min_gain.
 func (p *planner) promote() (*stagePlan, error) {
-	if p.cfg.Train.Skip || p.holdoutAsOf == "" {
+	if !p.judged() {
 		return nil, nil
 	}
 	args := []string{"models", "promote", p.cfg.Train.Name + "@challenger", "--registry", p.cfg.Registry,
-		"--features", p.snapshot(p.holdoutAsOf), "--min-gain", strconv.FormatFloat(p.cfg.Train.MinGain, 'g', -1, 64)}
-	return &stagePlan{Name: "promote", Args: args, Reads: append(p.manifests(p.holdoutAsOf), p.registryFiles()...), MayRefuse: true}, nil
+		"--holdout-users", p.holdout(), "--min-gain", strconv.FormatFloat(p.cfg.Train.MinGain, 'g', -1, 64)}
+	for _, s := range p.snapshots(p.labeled) {
+		args = append(args, "--features", s)
+	}
+	return &stagePlan{Name: "promote", Args: args, Reads: append(p.manifests(p.labeled...), p.registryFiles()...), MayRefuse: true}, nil
 }
 
 func (p *planner) score() (*stagePlan, error) {

@@ -90,7 +90,7 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 		}
 	}
 	start := time.Now()
-	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs)
+	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs, featuretable.UserSplit{})
 	if err != nil {
 		return err
 	}

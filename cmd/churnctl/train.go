@@ -26,6 +26,7 @@ type trainOptions struct {
 	jobs         int
 	params       train.Params
 	folds        int
+	holdout      float64
 	validateAsOf string
 	minPrecision float64
 	searchBudget int
@@ -46,8 +47,9 @@ name has none yet).
 
 Before the final fit on all rows it cross-validates: stratified k-fold
 (--folds, grouped by user when the same id appears under several cutoffs), or
-out-of-time (--validate-as-of DATE: train on earlier snapshots, validate on
-DATE). The decision threshold is tuned on the out-of-fold probabilities (max
+out-of-time (--validate-as-of DATE: validate on the DATE snapshot, train on
+earlier snapshots whose label window [as_of, as_of+horizon_days) ends by DATE;
+horizon_days comes from features.schema.json, 0 when absent). The decision threshold is tuned on the out-of-fold probabilities (max
 churn F1, or best recall at --min-precision) and stored in the model.
 --search-budget N tries N hyperparameter sets, scored on the folds only.
 
@@ -79,8 +81,9 @@ features, positives.`,
 	f.StringVar(&p.Criterion, "criterion", p.Criterion, "split criterion: gini or entropy")
 	f.StringVar(&p.ClassWeight, "class-weight", p.ClassWeight, "class weights: none, balanced or balanced_subsample")
 	f.IntVar(&p.MaxBins, "max-bins", p.MaxBins, "quantile bins per feature for split search (2..256)")
+	f.Float64Var(&o.holdout, "holdout-users", 0, "leave this share of users (stable hash of the id) out of training, for evaluate/promote --holdout-users")
 	f.IntVar(&o.folds, "folds", 5, "stratified cross-validation folds (0: off)")
-	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: train on snapshots before DATE, validate on DATE")
+	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: validate on the DATE snapshot, train on snapshots whose label window ends by DATE")
 	f.Float64Var(&o.minPrecision, "min-precision", 0, "tune the threshold for the best recall at this precision (0: max F1)")
 	f.IntVar(&o.searchBudget, "search-budget", 0, "hyperparameter sets to try on the folds (0: no search)")
 	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
@@ -111,7 +114,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	}
 	start := time.Now()
 	a.Log.Info("train start", "stage", "train", "features", o.features)
-	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true})
+	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true,
+		Split: featuretable.UserSplit{Fraction: o.holdout, Keep: "train"}})
 	if err != nil {
 		return err
 	}
@@ -128,7 +132,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	a.Summary.Set("features", len(t.Features))
 	a.Summary.Set("positives", t.Positives())
 	cfg := train.Config{
-		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf,
+		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf, HorizonDays: t.HorizonDays,
 		MinPrecision: o.minPrecision, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective, Log: a.Log,
 	}
 	if o.validateAsOf == "" && o.folds > 0 && hasRepeats(t.IDs) {
@@ -174,7 +178,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		"threshold_rule": out.Rule, "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
 	meta := map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339), "run_id": a.RunID, "churnctl_version": ver,
 		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": o.seed,
-		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf}
+		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf,
+		"threshold": out.Threshold, "threshold_rule": out.Rule}
 	mj, _ := json.MarshalIndent(metrics, "", "  ")
 	dj, _ := json.MarshalIndent(meta, "", "  ")
 	v, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{

@@ -135,6 +135,38 @@ type ledgerEntry struct {
 	Hash        string `json:"xxh3_128"`
 	Bytes       int64  `json:"bytes"`
 	IngestRunID string `json:"ingest_run_id"`
+	// From and To are the day filter the input was ingested with ("" =
+	// unbounded): a later run asking for days outside them re-ingests it.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// covers reports whether the entry's ingest included every day of the
+// window [from, to] (zero times are unbounded).
+func (e ledgerEntry) covers(from, to time.Time) bool {
+	fromOK := e.From == "" || (!from.IsZero() && dayString(from) >= e.From)
+	toOK := e.To == "" || (!to.IsZero() && dayString(to) <= e.To)
+	return fromOK && toOK
+}
+
+// widen returns the smallest window holding both [from, to] and the
+// entry's window (zero times are unbounded).
+func (e ledgerEntry) widen(from, to time.Time) (time.Time, time.Time) {
+	if e.From == "" {
+		from = time.Time{}
+	} else if !from.IsZero() {
+		if f, err := time.Parse(time.DateOnly, e.From); err == nil && f.Before(from) {
+			from = f
+		}
+	}
+	if e.To == "" {
+		to = time.Time{}
+	} else if !to.IsZero() {
+		if t, err := time.Parse(time.DateOnly, e.To); err == nil && t.After(to) {
+			to = t
+		}
+	}
+	return from, to
 }
 
 func (c *Config) defaults() {
@@ -231,10 +263,18 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	replaced := map[string]bool{}
 	for _, in := range inputs {
 		if e, ok := ledger[in.Hash]; ok {
-			if !cfg.Force {
+			if !cfg.Force && e.covers(cfg.From, cfg.To) {
 				st.SkippedInputs++
 				cfg.Log.Info("input already ingested, skipped (use --force to re-ingest)", "input", in.Name, "ingest_run_id", e.IngestRunID)
 				continue
+			}
+			if !cfg.Force {
+				// Ingested before with a day filter that left out some of the
+				// days asked for now: ingest it again over both windows,
+				// replacing the earlier rows (never duplicating them).
+				cfg.From, cfg.To = e.widen(cfg.From, cfg.To)
+				cfg.Log.Info("input ingested before for other days; re-ingesting it for both", "input", in.Name,
+					"earlier_from", e.From, "earlier_to", e.To, "from", dayString(cfg.From), "to", dayString(cfg.To))
 			}
 			replaced[e.IngestRunID] = true
 		}
@@ -324,7 +364,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	} else {
 		for _, in := range todo {
-			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Bytes: in.Size, IngestRunID: st.IngestRunID}, "", "  ")
+			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Bytes: in.Size, IngestRunID: st.IngestRunID,
+				From: dayString(cfg.From), To: dayString(cfg.To)}, "", "  ")
 			if err := tx.PutFile(ledgerDir+"/"+in.Hash+".json", append(b, '\n')); err != nil {
 				return st, err
 			}
@@ -336,7 +377,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		"stats": st, "inputs": inputsM, "status": map[bool]string{true: "ok", false: "quality_gate_failed"}[gateErr == nil],
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
-	if err := tx.PutFile(lake.Runs+"/"+cfg.RunID+".json", append(b, '\n')); err != nil {
+	// The run's own record (runs/RUN_ID.json, written by the command) is
+	// churnctl's; bronze keeps its ingest details beside its ledger.
+	if err := tx.PutFile("bronze/_runs/"+cfg.RunID+".json", append(b, '\n')); err != nil {
 		return st, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -52,7 +52,7 @@ func snapshot(t *testing.T, root string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == ".tmp" || rel == "runs" {
+		if rel == ".tmp" || rel == "runs" || rel == filepath.Join("bronze", "_runs") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || rel == ".lock" {
@@ -499,5 +499,49 @@ func TestRunSpillAndOrder(t *testing.T) {
 	}
 	if !maps.Equal(snaps[0], snaps[1]) {
 		t.Error("output depends on the number of workers")
+	}
+}
+
+// TestRunDayWindowsReingest ingests one file day by day, the way a daily
+// `--ds` run over a growing file does: a later window re-ingests the input
+// for both windows, so the lake ends up with every day once.
+func TestRunDayWindowsReingest(t *testing.T) {
+	sample, err := filepath.Abs("../../testdata/sample/events.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+
+	whole := t.TempDir()
+	c := testConfig(whole, sample)
+	c.To = day("2018-10-06")
+	if _, err := run(t, c); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := t.TempDir()
+	for _, w := range [][2]string{{"", "2018-10-03"}, {"2018-10-04", "2018-10-04"}, {"2018-10-05", "2018-10-06"}} {
+		c := testConfig(steps, sample)
+		if w[0] != "" {
+			c.From = day(w[0])
+		}
+		c.To = day(w[1])
+		if _, err := run(t, c); err != nil {
+			t.Fatalf("window %v: %v", w, err)
+		}
+	}
+	// The same window again is already covered: nothing to do.
+	c = testConfig(steps, sample)
+	c.From, c.To = day("2018-10-05"), day("2018-10-06")
+	if st, err := run(t, c); !errors.Is(err, exitcode.ErrNothingToDo) || st.SkippedInputs != 1 {
+		t.Errorf("covered window again = %v (skipped %d), want ErrNothingToDo", err, st.SkippedInputs)
+	}
+	for _, col := range []string{"ts", "user_id", "page"} {
+		got, want := readColumn(t, steps, lake.BronzeEvents, col), readColumn(t, whole, lake.BronzeEvents, col)
+		slices.Sort(got)
+		slices.Sort(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("column %s: day by day has %d values, one window %d (or they differ)", col, len(got), len(want))
+		}
 	}
 }

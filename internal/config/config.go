@@ -66,6 +66,7 @@ type Train struct {
 	MaxFeatures     string  `yaml:"max_features" help:"features tried per split: sqrt, log2, N, fraction or all"`
 	ClassWeight     string  `yaml:"class_weight" help:"none, balanced or balanced_subsample"`
 	Folds           int     `yaml:"folds" help:"cross-validation folds (0 = off)"`
+	HoldoutUsers    float64 `yaml:"holdout_users" help:"share of users kept out of training to evaluate and gate promotion on"`
 	MinGain         float64 `yaml:"min_gain" help:"promote the new model to champion only if it beats it by this much"`
 	Skip            bool    `yaml:"skip" help:"do not train; score with the current champion"`
 	Jobs            int     `yaml:"jobs" help:"trees built in parallel (0 = all cores)"`
@@ -94,7 +95,7 @@ func Default() Config {
 		},
 		Train: Train{
 			Name: "churn", Seed: 42, Trees: 100, MinSamplesLeaf: 1, MinSamplesSplit: 2,
-			MaxFeatures: "sqrt", ClassWeight: "balanced", Folds: 5, MinGain: 0,
+			MaxFeatures: "sqrt", ClassWeight: "balanced", Folds: 5, HoldoutUsers: 0.2, MinGain: 0,
 		},
 		Load: LoadSettings{
 			Tables:           []string{"gold", "features", "predictions", "models", "runs"},
@@ -285,6 +286,9 @@ type flagValue struct{ s Setting }
 func (f flagValue) String() string {
 	if !f.s.field.IsValid() {
 		return ""
+	}
+	if v, ok := f.s.Value().([]string); ok {
+		return strings.Join(v, ",")
 	}
 	return fmt.Sprint(f.s.Value())
 }

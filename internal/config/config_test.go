@@ -111,3 +111,13 @@ func TestEverySettingHasEnvAndHelp(t *testing.T) {
 		seen[s.Env] = true
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load("../../churnctl.example.yaml", nil)
+	if err != nil {
+		t.Fatalf("churnctl.example.yaml: %v", err)
+	}
+	if c.Lake == "" || c.Train.HoldoutUsers != 0.2 || c.ETL.Lookback != 2 {
+		t.Errorf("example config read as %+v", c)
+	}
+}

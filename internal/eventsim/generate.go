@@ -30,8 +30,8 @@ type Config struct {
 	// Workers generating in parallel; 0 means GOMAXPROCS. The output does not
 	// depend on it.
 	Workers int
-	// Progress, if set, is called after each hour of log time is written
-	// with the number of hours done and the total.
+	// Progress, if set, is called after each window (10 minutes of log
+	// time) is written, with the number of windows done and the total.
 	Progress func(done, total int)
 }
 
@@ -409,11 +409,15 @@ type asyncBuf struct {
 	pooled bool
 }
 
-const asyncBufSize = 1 << 20
+// Eight 2 MiB buffers absorb the stalls of a file system's write-back.
+const (
+	asyncBufSize = 2 << 20
+	asyncBufs    = 8
+)
 
 func newAsyncWriter(onErr func()) *asyncWriter {
-	a := &asyncWriter{ch: make(chan asyncBuf, 2), free: make(chan []byte, 3), done: make(chan struct{})}
-	for range 3 {
+	a := &asyncWriter{ch: make(chan asyncBuf, asyncBufs), free: make(chan []byte, asyncBufs), done: make(chan struct{})}
+	for range asyncBufs {
 		a.free <- make([]byte, 0, asyncBufSize)
 	}
 	a.buf = <-a.free

@@ -204,10 +204,10 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 
 	a.rate = baseSessionsPerDay / msPerDay * lognormal(r, 0.6) * math.Exp(0.25*sat)
 	a.steps = baseSessionSteps * lognormal(r, 0.3)
-	a.tu = 0.044 * lognormal(r, 0.35) * math.Exp(0.35*sat)
+	a.tu = 0.042 * lognormal(r, 0.35) * math.Exp(0.35*sat)
 	a.td = 0.0095 * lognormal(r, 0.4) * math.Exp(-0.6*sat)
-	a.pl = 0.025 * lognormal(r, 0.35) * math.Exp(0.3*sat)
-	a.af = 0.0145 * lognormal(r, 0.4) * math.Exp(0.3*sat)
+	a.pl = 0.024 * lognormal(r, 0.35) * math.Exp(0.3*sat)
+	a.af = 0.0135 * lognormal(r, 0.4) * math.Exp(0.3*sat)
 	a.ad = 0.029 * lognormal(r, 0.3)
 	a.hp = 0.006 * lognormal(r, 0.4)
 	a.upP = min(0.9, 0.22*math.Exp(0.3*sat))
@@ -338,7 +338,7 @@ func (st *stepTable) draw(r *rand.Rand) page {
 
 func (a *actor) table(d float64) stepTable {
 	var st stepTable
-	st.add(pNextSong, 0.85)
+	st.add(pNextSong, 0.87)
 	st.add(pThumbsUp, a.tu*(1-0.5*d))
 	st.add(pThumbsDown, a.td*(1+3.5*d))
 	st.add(pAddToPlaylist, a.pl*(1-0.6*d))

@@ -56,6 +56,10 @@ type Schema struct {
 	Label    string    `json:"label,omitempty"`
 	ID       string    `json:"id,omitempty"`
 	AsOf     string    `json:"as_of,omitempty"`
+	// HorizonDays is the label window [as_of, as_of+H) of a labelled
+	// snapshot (0: unknown); out-of-time validation uses it to keep
+	// training labels from overlapping the validation cutoff.
+	HorizonDays int `json:"horizon_days,omitempty"`
 }
 
 // Feature is one feature column.
@@ -98,6 +102,8 @@ type Options struct {
 	// IgnoreLabel skips the label column entirely (scoring: an unlabelled
 	// snapshot may carry an empty label column).
 	IgnoreLabel bool
+	// Split keeps one side of a stable per-user holdout (off when zero).
+	Split UserSplit
 }
 
 // File is one input file and its content hash.
@@ -120,6 +126,8 @@ type Table struct {
 	DataSHA256 string
 	LabelName  string
 	IDName     string
+	// HorizonDays comes from the schema file (0 when unknown).
+	HorizonDays int
 }
 
 // Rows returns the number of rows.
@@ -244,6 +252,9 @@ func Read(paths []string, o Options) (*Table, error) {
 			}
 		}
 	}
+	if schema != nil {
+		t.HorizonDays = schema.HorizonDays
+	}
 	for fi, path := range files {
 		r, info, err := readFile(path, o)
 		if err != nil {
@@ -322,6 +333,9 @@ func Read(paths []string, o Options) (*Table, error) {
 		h.Write([]byte(s + "\n"))
 	}
 	t.DataSHA256 = hex.EncodeToString(h.Sum(nil))
+	if err := o.Split.Apply(t); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -44,13 +45,13 @@ func TestReadCSV(t *testing.T) {
 
 func TestReadSchemaFile(t *testing.T) {
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, SchemaFile), `{"version":1,"features":[{"name":"b","type":"int64"},{"name":"a","type":"float64"}],"label":"churn","id":"user_id","as_of":"2018-12-01"}`)
+	write(t, filepath.Join(dir, SchemaFile), `{"version":1,"features":[{"name":"b","type":"int64"},{"name":"a","type":"float64"}],"label":"churn","id":"user_id","as_of":"2018-12-01","horizon_days":30,"labeled":true}`)
 	write(t, filepath.Join(dir, "t.csv"), "user_id,a,b,extra,churn\nu1,1.5,2,9,0\nu2,2.5,3,9,1\n")
 	tb, err := Read([]string{dir}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(tb.Names(), ","); got != "b,a" || tb.Features[0].Type != "int64" || tb.AsOf[1] != "2018-12-01" || tb.Cols[0][1] != 3 {
+	if got := strings.Join(tb.Names(), ","); got != "b,a" || tb.Features[0].Type != "int64" || tb.AsOf[1] != "2018-12-01" || tb.Cols[0][1] != 3 || tb.HorizonDays != 30 {
 		t.Errorf("schema-driven read: names %s, features %v, as_of %v, cols %v", got, tb.Features, tb.AsOf, tb.Cols)
 	}
 	write(t, filepath.Join(dir, "t.csv"), "user_id,a,churn\nu1,1.5,0\n")
@@ -105,5 +106,35 @@ func TestReadParquet(t *testing.T) {
 	}
 	if tb.Cols[0][1] != 4 || tb.Cols[1][0] != 0.5 || tb.Cols[2][0] != 1 || tb.Label[0] != 1 || tb.IDs[1] != "b" || tb.AsOf[0] != "2018-10-01" {
 		t.Errorf("table = %+v", tb)
+	}
+}
+
+type pqSnap struct {
+	UserID string  `parquet:"user_id"`
+	AsOf   int32   `parquet:"as_of,date"` // days since 1970-01-01
+	Songs  float64 `parquet:"songs,optional"`
+	Churn  bool    `parquet:"churn"`
+}
+
+// TestReadParquetDatesAndNulls: a DATE as_of column reads as YYYY-MM-DD, a
+// boolean label as 0/1, and a null feature as NaN.
+func TestReadParquetDatesAndNulls(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "snap.parquet")
+	day := func(s string) int32 {
+		d, _ := time.Parse(time.DateOnly, s)
+		return int32(d.Unix() / 86400)
+	}
+	if err := parquet.WriteFile(p, []pqSnap{{"u1", day("2018-11-01"), 3, true}, {"u1", day("2018-12-01"), 0, false}}); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Read([]string{p}, Options{RequireLabel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.AsOf[0] != "2018-11-01" || tb.AsOf[1] != "2018-12-01" || tb.Label[0] != 1 || tb.Label[1] != 0 || tb.Cols[0][0] != 3 {
+		t.Errorf("as_of %v, label %v, songs %v", tb.AsOf, tb.Label, tb.Cols[0])
+	}
+	if !math.IsNaN(tb.Cols[0][1]) {
+		t.Errorf("null songs read as %v, want NaN", tb.Cols[0][1])
 	}
 }

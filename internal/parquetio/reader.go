@@ -98,6 +98,9 @@ func (f *File) projection(columns []string) ([]int, *arrow.Schema, error) {
 // (non-positive: DefaultBatchSize). Memory is bounded by one page per column
 // plus one batch. The File must stay open until the reader is released.
 func (f *File) Records(mem memory.Allocator, columns []string, batchSize int) (array.RecordReader, error) {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
 	idx, schema, err := f.projection(columns)
 	if err != nil {
 		return nil, err
@@ -131,6 +134,7 @@ type columnCursor struct {
 	pages parquet.Pages
 	page  parquet.Page
 	vr    parquet.ValueReader
+	fast  fastPage
 }
 
 func (r *fileReader) Retain() { r.refs.Add(1) }
@@ -208,6 +212,9 @@ func (r *fileReader) Next() bool {
 
 // readColumn reads n values of one column into a new Arrow array.
 func (r *fileReader) readColumn(c *columnCursor, k kind, n int) (arrow.Array, error) {
+	if fastKind(k) {
+		return r.readColumnFast(c, k, n)
+	}
 	b := array.NewBuilder(r.mem, k.arrowType())
 	defer b.Release()
 	b.Reserve(n)
@@ -287,6 +294,9 @@ func ReadFiles(mem memory.Allocator, paths []string, columns []string, batchSize
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
 	}
 	m := &multiReader{mem: mem, paths: paths, columns: columns, batch: batchSize, schema: schema, next: f}
 	m.refs.Store(1)

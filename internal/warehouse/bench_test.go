@@ -14,15 +14,25 @@ import (
 	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
 )
 
-// benchRows is the size of the load benchmark: 20 days of 50,000 users.
-const (
-	benchDays    = 20
-	benchPerDay  = 50_000
-	benchRowsAll = benchDays * benchPerDay
+// The load benchmark's size: 20 days of 50,000 users (1,000,000 rows);
+// CHURNCTL_BENCH_DAYS=N changes the number of days for a quick run.
+const benchPerDay = 50_000
+
+var (
+	benchDays    = envInt("CHURNCTL_BENCH_DAYS", 20)
+	benchRowsAll = int64(benchDays * benchPerDay)
 )
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
 
 var (
 	benchOnce           sync.Once
+	benchDir            string // removed by TestMain
 	benchLake, benchCSV string
 	benchLake2          string
 	benchErr            error
@@ -37,6 +47,7 @@ func benchData(b *testing.B) (lake, lake2, csv string) {
 			benchErr = err
 			return
 		}
+		benchDir = dir
 		// psql runs as root, the server as postgres: only psql reads the CSV.
 		benchLake, benchCSV = filepath.Join(dir, "lake"), filepath.Join(dir, "fact_user_day.csv")
 		benchLake2 = filepath.Join(dir, "lake2")
@@ -164,10 +175,10 @@ func BenchmarkLoadVsPsql(b *testing.B) {
 		}
 		noopTime += time.Since(t0)
 	}
-	psqlRate := float64(benchRowsAll*b.N) / psqlTime.Seconds()
-	loadRate := float64(benchRowsAll*b.N) / loadTime.Seconds()
-	reloadRate := float64(benchRowsAll*b.N) / reloadTime.Seconds()
-	noopRate := float64(benchRowsAll*b.N) / noopTime.Seconds()
+	psqlRate := float64(benchRowsAll*int64(b.N)) / psqlTime.Seconds()
+	loadRate := float64(benchRowsAll*int64(b.N)) / loadTime.Seconds()
+	reloadRate := float64(benchRowsAll*int64(b.N)) / reloadTime.Seconds()
+	noopRate := float64(benchRowsAll*int64(b.N)) / noopTime.Seconds()
 	b.ReportMetric(noopRate, "noop_reload_rows/s")
 	b.ReportMetric(loadRate, "load_rows/s")
 	b.ReportMetric(reloadRate, "upsert_rows/s")

@@ -375,7 +375,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			var tag pgconn.CommandTag
 			tag, err = tx.Conn().PgConn().CopyFrom(ctx, u.stream,
 				"COPY "+table.Sanitize()+" ("+quoteAll(u.cols)+") FROM STDIN (FORMAT binary)")
-			n, serr = tag.RowsAffected(), u.stream.err
+			n, serr = tag.RowsAffected(), u.stream.Err()
 		} else {
 			n, err = tx.CopyFrom(ctx, table, u.cols, u.src)
 			serr = u.src.Err()
@@ -423,6 +423,11 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			if err != nil {
 				return err
 			}
+			// Without statistics the planner may join the staged rows by
+			// nested loops (quadratic); the key columns' are enough.
+			if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteAll(u.key)+")"); err != nil {
+				return fmt.Errorf("analyze staging table: %w", err)
+			}
 			phaseLog("copy", phase)
 			// Remove the scope's rows the lake no longer has.
 			if u.scope != scopeKeys {
@@ -438,7 +443,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 				us.Removed = tag.RowsAffected()
 			}
 			if copied > 0 {
-				if err := u.merge(ctx, tx, target, stage); err != nil {
+				if err := u.merge(ctx, tx, target, stage, scopeArgs); err != nil {
 					return err
 				}
 			}
@@ -465,33 +470,60 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 	return us, err
 }
 
-// merge upserts the staged rows into target; rows that did not change are
-// not rewritten.
-func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string) error {
+// merge upserts the staged rows into target in two statements: an UPDATE
+// of the rows whose values changed (unchanged rows are neither rewritten nor
+// locked), then an INSERT ... ON CONFLICT DO UPDATE of the rest. A key
+// staged twice makes the INSERT fail (21000) or the reconciliation count
+// differ: both exit 3.
+func (u *unit) merge(ctx context.Context, tx pgx.Tx, target, stage string, scopeArgs []any) error {
 	all, err := tableColumns(ctx, tx, u.table)
 	if err != nil {
 		return err
 	}
-	var set, tcols, ecols []string
+	var set, tcols, scols, ecols, excl []string
 	for _, c := range all {
 		if slices.Contains(u.key, c) {
 			continue
 		}
 		q := pgx.Identifier{c}.Sanitize()
-		set = append(set, q+" = EXCLUDED."+q)
+		set = append(set, q+" = s."+q)
 		tcols = append(tcols, "t."+q)
+		scols = append(scols, "s."+q)
+		excl = append(excl, q+" = EXCLUDED."+q)
 		ecols = append(ecols, "EXCLUDED."+q)
 	}
-	q := "INSERT INTO " + target + " AS t (" + quoteAll(all) + ") SELECT " + quoteAll(all) + " FROM " + stage +
+	keyMatch := make([]string, len(u.key))
+	for i, k := range u.key {
+		q := pgx.Identifier{k}.Sanitize()
+		keyMatch[i] = "s." + q + " = t." + q
+	}
+	// Restricting the target to the partition lets the planner read only
+	// that day through its index instead of the whole table.
+	var inPart string
+	if u.scope == scopePartition {
+		inPart = " AND t." + pgx.Identifier{u.partCol}.Sanitize() + " = $1"
+	} else {
+		scopeArgs = nil
+	}
+	if len(set) > 0 {
+		q := "UPDATE " + target + " AS t SET " + strings.Join(set, ", ") + " FROM " + stage + " AS s WHERE " +
+			strings.Join(keyMatch, " AND ") + inPart + " AND (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(scols, ", ") + ")"
+		if _, err := tx.Exec(ctx, q, scopeArgs...); err != nil {
+			return fmt.Errorf("merge (update): %w", err)
+		}
+	}
+	q := "INSERT INTO " + target + " AS t (" + quoteAll(all) + ") SELECT " + quoteAll(all) + " FROM " + stage + " AS s" +
+		" WHERE NOT EXISTS (SELECT 1 FROM " + target + " AS t WHERE " + strings.Join(keyMatch, " AND ") + inPart + ")" +
 		" ON CONFLICT (" + quoteAll(u.key) + ")"
 	if len(set) == 0 {
 		q += " DO NOTHING"
 	} else {
-		q += " DO UPDATE SET " + strings.Join(set, ", ") +
+		// Only rows another writer inserted since the UPDATE conflict here.
+		q += " DO UPDATE SET " + strings.Join(excl, ", ") +
 			" WHERE (" + strings.Join(tcols, ", ") + ") IS DISTINCT FROM (" + strings.Join(ecols, ", ") + ")"
 	}
-	if _, err := tx.Exec(ctx, q); err != nil {
-		return fmt.Errorf("merge: %w", err)
+	if _, err := tx.Exec(ctx, q, scopeArgs...); err != nil {
+		return fmt.Errorf("merge (insert): %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -382,6 +383,11 @@ type parquetSource struct {
 	files []string
 	part  int32 // partition day, days since 1970-01-01 (tbl.Part != "")
 
+	// mu serialises Read and Close: pgconn's CopyFrom can return (on a
+	// server error) while its goroutine is still inside Read.
+	mu     sync.Mutex
+	closed bool
+
 	fileIdx  int
 	f        *os.File
 	pf       *parquet.File
@@ -466,8 +472,20 @@ func (s *parquetSource) closeFile() {
 	}
 }
 
-// Close releases the open file.
-func (s *parquetSource) Close() { s.closeFile() }
+// Err returns the error that stopped Read, if any.
+func (s *parquetSource) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close releases the open file; later Reads fail.
+func (s *parquetSource) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.closeFile()
+}
 
 // fill reads the next batch of rows; false at the end or on error.
 func (s *parquetSource) fill() bool {
@@ -510,6 +528,11 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 
 // Read implements io.Reader: binary COPY data, header to trailer.
 func (s *parquetSource) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errors.New("parquet source closed")
+	}
 	for s.off >= len(s.out) {
 		if s.err != nil {
 			return 0, s.err

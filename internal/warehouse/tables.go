@@ -71,7 +71,7 @@ func factUserDayColumns() []Column {
 		cs = append(cs, opt(p, Int4))
 	}
 	return append(cs, req("songs", Int4), req("listen_seconds", Float8), req("distinct_artists", Int4),
-		opt("level_end", Text), req("first_ts", Timestamptz), req("last_ts", Timestamptz))
+		opt("level_end", Text), req("first_ts", Timestamptz), req("last_ts", Timestamptz), opt("n_paid_events", Int4))
 }
 
 // Tables lists the loadable tables in load order (models before their
@@ -82,16 +82,18 @@ var Tables = []*Table{
 			req("is_current", Bool), opt("level", Text), opt("registration", Timestamptz), opt("gender", Text),
 			opt("location", Text), opt("user_agent", Text), opt("first_name", Text), opt("last_name", Text)}},
 	{Name: "dim_date", Group: "gold", Dir: "gold/dim_date", Key: []string{"dt"},
-		Columns: []Column{req("dt", Date), req("year", Int2), req("quarter", Int2), req("month", Int2), req("day", Int2),
-			req("iso_week", Int2), req("day_of_week", Int2), req("is_weekend", Bool)}},
+		Columns: []Column{{Name: "dt", Type: Date, Required: true, Aliases: []string{"date"}}, req("year", Int2),
+			opt("quarter", Int2), req("month", Int2), req("day", Int2), req("iso_week", Int2),
+			{Name: "day_of_week", Type: Int2, Required: true, Aliases: []string{"weekday"}}, req("is_weekend", Bool)}},
 	{Name: "dim_page", Group: "gold", Dir: "gold/dim_page", Key: []string{"page"},
-		Columns: []Column{req("page", Text), opt("category", Text)}, Ignore: []string{"page_id"}},
+		Columns: []Column{req("page", Text), opt("page_group", Text), opt("is_song", Bool), opt("is_churn_event", Bool)},
+		Ignore:  []string{"page_id"}},
 	{Name: "fact_session", Group: "gold", Dir: "gold/fact_session", Part: "dt", Key: []string{"user_id", "session_id", "session_start"},
 		Columns: []Column{req("user_id", Text), req("session_id", Int8), req("session_start", Timestamptz),
 			req("session_end", Timestamptz), req("duration_s", Float8), req("items", Int4), req("songs", Int4),
-			req("listen_seconds", Float8), req("dt", Date)}},
+			req("listen_seconds", Float8), req("dt", Date), opt("crosses_midnight", Bool)}},
 	{Name: "fact_user_day", Group: "gold", Dir: "gold/fact_user_day", Part: "dt", Key: []string{"user_id", "dt"},
-		Columns: factUserDayColumns()},
+		Columns: factUserDayColumns(), Ignore: []string{"artist_sketch"}},
 	{Name: "feature_snapshot", Group: "features", Dir: "features", Part: "as_of", Key: []string{"user_id", "as_of"},
 		Columns: []Column{req("user_id", Text), req("as_of", Date), {Name: "label", Type: Int2, Aliases: []string{"churn"}}}, FeatureJSON: true,
 		Ignore: []string{"run_id", "ingest_run_id"}},

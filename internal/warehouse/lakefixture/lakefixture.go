@@ -93,7 +93,7 @@ type DimDate struct {
 type DimPage struct {
 	Page     string  `parquet:"page"`
 	PageID   int32   `parquet:"page_id"`
-	Category *string `parquet:"category,optional"`
+	Category *string `parquet:"page_group,optional"`
 }
 
 // Feature is a row of features/as_of=D (as_of comes from the directory; the

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/churnctl/churnctl/features"
+)
+
+func init() { register(newFeaturesCmd) }
+
+type featuresOptions struct {
+	lake     string
+	asOf     []string
+	every    string
+	from, to string
+	horizon  string
+	window   string
+	out      string
+	format   string
+}
+
+func newFeaturesCmd(a *App) *cobra.Command {
+	o := &featuresOptions{}
+	cmd := &cobra.Command{
+		Use:   "features --lake DIR --as-of YYYY-MM-DD [--as-of ...] --horizon 30d",
+		Short: "Leak-free per-user feature snapshots as of a cutoff, with churn labels from a later window",
+		Long: `features builds, for each cutoff T (midnight UTC of --as-of), one row per user who has
+events before T and has not churned before T, with features computed only from gold
+fact_user_day partitions dt < T (count features over the window [T-W, T), default 30 days;
+trends over fixed 7/14-day windows; tenure = T - registration) and the label churn = 1 iff
+the user reaches "Cancellation Confirmation" in [T, T+H). Partitions dt >= T+H are never
+read. When the lake's data ends before T+H, the snapshot is unlabeled (churn null), said in
+the schema file, the summary and the log.
+
+Output: DIR/features/as_of=YYYY-MM-DD/part-0.parquet (published atomically), with
+features.schema.json (feature names, types, descriptions, category codes) beside it; or
+--out PATH (features.schema.json goes in PATH's directory; with several cutoffs a
+directory of PATH must contain {as_of}, e.g. out/{as_of}/features.csv). CSV has every column numeric
+except user_id (bools 0/1, categories as integer codes, no as_of column) so pandas and
+scikit-learn load it as is.
+
+The summary warns when one feature alone separates the label with ROC-AUC above 0.95.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runFeatures(cmd, a, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.lake, "lake", "", "lake directory (reads DIR/gold, writes DIR/features)")
+	f.StringArrayVar(&o.asOf, "as-of", nil, "cutoff date YYYY-MM-DD (repeatable)")
+	f.StringVar(&o.every, "every", "", "cutoff spacing (e.g. 7d) from --from to --to inclusive")
+	f.StringVar(&o.from, "from", "", "first cutoff with --every")
+	f.StringVar(&o.to, "to", "", "last possible cutoff with --every")
+	f.StringVar(&o.horizon, "horizon", "30d", "label window H: churn in [T, T+H) (days: 30d, 4w or 30)")
+	f.StringVar(&o.window, "window", "30d", "count-feature window W: [T-W, T)")
+	f.StringVar(&o.out, "out", "", "output file instead of the lake partition ({as_of} is replaced by the cutoff; with several cutoffs put it in a directory: out/{as_of}/f.csv)")
+	f.StringVar(&o.format, "format", "parquet", "output format: parquet, csv or arrow (Arrow IPC file)")
+	return cmd
+}
+
+// parseDays parses a whole number of days: "30d", "4w" or "30".
+func parseDays(flag, s string) (int, error) {
+	mul := 1
+	t := strings.TrimSpace(s)
+	switch {
+	case strings.HasSuffix(t, "d"):
+		t = strings.TrimSuffix(t, "d")
+	case strings.HasSuffix(t, "w"):
+		t, mul = strings.TrimSuffix(t, "w"), 7
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 {
+		return 0, usageErrorf("--%s %q: want a positive number of days, like 30d or 4w", flag, s)
+	}
+	return n * mul, nil
+}
+
+func (o *featuresOptions) cutoffs() ([]features.Date, error) {
+	var out []features.Date
+	for _, s := range o.asOf {
+		d, err := features.ParseDate(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if o.every == "" && o.from == "" && o.to == "" {
+		if len(out) == 0 {
+			return nil, usageErrorf("give --as-of, or --every with --from and --to")
+		}
+		return out, nil
+	}
+	if len(out) > 0 {
+		return nil, usageErrorf("--as-of and --every/--from/--to are exclusive")
+	}
+	if o.every == "" || o.from == "" || o.to == "" {
+		return nil, usageErrorf("--every, --from and --to go together")
+	}
+	step, err := parseDays("every", o.every)
+	if err != nil {
+		return nil, err
+	}
+	from, err := features.ParseDate(o.from)
+	if err != nil {
+		return nil, err
+	}
+	to, err := features.ParseDate(o.to)
+	if err != nil {
+		return nil, err
+	}
+	if to < from {
+		return nil, usageErrorf("--to %s is before --from %s", o.to, o.from)
+	}
+	for d := from; d <= to; d += features.Date(step) {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
+	if o.lake == "" {
+		return usageErrorf("--lake is required")
+	}
+	cuts, err := o.cutoffs()
+	if err != nil {
+		return err
+	}
+	h, err := parseDays("horizon", o.horizon)
+	if err != nil {
+		return err
+	}
+	w, err := parseDays("window", o.window)
+	if err != nil {
+		return err
+	}
+	ver, _ := buildVersion()
+	res, err := features.Run(cmd.Context(), features.RunConfig{
+		Lake: o.lake, Cutoffs: cuts, HorizonDays: h, WindowDays: w, Out: o.out, Format: o.format,
+		Version: ver, RunID: a.RunID, Log: a.Log,
+	})
+	users, positives := 0, 0
+	var asOf, paths []string
+	var labeled []bool
+	warnings := []string{}
+	var topAUC []map[string]any
+	for _, r := range res {
+		// the feature that alone separates churn best (either direction)
+		best, bestAUC := "", 0.0
+		for _, f := range r.AUCs {
+			if v := max(f.AUC, 1-f.AUC); v > bestAUC {
+				best, bestAUC = f.Feature, v
+			}
+		}
+		if best != "" {
+			topAUC = append(topAUC, map[string]any{"as_of": r.AsOf.String(), "feature": best, "roc_auc": math.Round(bestAUC*1000) / 1000})
+		}
+		users += r.Users
+		positives += r.Positives
+		asOf = append(asOf, r.AsOf.String())
+		labeled = append(labeled, r.Labeled)
+		paths = append(paths, r.Path)
+		warnings = append(warnings, r.Warnings...)
+	}
+	a.Summary.Set("users", users)
+	a.Summary.Set("positives", positives)
+	a.Summary.Set("features", len(features.Features()))
+	if len(cuts) == 1 && len(res) == 1 {
+		a.Summary.Set("as_of", asOf[0])
+		a.Summary.Set("labeled", labeled[0])
+		a.Summary.Set("path", paths[0])
+	} else {
+		a.Summary.Set("as_of", asOf)
+		a.Summary.Set("labeled", labeled)
+		a.Summary.Set("paths", paths)
+	}
+	a.Summary.Set("horizon_days", h)
+	a.Summary.Set("window_days", w)
+	if len(topAUC) > 0 {
+		a.Summary.Set("top_feature_auc", topAUC)
+	}
+	a.Summary.Set("warnings", warnings)
+	if err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package silver
+
+import (
+	"fmt"
+	"hash/maphash"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/churnctl/churnctl/etl/quality"
+)
+
+// Stable names of the silver quality checks.
+const (
+	CheckNotNull        = "silver.events.not_null"
+	CheckAcceptedLevel  = "silver.events.accepted_values.level"
+	CheckAcceptedMethod = "silver.events.accepted_values.method"
+	CheckAcceptedAuth   = "silver.events.accepted_values.auth"
+	CheckAcceptedStatus = "silver.events.accepted_values.status"
+	CheckTSInPartition  = "silver.events.ts_in_partition"
+	CheckUniqueEventKey = "silver.events.unique_event_key"
+	CheckMonotonicItems = "silver.sessions.monotonic_item_in_session"
+	CheckSessionsUnique = "silver.sessions.unique_key"
+	CheckReconciliation = "silver.reconciliation.bronze_rows"
+)
+
+// CheckDay records the per-day checks of one ProcessDay result. bronzeRows
+// is the row count the bronze layer recorded for the day (its manifest), or
+// -1 when unknown (then the rows read are used); written is the number of
+// user and anonymous rows actually written.
+func CheckDay(rep *quality.Report, day string, st DayStats, bronzeRows, writtenUser, writtenAnon int64) {
+	in := func(what string) string { return fmt.Sprintf("%s on %s", what, day) }
+	rep.Check(CheckNotNull, quality.Error, st.NullRequired, in("null in a required column"))
+	rep.Check(CheckAcceptedLevel, quality.Error, st.BadLevel, in("level not in {free, paid}"))
+	rep.Check(CheckAcceptedMethod, quality.Error, st.BadMethod, in("method not in {GET, PUT}"))
+	rep.Check(CheckAcceptedAuth, quality.Error, st.BadAuth, in("auth not in {Logged In, Logged Out, Guest, Cancelled}"))
+	rep.Check(CheckAcceptedStatus, quality.Warn, st.BadStatus, in("status not in {200, 307, 404}"))
+	rep.Check(CheckTSInPartition, quality.Error, st.OutsideDay, in("event ts outside its dt partition"))
+	rep.Check(CheckUniqueEventKey, quality.Warn, st.KeyConflicts, in("rows share (user_id, session_id, item_in_session, ts) but differ"))
+	rep.Check(CheckMonotonicItems, quality.Warn, st.NonMonotonic, in("item_in_session not increasing within a session"))
+	if bronzeRows < 0 {
+		bronzeRows = st.BronzeRows
+	}
+	var bad int64
+	if d := bronzeRows - (writtenUser + writtenAnon + st.DuplicatesRemoved); d != 0 {
+		bad = max(d, -d)
+	}
+	rep.Check(CheckReconciliation, quality.Error, bad, fmt.Sprintf("%s: bronze rows %d != silver user rows %d + anonymous rows %d + duplicates removed %d",
+		day, bronzeRows, writtenUser, writtenAnon, st.DuplicatesRemoved))
+}
+
+// SessionKeys accumulates (user_id, session_id) hashes of assembled sessions
+// to check that a key starts only one session among the days of a run.
+type SessionKeys struct {
+	seed   maphash.Seed
+	hashes []uint64
+}
+
+// NewSessionKeys returns an empty key set.
+func NewSessionKeys() *SessionKeys { return &SessionKeys{seed: maphash.MakeSeed()} }
+
+func (k *SessionKeys) hash(u string, sid int64) uint64 {
+	var h maphash.Hash
+	h.SetSeed(k.seed)
+	h.WriteString(u)
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(sid >> (8 * i))
+	}
+	h.Write(b[:])
+	return h.Sum64()
+}
+
+// Add adds the keys of a sessions batch.
+func (k *SessionKeys) Add(sessions arrow.RecordBatch) {
+	u := sessions.Column(0).(*array.String)
+	s := sessions.Column(1).(*array.Int64)
+	for i := 0; i < int(sessions.NumRows()); i++ {
+		k.hashes = append(k.hashes, k.hash(u.Value(i), s.Value(i)))
+	}
+}
+
+// Check records CheckSessionsUnique: hashes are sorted and equal neighbours
+// counted (a 64-bit collision would count as a duplicate: ~n²/2⁶⁵).
+func (k *SessionKeys) Check(rep *quality.Report) {
+	slices.Sort(k.hashes)
+	var dups int64
+	for i := 1; i < len(k.hashes); i++ {
+		if k.hashes[i] == k.hashes[i-1] {
+			dups++
+		}
+	}
+	rep.Check(CheckSessionsUnique, quality.Error, dups, "a (user_id, session_id) starts more than one session (the id was reused after a gap of a day or more)")
+}

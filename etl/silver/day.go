@@ -1,0 +1,492 @@
+package silver
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// DayMillis is one UTC day in milliseconds.
+const DayMillis = 86_400_000
+
+// Options configure ProcessDay.
+type Options struct {
+	// AnonymousUserIDs are user ids treated like an empty user_id (logged-out
+	// traffic under a sentinel id). Nil means only "" is anonymous.
+	AnonymousUserIDs map[string]bool
+}
+
+// DayStats counts what ProcessDay saw; the quality checks read it.
+type DayStats struct {
+	BronzeRows        int64 `json:"bronze_rows"`
+	UserRows          int64 `json:"user_rows"`
+	AnonymousRows     int64 `json:"anonymous_rows"`
+	DuplicatesRemoved int64 `json:"duplicates_removed"`
+	// KeyConflicts counts rows sharing an event key (user_id, session_id,
+	// item_in_session, ts) with a kept row but differing in content.
+	KeyConflicts int64 `json:"key_conflicts"`
+	// NonMonotonic counts events whose item_in_session is not greater than
+	// the previous event of the same session that day.
+	NonMonotonic int64 `json:"non_monotonic_items"`
+	Sessions     int64 `json:"session_parts"`
+	Users        int64 `json:"users"`
+	// Quality counters over user rows (after dedup).
+	NullRequired int64 `json:"null_required"`
+	BadLevel     int64 `json:"bad_level"`
+	BadMethod    int64 `json:"bad_method"`
+	BadAuth      int64 `json:"bad_auth"`
+	BadStatus    int64 `json:"bad_status"`
+	OutsideDay   int64 `json:"outside_day"`
+	MinTS        int64 `json:"min_ts"`
+	MaxTS        int64 `json:"max_ts"`
+}
+
+// Add adds o's counters to s (MinTS/MaxTS are merged as min/max).
+func (s *DayStats) Add(o DayStats) {
+	if o.UserRows+o.AnonymousRows > 0 {
+		if s.UserRows+s.AnonymousRows == 0 || o.MinTS < s.MinTS {
+			s.MinTS = o.MinTS
+		}
+		if s.UserRows+s.AnonymousRows == 0 || o.MaxTS > s.MaxTS {
+			s.MaxTS = o.MaxTS
+		}
+	}
+	s.BronzeRows += o.BronzeRows
+	s.UserRows += o.UserRows
+	s.AnonymousRows += o.AnonymousRows
+	s.DuplicatesRemoved += o.DuplicatesRemoved
+	s.KeyConflicts += o.KeyConflicts
+	s.NonMonotonic += o.NonMonotonic
+	s.Sessions += o.Sessions
+	s.Users += o.Users
+	s.NullRequired += o.NullRequired
+	s.BadLevel += o.BadLevel
+	s.BadMethod += o.BadMethod
+	s.BadAuth += o.BadAuth
+	s.BadStatus += o.BadStatus
+	s.OutsideDay += o.OutsideDay
+}
+
+// DayResult holds one day's silver tables. Release frees them.
+type DayResult struct {
+	Day          int64 // day start, Unix ms
+	Events       arrow.RecordBatch
+	Anonymous    arrow.RecordBatch
+	SessionParts arrow.RecordBatch
+	LevelHistory arrow.RecordBatch
+	Stats        DayStats
+}
+
+// Release releases the batches.
+func (r *DayResult) Release() {
+	for _, b := range []arrow.RecordBatch{r.Events, r.Anonymous, r.SessionParts, r.LevelHistory} {
+		if b != nil {
+			b.Release()
+		}
+	}
+}
+
+type sortKey struct {
+	rank int32
+	item int32
+	ts   int64
+	sid  int64
+	row  int32
+}
+
+// ProcessDay cleans one day of bronze events (dayStart: the day's first
+// millisecond). in is the whole day (all of the partition's files). The
+// returned batches are sorted deterministically; equal input gives equal
+// output whatever the input row order.
+func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in arrow.RecordBatch, opt Options) (*DayResult, error) {
+	e, err := bindEvents(in)
+	if err != nil {
+		return nil, err
+	}
+	res := &DayResult{Day: dayStart}
+	st := &res.Stats
+	st.BronzeRows = int64(e.n)
+
+	// Rank user ids so the sort compares integers.
+	ids := make(map[string]int32, 4096)
+	for i := 0; i < e.n; i++ {
+		u := e.user.Value(i)
+		if _, ok := ids[u]; !ok {
+			ids[u] = 0
+		}
+	}
+	names := make([]string, 0, len(ids))
+	for u := range ids {
+		names = append(names, u)
+	}
+	slices.Sort(names)
+	for r, u := range names {
+		ids[u] = int32(r)
+	}
+	anon := make([]bool, len(names))
+	for r, u := range names {
+		anon[r] = u == "" || opt.AnonymousUserIDs[u]
+	}
+
+	tsv := e.ts.TimestampValues()
+	sidv := e.session.Int64Values()
+	itemv := e.item.Int32Values()
+
+	// Counting sort by user rank (stable), then a small sort per user by
+	// (ts, session_id, item_in_session) with full-content tie-breaks. Bronze
+	// days usually arrive in ts order, so most per-user runs are already
+	// sorted and only checked.
+	rowRank := make([]int32, e.n)
+	start := make([]int32, len(names)+1)
+	for i := 0; i < e.n; i++ {
+		r := ids[e.user.Value(i)]
+		rowRank[i] = r
+		start[r+1]++
+	}
+	for r := 1; r <= len(names); r++ {
+		start[r] += start[r-1]
+	}
+	keys := make([]sortKey, e.n)
+	fill := slices.Clone(start[:len(names)])
+	for i := 0; i < e.n; i++ {
+		r := rowRank[i]
+		keys[fill[r]] = sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: int32(i)}
+		fill[r]++
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	less := func(a, b sortKey) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.sid, b.sid); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.item, b.item); c != 0 {
+			return c
+		}
+		if c := e.compareContent(int(a.row), int(b.row)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(e.sourceFile.Value(int(a.row)), e.sourceFile.Value(int(b.row))); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(e.line.Value(int(a.row)), e.line.Value(int(b.row))); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.row, b.row)
+	}
+	userKeys := make([]sortKey, 0, e.n)
+	var anonKeys []sortKey
+	for r := range names {
+		run := keys[start[r]:start[r+1]]
+		if !slices.IsSortedFunc(run, less) {
+			slices.SortFunc(run, less)
+		}
+		if anon[r] {
+			anonKeys = append(anonKeys, run...)
+		} else {
+			userKeys = append(userKeys, run...)
+		}
+	}
+
+	userRows, dupU, confU := e.dedup(userKeys)
+	anonRows, dupA, confA := e.dedup(anonKeys)
+	st.DuplicatesRemoved = dupU + dupA
+	st.KeyConflicts = confU + confA
+	st.UserRows = int64(len(userRows))
+	st.AnonymousRows = int64(len(anonRows))
+	first := true
+	for _, rows := range [][]int32{userRows, anonRows} {
+		for _, r := range rows {
+			t := int64(tsv[r])
+			if first || t < st.MinTS {
+				st.MinTS = t
+			}
+			if first || t > st.MaxTS {
+				st.MaxTS = t
+			}
+			first = false
+		}
+	}
+	cols := make([]int, len(EventColumns))
+	for j, c := range EventColumns {
+		cols[j] = in.Schema().FieldIndices(c)[0]
+	}
+	if res.Events, err = takeBatch(mem, in, cols, userRows); err != nil {
+		return nil, err
+	}
+	sorted, err := bindCore(res.Events)
+	if err != nil {
+		res.Release()
+		return nil, err
+	}
+	sorted.qualityCounts(dayStart, st)
+	if res.Anonymous, err = takeBatch(mem, in, cols, anonRows); err != nil {
+		res.Release()
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		res.Release()
+		return nil, err
+	}
+	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st, e, userRows)
+	return res, nil
+}
+
+// dedup walks sorted keys and returns the kept row numbers.
+func (e *events) dedup(keys []sortKey) (kept []int32, dups, conflicts int64) {
+	kept = make([]int32, 0, len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			p := keys[i-1]
+			if p.rank == k.rank && p.ts == k.ts && p.sid == k.sid && p.item == k.item {
+				if e.compareContent(int(kept[len(kept)-1]), int(k.row)) == 0 {
+					dups++
+					continue
+				}
+				conflicts++
+			}
+		}
+		kept = append(kept, k.row)
+	}
+	return kept, dups, conflicts
+}
+
+func cmpStr(a *array.String, i, j int) int {
+	ni, nj := a.IsNull(i), a.IsNull(j)
+	switch {
+	case ni && nj:
+		return 0
+	case ni:
+		return -1
+	case nj:
+		return 1
+	}
+	return strings.Compare(a.Value(i), a.Value(j))
+}
+
+func cmpNullable[T cmp.Ordered](isNull func(int) bool, v func(int) T, i, j int) int {
+	ni, nj := isNull(i), isNull(j)
+	switch {
+	case ni && nj:
+		return 0
+	case ni:
+		return -1
+	case nj:
+		return 1
+	}
+	return cmp.Compare(v(i), v(j))
+}
+
+// compareContent orders two rows by all 18 event fields (nulls first).
+func (e *events) compareContent(i, j int) int {
+	if c := cmpNullable(e.ts.IsNull, func(k int) arrow.Timestamp { return e.ts.Value(k) }, i, j); c != 0 {
+		return c
+	}
+	for _, a := range []*array.String{e.user, e.page, e.auth, e.method, e.level} {
+		if c := cmpStr(a, i, j); c != 0 {
+			return c
+		}
+	}
+	if c := cmpNullable(e.session.IsNull, e.session.Value, i, j); c != 0 {
+		return c
+	}
+	if c := cmpNullable(e.status.IsNull, e.status.Value, i, j); c != 0 {
+		return c
+	}
+	if c := cmpNullable(e.item.IsNull, e.item.Value, i, j); c != 0 {
+		return c
+	}
+	for _, a := range []*array.String{e.location, e.agent, e.last, e.first, e.gender, e.artist, e.song} {
+		if c := cmpStr(a, i, j); c != 0 {
+			return c
+		}
+	}
+	if c := cmpNullable(e.reg.IsNull, func(k int) arrow.Timestamp { return e.reg.Value(k) }, i, j); c != 0 {
+		return c
+	}
+	return cmpNullable(e.length.IsNull, e.length.Value, i, j)
+}
+
+// qualityCounts counts the check failures over all rows of e.
+func (e *events) qualityCounts(dayStart int64, st *DayStats) {
+	tsv := e.ts.TimestampValues()
+	for r := 0; r < e.n; r++ {
+		if e.ts.IsNull(r) || e.session.IsNull(r) || e.page.IsNull(r) || e.auth.IsNull(r) || e.method.IsNull(r) ||
+			e.status.IsNull(r) || e.level.IsNull(r) || e.item.IsNull(r) || e.user.IsNull(r) {
+			st.NullRequired++
+		}
+		if t := int64(tsv[r]); t < dayStart || t >= dayStart+DayMillis {
+			st.OutsideDay++
+		}
+		switch e.level.Value(r) {
+		case "free", "paid":
+		default:
+			st.BadLevel++
+		}
+		switch e.method.Value(r) {
+		case "GET", "PUT":
+		default:
+			st.BadMethod++
+		}
+		switch e.auth.Value(r) {
+		case "Logged In", "Cancelled", "Logged Out", "Guest":
+		default:
+			st.BadAuth++
+		}
+		switch e.status.Value(r) {
+		case 200, 307, 404:
+		default:
+			st.BadStatus++
+		}
+	}
+}
+
+type part struct {
+	sid                 int64
+	first, last         int64
+	items, songs        int64
+	listen              float64
+	firstItem, lastItem int32
+	nonMono             int64
+}
+
+// sessionize builds the day's session parts and level history from the
+// day's user events (sorted by user, ts, session, item); row r of e is row
+// rows[r] of attrs, which has the user attributes.
+func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs *events, rows []int32) (arrow.RecordBatch, arrow.RecordBatch) {
+	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
+	defer pb.Release()
+	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
+	defer lb.Release()
+	pUser := pb.Field(0).(*array.StringBuilder)
+	pSid := pb.Field(1).(*array.Int64Builder)
+	pFirst := pb.Field(2).(*array.TimestampBuilder)
+	pLast := pb.Field(3).(*array.TimestampBuilder)
+	pItems := pb.Field(4).(*array.Int64Builder)
+	pSongs := pb.Field(5).(*array.Int64Builder)
+	pListen := pb.Field(6).(*array.Float64Builder)
+	pFI := pb.Field(7).(*array.Int32Builder)
+	pLI := pb.Field(8).(*array.Int32Builder)
+	pNM := pb.Field(9).(*array.Int64Builder)
+
+	tsv := e.ts.TimestampValues()
+	sidv := e.session.Int64Values()
+	itemv := e.item.Int32Values()
+	lenv := e.length.Float64Values()
+	var parts []part
+	emitLevel := func(r int) {
+		appendStr(lb.Field(0).(*array.StringBuilder), e.user.Value(r))
+		lb.Field(1).(*array.TimestampBuilder).Append(e.ts.Value(r))
+		appendStr(lb.Field(2).(*array.StringBuilder), e.level.Value(r))
+		r = int(rows[r])
+		a := attrs
+		if a.reg.IsNull(r) {
+			lb.Field(3).AppendNull()
+		} else {
+			lb.Field(3).(*array.TimestampBuilder).Append(a.reg.Value(r))
+		}
+		for k, a := range []*array.String{a.gender, a.location, a.agent, a.first, a.last} {
+			fb := lb.Field(4 + k).(*array.StringBuilder)
+			if a.IsNull(r) {
+				fb.AppendNull()
+			} else {
+				appendStr(fb, a.Value(r))
+			}
+		}
+	}
+	for start := 0; start < e.n; {
+		u := e.user.Value(start)
+		end := start + 1
+		for end < e.n && e.user.Value(end) == u {
+			end++
+		}
+		st.Users++
+		parts = parts[:0]
+		prevLevel := ""
+		for r := start; r < end; r++ {
+			if lv := e.level.Value(r); r == start || lv != prevLevel {
+				emitLevel(r)
+				prevLevel = lv
+			}
+			sid := sidv[r]
+			p := -1
+			for q := len(parts) - 1; q >= 0; q-- {
+				if parts[q].sid == sid {
+					p = q
+					break
+				}
+			}
+			t := int64(tsv[r])
+			if p < 0 {
+				parts = append(parts, part{sid: sid, first: t, last: t, firstItem: itemv[r], lastItem: itemv[r], items: 1})
+				p = len(parts) - 1
+			} else {
+				pp := &parts[p]
+				pp.items++
+				pp.last = t
+				if itemv[r] <= pp.lastItem {
+					pp.nonMono++
+				}
+				pp.lastItem = itemv[r]
+			}
+			if e.page.Value(r) == "NextSong" {
+				parts[p].songs++
+				if !e.length.IsNull(r) {
+					parts[p].listen += lenv[r]
+				}
+			}
+		}
+		slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(a.sid, b.sid) })
+		for _, p := range parts {
+			appendStr(pUser, u)
+			pSid.Append(p.sid)
+			pFirst.Append(arrow.Timestamp(p.first))
+			pLast.Append(arrow.Timestamp(p.last))
+			pItems.Append(p.items)
+			pSongs.Append(p.songs)
+			pListen.Append(p.listen)
+			pFI.Append(p.firstItem)
+			pLI.Append(p.lastItem)
+			pNM.Append(p.nonMono)
+			st.NonMonotonic += p.nonMono
+			st.Sessions++
+		}
+		start = end
+	}
+	return pb.NewRecordBatch(), lb.NewRecordBatch()
+}
+
+// DayString formats a day start (Unix ms) as YYYY-MM-DD.
+func DayString(dayStart int64) string {
+	return arrow.Date32FromTime(timeOf(dayStart)).FormattedString()
+}
+
+func timeOf(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// ParseDay parses YYYY-MM-DD into the day's first millisecond (UTC).
+func ParseDay(s string) (int64, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, fmt.Errorf("day %q: want YYYY-MM-DD", s)
+	}
+	return t.UnixMilli(), nil
+}
+
+// DayOf returns the start of ms's UTC day.
+func DayOf(ms int64) int64 {
+	d := ms / DayMillis
+	if ms < 0 && ms%DayMillis != 0 {
+		d--
+	}
+	return d * DayMillis
+}

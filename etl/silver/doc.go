@@ -1,0 +1,28 @@
+// Package silver turns bronze events into clean, conformed per-day tables.
+//
+// Layout under the lake root (dt = UTC event day; one part-0.parquet each):
+//
+//	silver/events/dt=D            user events: anonymous rows split off, exact duplicates removed,
+//	                              sorted by user_id, ts, session_id, item_in_session (EventColumns)
+//	silver/anonymous_events/dt=D  rows with an empty user_id or one of --anonymous-user-ids
+//	silver/session_parts/dt=D     per (user_id, session_id) the session's events of day D
+//	silver/sessions/dt=D          whole sessions starting on D (parts of the following days merged)
+//	silver/level_history/dt=D     per user: the day's first event and each level change, with the
+//	                              user's attributes (registration, gender, location, user_agent, names)
+//
+// Conventions: timestamps are Unix milliseconds UTC. The event key is the
+// natural key (user_id, session_id, item_in_session, ts); two rows are exact
+// duplicates when all 18 event fields are equal (ingest metadata ignored).
+// Of a group of duplicates the row with the smallest (source_file,
+// line_number) is kept. Rows sharing an event key but differing otherwise
+// are kept and counted (check silver.events.unique_event_key, warn).
+//
+// Incremental runs: re-processing days [A, B] rebuilds their partitions and
+// the sessions of A-1 and B+1 (a session belongs to the day it starts; late
+// events can move a start across midnight). A session continues on day D+1
+// when its (user_id, session_id) has events that day; at most
+// MaxSessionDays are followed.
+//
+// The pure part is ProcessDay (one day's bronze batch in, arrays out) and
+// AssembleSessions; Run adds the lake I/O.
+package silver

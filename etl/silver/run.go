@@ -1,0 +1,307 @@
+package silver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/etl/lakeio"
+	"github.com/churnctl/churnctl/etl/quality"
+	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/lake"
+	"github.com/churnctl/churnctl/internal/parquetio"
+)
+
+// Silver tables.
+var (
+	TableEvents       = lake.Silver("events")
+	TableAnonymous    = lake.Silver("anonymous_events")
+	TableSessionParts = lake.Silver("session_parts")
+	TableSessions     = lake.Silver("sessions")
+	TableLevelHistory = lake.Silver("level_history")
+)
+
+// Window selects the days of a run: Days (explicit, e.g. --ds), or
+// [From, To] (Unix ms day starts; zero values are open ends), widened by
+// Lookback days before its start. All is every available day.
+type Window struct {
+	All      bool
+	From, To int64
+	Lookback int
+}
+
+// Select returns the available days (ascending) inside the window.
+func (w Window) Select(available []int64) []int64 {
+	var out []int64
+	from := w.From - int64(w.Lookback)*DayMillis
+	for _, d := range available {
+		if w.All || ((w.From == 0 || d >= from) && (w.To == 0 || d <= w.To)) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Sink receives silver results as they are built, to derive gold tables in
+// the same run without reading silver back. Day is called concurrently from
+// the workers; the result is released after Day returns (Retain what you
+// keep).
+type Sink interface {
+	Day(ctx context.Context, r *DayResult) error
+	Sessions(ctx context.Context, day int64, sessions arrow.RecordBatch) error
+}
+
+// Config configures Run.
+type Config struct {
+	Lake *lake.Lake
+	// Tx stages the output; the caller commits (or aborts) it.
+	Tx      *lake.Tx
+	Window  Window
+	Options Options
+	// Workers is the number of days processed at once (default 3: with two
+	// cores, a third day keeps them busy while one waits on I/O).
+	Workers int
+	Mem     memory.Allocator
+	Log     *slog.Logger
+	Report  *quality.Report
+	Sink    Sink
+}
+
+// Stats summarises a silver run.
+type Stats struct {
+	DayStats
+	Days             []int64 `json:"-"`
+	SessionDays      []int64 `json:"-"`
+	SessionsBuilt    int64   `json:"sessions"`
+	CrossingMidnight int64   `json:"sessions_crossing_midnight"`
+}
+
+// eventsWriteOpts dictionary-encode the low-cardinality string columns
+// (with lakeio's snappy: measured here about 2× cheaper to write than zstd
+// for about 18% larger files).
+var eventsWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(ColUserID, ColPage, ColAuth, ColMethod,
+	ColLevel, ColSourceFile)}
+
+// Run rebuilds the silver partitions of the window's bronze days (and the
+// sessions of the days just before and after the window) in
+// cfg.Tx. It fails with exitcode.ErrNothingToDo when the window holds no
+// bronze day, and with exitcode.ErrBadInput when an error check fails.
+func Run(ctx context.Context, cfg Config) (Stats, error) {
+	var st Stats
+	if cfg.Mem == nil {
+		cfg.Mem = memory.DefaultAllocator
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 3
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Report == nil {
+		cfg.Report = &quality.Report{}
+	}
+	avail, err := lakeio.Days(cfg.Lake, lake.BronzeEvents)
+	if err != nil {
+		return st, err
+	}
+	days := cfg.Window.Select(avail)
+	if len(days) == 0 {
+		return st, fmt.Errorf("%w: no bronze partition in the selected days", exitcode.ErrNothingToDo)
+	}
+	st.Days = days
+	start := time.Now()
+	cfg.Log.Info("silver start", "stage", "silver", "days", len(days), "from", DayString(days[0]), "to", DayString(days[len(days)-1]))
+
+	// Per-day work on the workers; session parts are kept for assembly.
+	var (
+		mu    sync.Mutex
+		parts = map[int64]arrow.RecordBatch{}
+		first error
+	)
+	defer func() {
+		for _, b := range parts {
+			b.Release()
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int64)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range next {
+				ds, p, err := processDay(ctx, cfg, d)
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = err
+					}
+					cancel()
+				} else {
+					parts[d] = p
+					st.DayStats.Add(ds)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, d := range days {
+		select {
+		case next <- d:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return st, first
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+
+	// Sessions: every processed day, and the day before the first one (its
+	// sessions may run into the window and so have changed).
+	cache := map[int64]arrow.RecordBatch{}
+	defer func() {
+		for _, b := range cache {
+			if b != nil {
+				b.Release()
+			}
+		}
+	}()
+	src := func(d int64) (arrow.RecordBatch, error) {
+		if b, ok := parts[d]; ok {
+			return b, nil
+		}
+		if b, ok := cache[d]; ok {
+			return b, nil
+		}
+		b, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, TableSessionParts, lakeio.DayPartition(d), nil)
+		if err != nil {
+			return nil, err
+		}
+		cache[d] = b
+		return b, nil
+	}
+	// Also the days just outside the window that have parts: the day before
+	// (its sessions may continue into the window) and the day after (late
+	// events in the window may now start one of its sessions earlier).
+	sessDays := slices.Clone(days)
+	for _, d := range []int64{days[0] - DayMillis, days[len(days)-1] + DayMillis} {
+		if slices.Contains(days, d) {
+			continue
+		}
+		if b, err := src(d); err != nil {
+			return st, err
+		} else if b != nil {
+			sessDays = append(sessDays, d)
+		}
+	}
+	slices.Sort(sessDays)
+	keys := NewSessionKeys()
+	for _, d := range sessDays {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		b, err := AssembleSessions(cfg.Mem, d, src)
+		if err != nil {
+			return st, fmt.Errorf("silver: sessions %s: %w", DayString(d), err)
+		}
+		keys.Add(b)
+		st.SessionsBuilt += b.NumRows()
+		cross := b.Column(8)
+		for i := 0; i < cross.Len(); i++ {
+			if cross.(interface{ Value(int) bool }).Value(i) {
+				st.CrossingMidnight++
+			}
+		}
+		err = lakeio.WritePartition(cfg.Tx, TableSessions, lakeio.DayPartition(d), b, nil)
+		if err == nil && cfg.Sink != nil {
+			err = cfg.Sink.Sessions(ctx, d, b)
+		}
+		b.Release()
+		if err != nil {
+			return st, err
+		}
+	}
+	st.SessionDays = sessDays
+	keys.Check(cfg.Report)
+	cfg.Log.Info("silver end", "stage", "silver", "rows_in", st.BronzeRows, "rows_out", st.UserRows,
+		"anonymous_rows", st.AnonymousRows, "duplicates_removed", st.DuplicatesRemoved, "sessions", st.SessionsBuilt,
+		"duration_ms", time.Since(start).Milliseconds())
+	return st, nil
+}
+
+// readColumns are the bronze columns silver reads (all but ingest_run_id).
+var readColumns = func() []string {
+	var out []string
+	for _, f := range BronzeSchema.Fields() {
+		if f.Name != ColIngestRunID {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}()
+
+// processDay reads one bronze day, cleans it, stages its silver partitions
+// and returns its stats and session parts.
+func processDay(ctx context.Context, cfg Config, d int64) (DayStats, arrow.RecordBatch, error) {
+	part := lakeio.DayPartition(d)
+	in, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, lake.BronzeEvents, part, readColumns)
+	if err != nil {
+		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+	}
+	if in == nil {
+		return DayStats{}, nil, nil
+	}
+	bronzeRows := int64(-1)
+	if m, err := cfg.Lake.ReadManifest(lake.BronzeEvents, part); err == nil {
+		bronzeRows = m.Rows
+	}
+	res, err := ProcessDay(ctx, cfg.Mem, d, in, cfg.Options)
+	in.Release()
+	if err != nil {
+		return DayStats{}, nil, fmt.Errorf("silver: %s: %w", part, err)
+	}
+	defer res.Release()
+	st := res.Stats
+	dayStats := map[string]int64{
+		"bronze_rows": st.BronzeRows, "user_rows": st.UserRows, "anonymous_rows": st.AnonymousRows,
+		"duplicates_removed": st.DuplicatesRemoved, "key_conflicts": st.KeyConflicts,
+		"non_monotonic_items": st.NonMonotonic, "min_ts": st.MinTS, "max_ts": st.MaxTS,
+	}
+	for _, w := range []struct {
+		table string
+		b     arrow.RecordBatch
+		opts  []parquetio.WriterOption
+	}{
+		{TableEvents, res.Events, eventsWriteOpts},
+		{TableAnonymous, res.Anonymous, eventsWriteOpts},
+		{TableSessionParts, res.SessionParts, nil},
+		{TableLevelHistory, res.LevelHistory, nil},
+	} {
+		if err := ctx.Err(); err != nil {
+			return DayStats{}, nil, err
+		}
+		if err := lakeio.WritePartition(cfg.Tx, w.table, part, w.b, dayStats, w.opts...); err != nil {
+			return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+		}
+	}
+	CheckDay(cfg.Report, DayString(d), st, bronzeRows, res.Events.NumRows(), res.Anonymous.NumRows())
+	if cfg.Sink != nil {
+		if err := cfg.Sink.Day(ctx, res); err != nil {
+			return DayStats{}, nil, err
+		}
+	}
+	res.SessionParts.Retain()
+	return st, res.SessionParts, nil
+}
