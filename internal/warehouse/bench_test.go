@@ -110,6 +110,8 @@ func writeCSV(w *bufio.Writer, r *lakefixture.FactUserDay, day string) {
 	b = r.FirstTS.AppendFormat(b, "2006-01-02 15:04:05.000Z07:00")
 	b = append(b, ',')
 	b = r.LastTS.AppendFormat(b, "2006-01-02 15:04:05.000Z07:00")
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(r.NPaidEvents), 10)
 	b = append(b, '\n')
 	w.Write(b)
 }

@@ -423,10 +423,15 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			if err != nil {
 				return err
 			}
-			// Without statistics the planner may join the staged rows by
-			// nested loops (quadratic); the key columns' are enough.
+			// Staged rows have no statistics and a freshly loaded table has
+			// stale ones: the planner may then join them by nested loops,
+			// quadratic in the day's rows. Analyze the staged keys and rule
+			// nested loops out for this transaction's bulk joins.
 			if _, err := tx.Exec(ctx, "ANALYZE "+stage+" ("+quoteAll(u.key)+")"); err != nil {
 				return fmt.Errorf("analyze staging table: %w", err)
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL enable_nestloop = off"); err != nil {
+				return fmt.Errorf("planner settings: %w", err)
 			}
 			phaseLog("copy", phase)
 			// Remove the scope's rows the lake no longer has.

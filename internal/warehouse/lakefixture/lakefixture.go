@@ -5,6 +5,7 @@
 package lakefixture
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -47,6 +48,8 @@ type FactUserDay struct {
 	LevelEnd                  *string   `parquet:"level_end,optional"`
 	FirstTS                   time.Time `parquet:"first_ts,timestamp(millisecond)"`
 	LastTS                    time.Time `parquet:"last_ts,timestamp(millisecond)"`
+	NPaidEvents               int32     `parquet:"n_paid_events"`
+	ArtistSketch              []byte    `parquet:"artist_sketch"` // not loaded (ignored column)
 }
 
 // FactSession is a row of gold/fact_session.
@@ -191,6 +194,10 @@ func FactUserDays(d string, offset, n int, variant uint64) []FactUserDay {
 			NCancel: int32(r.IntN(2)), NCancellationConfirmation: int32(r.IntN(2)), NOther: int32(r.IntN(3)),
 			Songs: songs, ListenSeconds: float64(songs) * (200 + r.Float64()*60), DistinctArtists: songs / 2,
 			LevelEnd: level, FirstTS: first, LastTS: first.Add(time.Duration(r.IntN(30000)) * time.Second),
+			ArtistSketch: binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, r.Uint64()), r.Uint64()),
+		}
+		if level != nil && *level == "paid" {
+			out[i].NPaidEvents = out[i].NEvents
 		}
 	}
 	return out
