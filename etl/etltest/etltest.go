@@ -18,6 +18,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/etl/bronze"
 )
 
 // Event is one eventsim line. Pointer fields are nullable.
@@ -115,32 +117,8 @@ func ReadFile(path string) ([]Event, error) {
 	return out, sc.Err()
 }
 
-var tsType = arrow.FixedWidthTypes.Timestamp_ms
-
 // Schema is the bronze events contract.
-var Schema = arrow.NewSchema([]arrow.Field{
-	{Name: "ts", Type: tsType},
-	{Name: "user_id", Type: arrow.BinaryTypes.String},
-	{Name: "session_id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "page", Type: arrow.BinaryTypes.String},
-	{Name: "auth", Type: arrow.BinaryTypes.String},
-	{Name: "method", Type: arrow.BinaryTypes.String},
-	{Name: "status", Type: arrow.PrimitiveTypes.Int32},
-	{Name: "level", Type: arrow.BinaryTypes.String},
-	{Name: "item_in_session", Type: arrow.PrimitiveTypes.Int32},
-	{Name: "location", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "user_agent", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "last_name", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "first_name", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "registration", Type: tsType, Nullable: true},
-	{Name: "gender", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "artist", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "song", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "length", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "source_file", Type: arrow.BinaryTypes.String},
-	{Name: "line_number", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "ingest_run_id", Type: arrow.BinaryTypes.String},
-}, nil)
+var Schema = bronze.EventsSchema
 
 // Batch builds a bronze-shaped batch of evs (in that order).
 func Batch(mem memory.Allocator, evs []Event) arrow.RecordBatch {
