@@ -44,6 +44,10 @@ func TestRunLoadsPostgres(t *testing.T) {
 	if want := r.summary["score_rows"].(float64); float64(preds) != want {
 		t.Errorf("churn.prediction has %d rows, score wrote %v", preds, want)
 	}
+	var holdoutF1 int
+	if err := conn.QueryRow(ctx, `select count(*) from churn.model_metric where dataset = 'holdout' and metric = 'f1'`).Scan(&holdoutF1); err != nil || holdoutF1 != 1 {
+		t.Errorf("churn.model_metric holdout f1 rows = %d (%v), want the one evaluation", holdoutF1, err)
+	}
 	var days int
 	if err := conn.QueryRow(ctx, `select count(distinct dt) from churn.fact_user_day`).Scan(&days); err != nil || days == 0 {
 		t.Errorf("churn.fact_user_day: %d days, %v", days, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/registry"
+	"github.com/churnctl/churnctl/internal/warehouse"
 	"github.com/churnctl/churnctl/train"
 )
 
@@ -36,6 +37,8 @@ type evaluateOptions struct {
 	seed      uint64
 	jobs      int
 	holdout   float64
+	dataset   string
+	noRecord  bool
 }
 
 // evaluation is evaluate's JSON output (stable schema).
@@ -78,6 +81,8 @@ model file path.`,
 	f.IntVar(&o.bootstrap, "bootstrap", 500, "bootstrap resamples for the 95% intervals (0: none)")
 	f.Uint64Var(&o.seed, "seed", 42, "bootstrap and permutation seed")
 	addHoldoutFlag(cmd, &o.holdout)
+	f.StringVar(&o.dataset, "dataset", "", "name of the evaluation data in the registry's metric history (default: holdout with --holdout-users, else eval)")
+	f.BoolVar(&o.noRecord, "no-record", false, "do not append this evaluation to the model version's evaluations.json")
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
@@ -182,8 +187,53 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 	if o.report != "" {
 		a.Summary.Set("report", filepath.Join(o.report, "report.md"))
 	}
+	if v.File == "" && v.Dir != "" && !o.noRecord {
+		if err := recordEvaluation(v.Dir, o, &rep, time.Now().UTC()); err != nil {
+			return err
+		}
+	}
 	a.Log.Info("evaluate done", "stage", "evaluate", "model", ev.Model, "rows_in", rep.Rows, "duration_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// recordEvaluation appends the headline metrics of an evaluation to the
+// version's evaluations.json (metric history for churn.model_metric).
+func recordEvaluation(dir string, o *evaluateOptions, rep *evaluate.Report, at time.Time) error {
+	dataset := o.dataset
+	if dataset == "" {
+		dataset = "eval"
+		if o.holdout > 0 {
+			dataset = "holdout"
+		}
+	}
+	type row struct {
+		Metric      string    `json:"metric"`
+		Value       float64   `json:"value"`
+		Dataset     string    `json:"dataset"`
+		EvaluatedAt time.Time `json:"evaluated_at"`
+	}
+	path := filepath.Join(dir, warehouse.EvaluationsFile)
+	var rows []row
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &rows); err != nil {
+			return fmt.Errorf("evaluate: %s: %w", path, err)
+		}
+	}
+	for _, m := range []struct {
+		k string
+		v float64
+	}{{"f1", rep.F1}, {"precision", rep.Precision}, {"recall", rep.Recall}, {"accuracy", rep.Accuracy},
+		{"weighted_f1", rep.WeightedF1}, {"roc_auc", rep.ROCAUC}, {"pr_auc", rep.PRAUC}, {"log_loss", rep.LogLoss},
+		{"brier", rep.Brier}, {"rows", float64(rep.Rows)}} {
+		if !math.IsNaN(m.v) && !math.IsInf(m.v, 0) {
+			rows = append(rows, row{Metric: m.k, Value: m.v, Dataset: dataset, EvaluatedAt: at})
+		}
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
 }
 
 func ci(r *evaluate.Report, k string) string {

@@ -177,7 +177,9 @@ func (p *planner) manifests(asOf ...string) []string {
 }
 
 func (p *planner) registryFiles() []string {
-	return []string{filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "aliases.json"), filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "*", "*.json")}
+	// Not evaluations.json: evaluate appends to it, which must not make
+	// evaluate itself look stale on the next run.
+	return []string{filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "aliases.json"), filepath.Join(p.cfg.Registry, p.cfg.Train.Name, "*", "metadata.json")}
 }
 
 func (p *planner) train() (*stagePlan, error) {

@@ -44,6 +44,11 @@ import (
 // minus duration_ms or the file's modification time, and without "counts"
 // the other top-level numbers are the counts.
 
+// EvaluationsFile, in a model version's directory, is the list of its
+// evaluations ([{"metric","value","dataset","evaluated_at"}]) that
+// `churnctl evaluate` appends to; they load into churn.model_metric.
+const EvaluationsFile = "evaluations.json"
+
 type modelMeta struct {
 	Name      string          `json:"name"`
 	Version   json.RawMessage `json:"version"`
@@ -241,6 +246,14 @@ func loadModels(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStat
 			ms, err := parseMetrics(mraw, created, vdir)
 			if err != nil {
 				return err
+			}
+			// evaluate appends every evaluation of the version here.
+			if b, err := os.ReadFile(filepath.Join(vdir, EvaluationsFile)); err == nil {
+				es, err := parseMetrics(b, created, filepath.Join(vdir, EvaluationsFile))
+				if err != nil {
+					return err
+				}
+				ms = append(ms, es...)
 			}
 			for _, m := range ms {
 				metrics = append(metrics, []any{name, version, m.Metric, *m.Value, m.EvaluatedAt.UTC(), m.Dataset})
