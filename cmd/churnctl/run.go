@@ -224,7 +224,11 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 			if err := writeState(cfg.Lake, st); err != nil {
 				return err
 			}
-			ran++
+			if res.Summary["status"] == "skipped" {
+				current++ // it found nothing new to do (etl: no new input)
+			} else {
+				ran++
+			}
 		case res.ExitCode == exitcode.Refused && sp.MayRefuse:
 			// The challenger did not beat the champion: the run goes on with
 			// the champion, and the promotion is retried only on new inputs.
