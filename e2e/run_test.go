@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,53 +140,71 @@ func TestRunWholeJobThenCurrent(t *testing.T) {
 	}
 }
 
+// running is a churnctl process started by startRun.
+type running struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer // stdout, complete once done is closed
+	done chan struct{} // closed when the process has exited
+	code int           // exit code, valid once done is closed
+}
+
 // startRun starts a run and returns once its stderr logs the start of stage.
-func startRun(t *testing.T, args []string, stage string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func startRun(t *testing.T, args []string, stage string) *running {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--log-format", "json"}, args...)...)
 	cmd.Env = cleanEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout = &out
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
+	r := &running{cmd: cmd, out: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = r.out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	seen := make(chan struct{})
+	scanned := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(pr)
+		var log strings.Builder
+		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		once := false
 		for sc.Scan() {
-			errb.Write(sc.Bytes())
-			errb.WriteByte('\n')
+			log.WriteString(sc.Text() + "\n")
 			if !once && strings.Contains(sc.Text(), `"msg":"stage start"`) && strings.Contains(sc.Text(), `"stage":"`+stage+`"`) {
 				once = true
 				close(seen)
 			}
 		}
+		scanned <- log.String()
+	}()
+	go func() {
+		<-scanned // all of stderr read before Wait closes the pipe
+		_ = cmd.Wait()
+		r.code = cmd.ProcessState.ExitCode()
+		close(r.done)
 	}()
 	select {
 	case <-seen:
+	case <-r.done:
+		t.Fatalf("churnctl exited (%d) before stage %s started", r.code, stage)
 	case <-time.After(2 * time.Minute):
 		cmd.Process.Kill()
-		t.Fatalf("stage %s never started:\n%s", stage, errb.String())
+		t.Fatalf("stage %s never started", stage)
 	}
-	go func() { cmd.Wait(); pw.Close() }()
-	return cmd, &out, &errb
+	return r
 }
 
-func waitExit(t *testing.T, cmd *exec.Cmd) int {
+func waitExit(t *testing.T, r *running) int {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for cmd.ProcessState == nil && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if cmd.ProcessState == nil {
-		cmd.Process.Kill()
+	select {
+	case <-r.done:
+		return r.code
+	case <-time.After(2 * time.Minute):
+		r.cmd.Process.Kill()
 		t.Fatal("churnctl did not exit")
 	}
-	return cmd.ProcessState.ExitCode()
+	return -1
 }
 
 func TestKilledRunResumesToTheSameOutputs(t *testing.T) {
@@ -197,11 +214,11 @@ func TestKilledRunResumesToTheSameOutputs(t *testing.T) {
 	}
 
 	killed := t.TempDir()
-	cmd, _, _ := startRun(t, withSample(t, runArgs(killed)), "train")
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	run := startRun(t, withSample(t, runArgs(killed)), "train")
+	if err := run.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitExit(t, cmd)
+	waitExit(t, run)
 	r := churnctl(t, withSample(t, runArgs(killed, "--resume"))...)
 	if r.code != 0 {
 		t.Fatalf("resumed run: exit %d\n%s", r.code, tail(r.stderr))
@@ -287,12 +304,12 @@ func dumpParquet(t *testing.T, path string, ignore []string) string {
 
 func TestOverlappingRunsSecondExits4(t *testing.T) {
 	lakeDir := t.TempDir()
-	cmd, _, _ := startRun(t, withSample(t, runArgs(lakeDir)), "features")
+	first := startRun(t, withSample(t, runArgs(lakeDir)), "features")
 	r := churnctl(t, withSample(t, runArgs(lakeDir))...)
 	if r.code != 4 || !strings.Contains(r.stderr, "another churnctl run holds") {
 		t.Errorf("overlapping run: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if code := waitExit(t, cmd); code != 0 {
+	if code := waitExit(t, first); code != 0 {
 		t.Errorf("first run: exit %d", code)
 	}
 }
@@ -304,12 +321,12 @@ func TestSignalsStopCleanly(t *testing.T) {
 	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}} {
 		t.Run(tt.sig.String(), func(t *testing.T) {
 			lakeDir := t.TempDir()
-			cmd, out, _ := startRun(t, withSample(t, runArgs(lakeDir)), "train")
-			cmd.Process.Signal(tt.sig)
-			if code := waitExit(t, cmd); code != tt.want {
+			run := startRun(t, withSample(t, runArgs(lakeDir)), "train")
+			run.cmd.Process.Signal(tt.sig)
+			if code := waitExit(t, run); code != tt.want {
 				t.Fatalf("exit %d, want %d", code, tt.want)
 			}
-			if s := lastJSON(t, out.String()); s["status"] != "interrupted" {
+			if s := lastJSON(t, run.out.String()); s["status"] != "interrupted" {
 				t.Errorf("summary %v", s)
 			}
 			if tmp, _ := filepath.Glob(filepath.Join(lakeDir, ".tmp", "*")); len(tmp) > 0 {
