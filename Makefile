@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
-.PHONY: build test test-short bench bench-bronze bench-etl bench-features bench-train bench-load lint demo ci clean
+.PHONY: build test test-short test-race bench bench-bronze bench-etl bench-features bench-train bench-load lint demo ci clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
@@ -17,6 +17,10 @@ test:
 
 test-short:
 	$(GO) test -short ./...
+
+# The race detector over everything but the PostgreSQL server tests.
+test-race:
+	$(GO) test -race -short -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
