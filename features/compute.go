@@ -423,64 +423,39 @@ func (c *cols) col(name string) arrow.Array {
 	return c.b.Column(idx[0])
 }
 
-func (c *cols) int64s(name string) *array.Int64 {
+// typed returns the named column as T, recording the first error (missing
+// column or another type) in c.err; want names the type in that error.
+func typed[T any](c *cols, name, want string) T {
+	var zero T
 	a := c.col(name)
 	if a == nil {
-		return nil
+		return zero
 	}
-	v, ok := a.(*array.Int64)
+	v, ok := a.(T)
 	if !ok && c.err == nil {
-		c.err = fmt.Errorf("%w: column %q is %s, want int64", exitcode.ErrBadInput, name, a.DataType())
+		c.err = fmt.Errorf("%w: column %q is %s, want %s", exitcode.ErrBadInput, name, a.DataType(), want)
 	}
 	return v
 }
 
-func (c *cols) float64s(name string) *array.Float64 {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	v, ok := a.(*array.Float64)
-	if !ok && c.err == nil {
-		c.err = fmt.Errorf("%w: column %q is %s, want float64", exitcode.ErrBadInput, name, a.DataType())
-	}
-	return v
-}
+func (c *cols) int64s(name string) *array.Int64 { return typed[*array.Int64](c, name, "int64") }
 
-// strs reads string columns (utf8 or large utf8).
+func (c *cols) float64s(name string) *array.Float64 { return typed[*array.Float64](c, name, "float64") }
+
+// stringer reads string columns (utf8 or large utf8).
 type stringer interface {
 	arrow.Array
 	Value(int) string
 }
 
-func (c *cols) strings(name string) stringer {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	v, ok := a.(stringer)
-	if !ok && c.err == nil {
-		c.err = fmt.Errorf("%w: column %q is %s, want string", exitcode.ErrBadInput, name, a.DataType())
-	}
-	return v
-}
+func (c *cols) strings(name string) stringer { return typed[stringer](c, name, "string") }
 
 type byter interface {
 	arrow.Array
 	Value(int) []byte
 }
 
-func (c *cols) binary(name string) byter {
-	a := c.col(name)
-	if a == nil {
-		return nil
-	}
-	v, ok := a.(byter)
-	if !ok && c.err == nil {
-		c.err = fmt.Errorf("%w: column %q is %s, want binary", exitcode.ErrBadInput, name, a.DataType())
-	}
-	return v
-}
+func (c *cols) binary(name string) byter { return typed[byter](c, name, "binary") }
 
 // timestamps reads a timestamp column as Unix milliseconds.
 type msArray struct {
