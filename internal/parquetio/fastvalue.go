@@ -66,20 +66,7 @@ func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int
 	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
 	null := valueLayout{col: ^uint16(ci)}
 	hasNulls := arr.NullN() > 0
-	var pk parquet.Kind
-	switch k {
-	case kindInt32, kindDate32:
-		pk = parquet.Int32
-	case kindInt64, kindTimestampMS:
-		pk = parquet.Int64
-	case kindFloat64:
-		pk = parquet.Double
-	case kindBool:
-		pk = parquet.Boolean
-	default:
-		pk = parquet.ByteArray
-	}
-	tmpl := valueLayout{kind: ^int8(pk), def: byte(def), col: ^uint16(ci)}
+	tmpl := valueLayout{kind: ^int8(physicalKind(k)), def: byte(def), col: ^uint16(ci)}
 	switch k {
 	case kindInt32:
 		src := arr.(*array.Int32).Int32Values()[lo:hi]
@@ -152,26 +139,28 @@ func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int
 	}
 }
 
+// physicalKind is the Parquet physical type that values of kind k have.
+func physicalKind(k kind) parquet.Kind {
+	switch k {
+	case kindInt32, kindDate32:
+		return parquet.Int32
+	case kindInt64, kindTimestampMS:
+		return parquet.Int64
+	case kindFloat64:
+		return parquet.Double
+	case kindBool:
+		return parquet.Boolean
+	}
+	return parquet.ByteArray
+}
+
 // negU64 is the two's complement bit pattern of -n.
 func negU64(n int64) uint64 { return uint64(-n) }
 
 // fillFastRefs is fillFast over referenced rows of several arrays.
 func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRef, def, ci int) {
 	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
-	var pk parquet.Kind
-	switch k {
-	case kindInt32, kindDate32:
-		pk = parquet.Int32
-	case kindInt64, kindTimestampMS:
-		pk = parquet.Int64
-	case kindFloat64:
-		pk = parquet.Double
-	case kindBool:
-		pk = parquet.Boolean
-	default:
-		pk = parquet.ByteArray
-	}
-	tmpl := valueLayout{kind: ^int8(pk), def: byte(def), col: ^uint16(ci)}
+	tmpl := valueLayout{kind: ^int8(physicalKind(k)), def: byte(def), col: ^uint16(ci)}
 	null := valueLayout{col: ^uint16(ci)}
 	switch k {
 	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
