@@ -153,16 +153,16 @@ func newEventBuilder(capacity int) *eventBuilder {
 	b := &eventBuilder{
 		ts: getSlice[int64](capacity), session: getSlice[int64](capacity),
 		status: getSlice[int32](capacity), item: getSlice[int32](capacity),
-		reg: getSlice[int64](capacity), regOK: pool.get(capacity/8 + 1),
-		length: getSlice[float64](capacity), lenOK: pool.get(capacity/8 + 1),
+		reg: getSlice[int64](capacity), regOK: pool.Get(capacity/8 + 1),
+		length: getSlice[float64](capacity), lenOK: pool.Get(capacity/8 + 1),
 		line: getSlice[int64](capacity),
 	}
 	for i, sc := range strCols {
 		c := &b.str[i]
 		c.offs = append(getSlice[int32](capacity+1), 0)
-		c.data = pool.get(capacity * strColWidth[i])
+		c.data = pool.Get(capacity * strColWidth[i])
 		if c.nullable = EventsSchema.Field(sc.c).Nullable; c.nullable {
-			c.valid = pool.get(capacity/8 + 1)
+			c.valid = pool.Get(capacity/8 + 1)
 		}
 	}
 	return b
@@ -229,7 +229,7 @@ func bytesOf[T int32 | int64 | float64](s []T) []byte {
 // pooled wraps b in an Arrow buffer that returns it to the pool when the
 // last reference is released.
 func pooled(b []byte) *memory.Buffer {
-	return memory.NewBufferWithAllocator(b, &pool)
+	return memory.NewBufferWithAllocator(b, pool)
 }
 
 // makeArray builds an array owning bufs (their creation references are
@@ -267,7 +267,7 @@ func constString(n int, s string) arrow.Array {
 	for i := range offs {
 		offs[i] = int32(i * len(s))
 	}
-	data := pool.get(n * len(s))
+	data := pool.Get(n * len(s))
 	for range n {
 		data = append(data, s...)
 	}
@@ -282,7 +282,7 @@ func trim[T int32 | int64 | float64 | byte](s []T) []T {
 		if cap(s) > 0 {
 			var zero T
 			size := int(unsafe.Sizeof(zero))
-			pool.put(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size))
+			pool.Put(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s)*size))
 		}
 		return t
 	}
