@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/etl/bronze"
+	"github.com/churnctl/churnctl/internal/lake"
 )
 
 func init() { registerETL(newBronzeCmd) }
@@ -24,6 +27,11 @@ type bronzeOptions struct {
 	ingestDate      string
 	workers         int
 	memoryBudgetMiB int
+
+	// Set by etl (all layers in one transaction): see bronze.Config.
+	tx       *lake.Tx
+	onEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error
+	memLimit int64 // GOMEMLIMIT default (0: derived from the budget)
 }
 
 func newBronzeCmd(a *App) *cobra.Command {
@@ -53,7 +61,8 @@ quarantine is still published), when an input is missing or unreadable
   zcat events.json.gz | churnctl etl bronze --lake /data/lake -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBronze(cmd, a, &o, args)
+			_, err := runBronze(cmd, a, &o, args)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -83,42 +92,55 @@ func parseDay(flag, s string) (time.Time, error) {
 	return t, nil
 }
 
-func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) error {
+func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (bronze.Stats, error) {
+	st, err := bronzeStage(cmd, a, o, args)
+	if err != nil {
+		return st, fmt.Errorf("etl bronze: %w", err)
+	}
+	return st, nil
+}
+
+func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (bronze.Stats, error) {
+	var st bronze.Stats
 	ctx := cmd.Context()
 	if o.lake == "" {
-		return usageErrorf("--lake is required")
+		return st, usageErrorf("--lake is required")
 	}
 	if o.ds != "" && (o.from != "" || o.to != "") {
-		return usageErrorf("--ds excludes --from/--to")
+		return st, usageErrorf("--ds excludes --from/--to")
 	}
 	if o.ds != "" {
 		o.from, o.to = o.ds, o.ds
 	}
 	from, err := parseDay("from", o.from)
 	if err != nil {
-		return err
+		return st, err
 	}
 	to, err := parseDay("to", o.to)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return usageErrorf("--to %s is before --from %s", o.to, o.from)
+		return st, usageErrorf("--to %s is before --from %s", o.to, o.from)
 	}
 	ingest, err := parseDay("ingest-date", o.ingestDate)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if o.maxInvalidRatio < 0 || o.maxInvalidRatio > 1 {
-		return usageErrorf("--max-invalid-ratio %g: want 0..1", o.maxInvalidRatio)
+		return st, usageErrorf("--max-invalid-ratio %g: want 0..1", o.maxInvalidRatio)
 	}
 	if o.maxLineBytes < 256 {
-		return usageErrorf("--max-line-bytes %d: want at least 256", o.maxLineBytes)
+		return st, usageErrorf("--max-line-bytes %d: want at least 256", o.maxLineBytes)
 	}
 	// Keep the heap (and RSS) bounded whatever the input size, unless the
 	// user set GOMEMLIMIT.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(o.memoryBudgetMiB)<<20 + 288<<20)
+		limit := int64(o.memoryBudgetMiB)<<20 + 288<<20
+		if o.memLimit > 0 {
+			limit = o.memLimit
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	ver, _ := buildVersion()
 	cfg := bronze.Config{
@@ -126,6 +148,7 @@ func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) erro
 		MaxInvalidRatio: o.maxInvalidRatio, AllowTruncated: o.allowTruncated, Force: o.force,
 		MaxLineBytes: o.maxLineBytes, IngestDate: ingest, Version: ver, RunID: a.RunID,
 		Workers: o.workers, MemoryBudget: int64(o.memoryBudgetMiB) << 20, Log: a.Log.With("stage", "bronze"),
+		Tx: o.tx, OnEvents: o.onEvents,
 	}
 	if d, err := time.ParseDuration(os.Getenv("CHURNCTL_TEST_COMMIT_DELAY")); err == nil && d > 0 {
 		cfg.CommitHook = func(string) { time.Sleep(d) } // kill-at-any-moment tests
@@ -137,7 +160,7 @@ func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) erro
 	}
 	start := time.Now()
 	cfg.Log.Info("bronze start", "inputs", len(args), "lake", o.lake)
-	st, err := bronze.Run(ctx, cfg)
+	st, err = bronze.Run(ctx, cfg)
 	a.Summary.Set("lines_read", st.LinesRead)
 	a.Summary.Set("rows_written", st.RowsWritten)
 	a.Summary.Set("rows_quarantined", st.RowsQuarantined)
@@ -167,10 +190,7 @@ func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) erro
 	}
 	cfg.Log.Info("bronze done", "rows_in", st.LinesRead, "rows_out", st.RowsWritten, "rows_quarantined", st.RowsQuarantined,
 		"duration_ms", d.Milliseconds(), "err", errString(err))
-	if err != nil {
-		return fmt.Errorf("etl bronze: %w", err)
-	}
-	return nil
+	return st, err
 }
 
 func nonNil(m map[string]int64) map[string]int64 {

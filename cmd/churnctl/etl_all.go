@@ -1,19 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/etl/bronze"
 	"github.com/churnctl/churnctl/etl/gold"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
+	"github.com/churnctl/churnctl/internal/slab"
 )
 
 // etlBronzeOpts are the bronze flags of the `etl` parent (same meaning as
@@ -35,11 +38,13 @@ func (b *etlBronzeOpts) flags(cmd *cobra.Command) {
 	f.IntVar(&b.memoryBudgetMiB, "memory-budget", 96, "bronze: MiB of decoded rows buffered before writing")
 }
 
-// etlAll is the RunE of the `etl` parent: bronze → silver → gold in one go.
-// Bronze publishes first (its own transaction); silver and gold then share
-// one lake transaction (gold is derived from silver's in-memory results,
-// silver is not read back), so either both layers of the run are published
-// or neither.
+// etlAll is the RunE of the `etl` parent: bronze → silver → gold in one
+// go and in one lake transaction, so a run publishes all three layers or
+// nothing. Silver cleans each bronze day as soon as its file is written,
+// from the rows in memory (silver.Early), while bronze goes on decoding;
+// gold is derived from silver's in-memory results. Neither layer is read
+// back. When bronze's quality gate fails only its quarantine is published,
+// as with `etl bronze`.
 func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		w, err := o.window()
@@ -47,46 +52,92 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 			return err
 		}
 		ctx := cmd.Context()
-		if len(args) > 0 {
-			if err := runBronzeStage(cmd, a, o, bo, w, args); err != nil {
-				// Nothing new for bronze is nothing to do only if silver and
-				// gold already hold what bronze has (a run killed between the
-				// bronze and the silver/gold commits left them behind).
-				if !errors.Is(err, exitcode.ErrNothingToDo) || goldCurrent(o.lake) {
-					return err
-				}
-				a.Log.Info("bronze has nothing new but silver/gold are behind it; rebuilding them", "stage", "etl")
-			}
-			if os.Getenv("GOMEMLIMIT") == "" {
-				// Bronze bounds the heap tightly for its streaming; silver
-				// holds two days at a time: keep RSS under 1 GiB.
-				debug.SetMemoryLimit(768 << 20)
-			}
+		l := lake.New(o.lake)
+		tx, err := l.Begin(a.RunID)
+		if err != nil {
+			return err
 		}
+		done := false
+		defer func() {
+			if !done {
+				_ = tx.Abort()
+			}
+		}()
+		tx.Version, _ = buildVersion()
 		rep := &quality.Report{}
-		return inTx(ctx, a, o.lake, rep, func(tx *lake.Tx) error {
-			l := lake.New(o.lake)
-			g := gold.NewBuilder(gold.Config{Lake: l, Tx: tx, Log: a.Log, Report: rep})
-			defer g.Release()
-			st, err := silver.Run(ctx, silver.Config{Lake: l, Tx: tx, Window: w, Workers: o.workers,
-				Options: silver.Options{AnonymousUserIDs: o.anonymousSet()}, Log: a.Log, Report: rep, Sink: g})
-			setSilverSummary(a, st)
-			if err != nil {
+		// Silver and gold recycle their day-sized buffers instead of
+		// faulting in fresh memory for every day.
+		mem := slab.New(64<<20, true)
+		g := gold.NewBuilder(gold.Config{Lake: l, Tx: tx, Log: a.Log, Report: rep, Mem: mem})
+		defer g.Release()
+		scfg := silver.Config{Lake: l, Tx: tx, Window: w, Workers: o.workers, ReadStaged: true, Mem: mem,
+			Options: silver.Options{AnonymousUserIDs: o.anonymousSet()}, Log: a.Log, Report: rep, Sink: g}
+		if len(args) > 0 {
+			early := silver.NewEarly(scfg)
+			bst, err := runBronzeStage(cmd, a, o, bo, w, args, tx, early.Offer)
+			switch {
+			case err == nil:
+				scfg.Early = early
+			case errors.Is(err, exitcode.ErrNothingToDo) && !goldCurrent(o.lake):
+				// Nothing new for bronze is nothing to do only if silver and
+				// gold already hold what bronze has (a run of `etl bronze`
+				// alone, or an older churnctl, left them behind).
+				_ = early.Close()
+				a.Log.Info("bronze has nothing new but silver/gold are behind it; rebuilding them", "stage", "etl")
+			case bst.Staged:
+				// Bronze's quality gate failed: publish its quarantine only.
+				_ = early.Close()
+				for _, t := range []string{silver.TableEvents, silver.TableAnonymous, silver.TableSessionParts,
+					silver.TableLevelHistory, gold.TableFactUserDay} {
+					if uerr := tx.Unstage(t); uerr != nil {
+						return errors.Join(err, uerr)
+					}
+				}
+				done = true
+				if cerr := tx.Commit(); cerr != nil {
+					return errors.Join(err, cerr)
+				}
+				a.Summary.Set("published", true)
+				return err
+			default:
+				_ = early.Close()
 				return err
 			}
-			start := time.Now()
-			gst, err := g.Finish(ctx)
-			setGoldSummary(a, gst)
-			a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
-				"finish_ms", time.Since(start).Milliseconds())
+		}
+		st, err := silver.Run(ctx, scfg)
+		setSilverSummary(a, st)
+		if err != nil {
 			return err
-		})
+		}
+		start := time.Now()
+		gst, err := g.Finish(ctx)
+		setGoldSummary(a, gst)
+		a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
+			"finish_ms", time.Since(start).Milliseconds())
+		if err == nil {
+			err = ctx.Err()
+		}
+		if qerr := reportChecks(a, rep); err == nil {
+			err = qerr
+		}
+		if err != nil {
+			return err
+		}
+		n := len(tx.Partitions())
+		a.Summary.Set("published_partitions", n)
+		start = time.Now()
+		done = true
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if len(args) > 0 {
+			a.Summary.Set("published", true)
+		}
+		a.Log.Info("published", "partitions", n, "duration_ms", time.Since(start).Milliseconds())
+		return nil
 	}
 }
 
-// runBronzeStage ingests the inputs into bronze through the `etl bronze`
-// code path, keeping the events of the window's days (widened by
-// --lookback, so late events of those days are ingested too).
 // goldCurrent reports whether gold was published after the newest bronze
 // partition (both are lake commits, so their manifests' times order them).
 func goldCurrent(root string) bool {
@@ -103,9 +154,16 @@ func goldCurrent(root string) bool {
 	return true
 }
 
-func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string) error {
+// runBronzeStage stages the inputs into bronze in tx through the `etl
+// bronze` code path, keeping the events of the window's days (widened by
+// --lookback, so late events of those days are ingested too).
+func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string,
+	tx *lake.Tx, onEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error) (bronze.Stats, error) {
+	// Bronze bounds its buffers tightly; silver works on up to three days
+	// beside it: keep RSS under 1 GiB.
 	opts := bronzeOptions{lake: o.lake, maxInvalidRatio: bo.maxInvalidRatio, allowTruncated: bo.allowTruncated,
-		force: bo.force, maxLineBytes: bo.maxLineBytes, memoryBudgetMiB: bo.memoryBudgetMiB}
+		force: bo.force, maxLineBytes: bo.maxLineBytes, memoryBudgetMiB: bo.memoryBudgetMiB,
+		tx: tx, onEvents: onEvents, memLimit: 768 << 20}
 	if w.From != 0 {
 		opts.from = silver.DayString(w.From - int64(w.Lookback)*silver.DayMillis)
 	}

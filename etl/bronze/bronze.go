@@ -101,6 +101,17 @@ type Config struct {
 	Log        *slog.Logger
 	// CommitHook is passed to lake.Tx.Hook (tests).
 	CommitHook func(step string)
+	// Tx, if set, is a transaction of the lake that Run stages into and
+	// leaves to the caller to commit or abort (churnctl etl publishes
+	// bronze, silver and gold together). Without it Run begins and commits
+	// its own. With a quality-gate failure the staged event partitions are
+	// dropped, as on a run of its own.
+	Tx *lake.Tx
+	// OnEvents, if set, is called from the writer goroutines with the rows
+	// of each events file just staged (partition "dt=...", file name), in
+	// no particular order. It must Retain what it keeps; it may block (the
+	// writers wait: back-pressure) and its error fails the run.
+	OnEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error
 	// Progress, if set, is called with the number of input bytes read so
 	// far (from the reader goroutine).
 	Progress func(bytesRead int64)
@@ -125,6 +136,10 @@ type Stats struct {
 	IngestRunID     string           `json:"ingest_run_id"`
 	Truncated       []string         `json:"truncated,omitempty"`
 	Published       bool             `json:"published"`
+	// Staged (with Config.Tx) means the transaction holds what is to be
+	// published, even when Run returns a quality-gate error (then only
+	// the quarantine).
+	Staged bool `json:"-"`
 }
 
 // ledgerDir holds one record per ingested input content hash.
@@ -217,12 +232,17 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 	l := lake.New(cfg.Lake)
-	tx, err := l.Begin(cfg.RunID)
-	if err != nil {
-		return st, err
+	tx := cfg.Tx
+	if tx == nil {
+		if tx, err = l.Begin(cfg.RunID); err != nil {
+			return st, err
+		}
+		defer tx.Abort()
+		tx.Version = cfg.Version
 	}
-	defer tx.Abort()
-	tx.Version, tx.Hook = cfg.Version, cfg.CommitHook
+	if cfg.CommitHook != nil {
+		tx.Hook = cfg.CommitHook
+	}
 
 	for i := range inputs {
 		in := &inputs[i]
@@ -294,7 +314,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	st.IngestRunID = ingestRunID(&cfg, todo)
 	replaced[st.IngestRunID] = true
-	tx.Owner = st.IngestRunID
+	tx.SetOwner(lake.BronzeEvents, st.IngestRunID)
+	tx.SetOwner(lake.BronzeQuarantine, st.IngestRunID)
 	st.FilesRead = len(todo)
 
 	pipe := &pipeline{cfg: &cfg, tx: tx, inputs: todo, runID: st.IngestRunID}
@@ -384,6 +405,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
+	}
+	if cfg.Tx != nil {
+		st.Staged = true
+		return st, gateErr // the caller commits
 	}
 	if err := tx.Commit(); err != nil {
 		return st, err
@@ -677,7 +702,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			defer wwg.Done()
 			for j := range jobs {
 				if ctx.Err() == nil {
-					if err := p.write(j); err != nil {
+					if err := p.write(ctx, j); err != nil {
 						cancel(err)
 					}
 				}
@@ -877,7 +902,7 @@ func sortedDays(m map[int32]*dayBuf) []int32 {
 }
 
 // write writes one job's rows as one Parquet file into the staged partition.
-func (p *pipeline) write(j writeJob) error {
+func (p *pipeline) write(ctx context.Context, j writeJob) error {
 	f, err := p.tx.Create(j.table, j.partition, j.name)
 	if err != nil {
 		return err
@@ -901,6 +926,9 @@ func (p *pipeline) write(j writeJob) error {
 	p.partitions[j.table][j.partition] += rows
 	p.files++
 	p.mu.Unlock()
+	if !j.quarantine && p.cfg.OnEvents != nil {
+		return p.cfg.OnEvents(ctx, j.partition, j.name, j.recs)
+	}
 	return nil
 }
 

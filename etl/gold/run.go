@@ -81,6 +81,7 @@ type Builder struct {
 	users map[string]struct{}         // users of the facts built
 	sess  map[string]struct{}
 	pages map[string]struct{}
+	rows  map[int64]int64 // fact_user_day rows of the days built
 	st    Stats
 }
 
@@ -96,7 +97,7 @@ func NewBuilder(cfg Config) *Builder {
 		cfg.Report = &quality.Report{}
 	}
 	return &Builder{cfg: cfg, hist: map[int64]arrow.RecordBatch{}, days: map[int64][2]int64{},
-		users: map[string]struct{}{}, sess: map[string]struct{}{}, pages: map[string]struct{}{}}
+		users: map[string]struct{}{}, sess: map[string]struct{}{}, pages: map[string]struct{}{}, rows: map[int64]int64{}}
 }
 
 // Release frees the retained level history.
@@ -133,7 +134,11 @@ func (g *Builder) Day(ctx context.Context, r *silver.DayResult) error {
 	if err := lakeio.WritePartition(g.cfg.Tx, TableFactUserDay, lakeio.DayPartition(r.Day), b, stats); err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
-	CheckUserDay(g.cfg.Report, silver.DayString(r.Day), b, r.Events.NumRows(), nil)
+	rep := g.cfg.Report
+	if r.Report != nil {
+		rep = r.Report
+	}
+	CheckUserDay(rep, silver.DayString(r.Day), b, r.Events.NumRows(), nil)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	addUsers(g.users, b.Column(0).(*array.String))
@@ -150,8 +155,23 @@ func (g *Builder) Day(ctx context.Context, r *silver.DayResult) error {
 	if b.NumRows() > 0 {
 		g.days[r.Day] = [2]int64{minTS, maxTS}
 	}
-	g.st.UserDays += b.NumRows()
+	g.rows[r.Day] = b.NumRows()
 	return nil
+}
+
+// DropDay forgets what Day built for day and drops its staged partition
+// (silver processes the day again). The users and pages it saw stay: the
+// day's final events include them.
+func (g *Builder) DropDay(day int64) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if h := g.hist[day]; h != nil {
+		h.Release()
+		delete(g.hist, day)
+	}
+	delete(g.days, day)
+	delete(g.rows, day)
+	return g.cfg.Tx.Discard(TableFactUserDay, lakeio.DayPartition(day))
 }
 
 // Sessions builds fact_session for the sessions starting on day.
@@ -176,6 +196,10 @@ func (g *Builder) Sessions(ctx context.Context, day int64, sessions arrow.Record
 // the days built from memory, the others from silver/level_history), runs
 // the relationship checks and stages gold/_manifest.json.
 func (g *Builder) Finish(ctx context.Context) (Stats, error) {
+	g.st.UserDays = 0
+	for _, n := range g.rows {
+		g.st.UserDays += n
+	}
 	l := g.cfg.Lake
 	histDays, err := lakeio.Days(l, silver.TableLevelHistory)
 	if err != nil {

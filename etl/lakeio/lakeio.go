@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
@@ -28,25 +28,88 @@ func DayPartition(day int64) string {
 
 // Days returns the days (Unix ms, ascending) of a dt-partitioned table.
 func Days(l *lake.Lake, table string) ([]int64, error) {
-	parts, err := l.Partitions(table)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int64, 0, len(parts))
+	return View{Lake: l}.Days(table)
+}
+
+func parseDays(parts []string) map[int64]string {
+	out := make(map[int64]string, len(parts))
 	for _, p := range parts {
 		k, d, err := lake.ParseDayPartition(p)
 		if err != nil || k != lake.KeyDate {
 			continue
 		}
-		out = append(out, d.UnixMilli())
+		out[d.UnixMilli()] = p
 	}
+	return out
+}
+
+// View reads tables as a transaction will leave them: a partition staged
+// in Tx replaces the committed one (a staged partition without files is
+// one the commit removes). A nil Tx reads the committed lake.
+type View struct {
+	Lake *lake.Lake
+	Tx   *lake.Tx
+}
+
+// Days returns the days (Unix ms, ascending) of a dt-partitioned table.
+func (v View) Days(table string) ([]int64, error) {
+	parts, err := v.Lake.Partitions(table)
+	if err != nil {
+		return nil, err
+	}
+	days := parseDays(parts)
+	if v.Tx != nil {
+		for d, p := range parseDays(v.Tx.StagedPartitions(table)) {
+			if files, _, _ := v.Tx.StagedFiles(table, p); len(files) > 0 {
+				days[d] = p
+			} else {
+				delete(days, d)
+			}
+		}
+	}
+	out := make([]int64, 0, len(days))
+	for d := range days {
+		out = append(out, d)
+	}
+	slices.Sort(out)
 	return out, nil
+}
+
+// Files returns the paths of a partition's data files, sorted.
+func (v View) Files(table, partition string) ([]string, error) {
+	if v.Tx != nil {
+		if files, _, ok := v.Tx.StagedFiles(table, partition); ok {
+			return files, nil
+		}
+	}
+	return v.Lake.Files(table, partition)
+}
+
+// Rows returns a partition's row count from its manifest (staged or
+// committed); ok is false when there is none.
+func (v View) Rows(table, partition string) (rows int64, ok bool) {
+	if v.Tx != nil {
+		if _, n, ok := v.Tx.StagedFiles(table, partition); ok {
+			return n, true
+		}
+	}
+	m, err := v.Lake.ReadManifest(table, partition)
+	if err != nil {
+		return 0, false
+	}
+	return m.Rows, true
 }
 
 // ReadPartition reads the named columns (all if nil) of every file of a
 // partition into one batch. A missing or empty partition gives (nil, nil).
 func ReadPartition(mem memory.Allocator, l *lake.Lake, table, partition string, columns []string) (arrow.RecordBatch, error) {
-	files, err := l.Files(table, partition)
+	return View{Lake: l}.ReadPartition(mem, table, partition, columns)
+}
+
+// ReadPartition reads the named columns (all if nil) of every file of a
+// partition into one batch. A missing or empty partition gives (nil, nil).
+func (v View) ReadPartition(mem memory.Allocator, table, partition string, columns []string) (arrow.RecordBatch, error) {
+	files, err := v.Files(table, partition)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -106,6 +169,10 @@ func Concat(mem memory.Allocator, batches []arrow.RecordBatch) (arrow.RecordBatc
 		for i, b := range batches {
 			parts[i] = b.Column(j)
 		}
+		if c, ok := concatFast(mem, parts); ok {
+			cols[j] = c
+			continue
+		}
 		c, err := array.Concatenate(parts, mem)
 		if err != nil {
 			return nil, fmt.Errorf("concatenate %s: %w", schema.Field(j).Name, err)
@@ -117,8 +184,9 @@ func Concat(mem memory.Allocator, batches []arrow.RecordBatch) (arrow.RecordBatc
 
 // WritePartition stages b as the single file part-0.parquet of a
 // partition in tx, snappy-compressed unless opts say otherwise (zstd's
-// per-column-chunk setup dominated the many small silver and gold files) (the partition is staged even when b has no rows, so
-// publishing replaces what was there). stats go into the manifest.
+// per-column-chunk setup dominated the many small silver and gold files).
+// The partition is staged even when b has no rows, so publishing replaces
+// what was there. stats go into the manifest.
 func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, stats map[string]int64, opts ...parquetio.WriterOption) error {
 	if _, err := tx.Stage(table, partition); err != nil {
 		return err
@@ -132,7 +200,7 @@ func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, s
 	if err != nil {
 		return err
 	}
-	w, err := parquetio.NewWriter(f, b.Schema(), append([]parquetio.WriterOption{parquetio.WithCompression(&snappy.Codec{})}, opts...)...)
+	w, err := parquetio.NewWriter(f, b.Schema(), append([]parquetio.WriterOption{parquetio.WithCompression(parquetio.Snappy{})}, opts...)...)
 	if err != nil {
 		f.Close()
 		return err

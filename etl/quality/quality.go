@@ -118,3 +118,13 @@ func (r *Report) Names() []string {
 	}
 	return out
 }
+
+// Merge adds o's results to r (as Check would).
+func (r *Report) Merge(o *Report) {
+	if o == nil {
+		return
+	}
+	for _, res := range o.Results() {
+		r.Check(res.Name, res.Severity, res.Failures, res.Detail)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/etl/quality"
 )
 
 // DayMillis is one UTC day in milliseconds.
@@ -82,6 +84,9 @@ type DayResult struct {
 	SessionParts arrow.RecordBatch
 	LevelHistory arrow.RecordBatch
 	Stats        DayStats
+	// Report receives the day's checks (the run's report, or the day's own
+	// when the day was processed early and may be processed again).
+	Report *quality.Report
 }
 
 // Release releases the batches.

@@ -178,6 +178,7 @@ type Tx struct {
 	Hook func(step string)
 
 	mu     sync.Mutex
+	owners map[string]string      // table -> owner (SetOwner)
 	parts  map[string]*stagedPart // key table + "\x00" + partition
 	files  map[string]string      // staged plain files: dst -> src (relative)
 	done   bool
@@ -326,7 +327,10 @@ func (s *StagedFile) Close() error {
 		return fmt.Errorf("lake: %w", err)
 	}
 	s.t.mu.Lock()
-	owner := s.t.Owner
+	owner := s.t.owners[s.p.table]
+	if owner == "" {
+		owner = s.t.Owner
+	}
 	if owner == "" {
 		owner = s.t.runID
 	}
@@ -399,6 +403,66 @@ func (t *Tx) Unstage(table string) error {
 		}
 	}
 	if err := os.RemoveAll(filepath.Join(t.dir, stageDir, filepath.FromSlash(table))); err != nil {
+		return fmt.Errorf("lake: %w", err)
+	}
+	return nil
+}
+
+// SetOwner tags the files Create adds to table with owner, overriding
+// Owner (one transaction staging several layers, each with its own run id).
+func (t *Tx) SetOwner(table, owner string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.owners == nil {
+		t.owners = map[string]string{}
+	}
+	t.owners[table] = owner
+}
+
+// StagedPartitions returns the staged partitions of table, sorted.
+func (t *Tx) StagedPartitions(table string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, p := range t.parts {
+		if p.table == table {
+			out = append(out, p.partition)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// StagedFiles returns the paths of a staged partition's data files (those
+// written and those kept, sorted by name) and their rows; ok is false when
+// the partition is not staged. A staged partition with no files is one the
+// commit removes.
+func (t *Tx) StagedFiles(table, partition string) (paths []string, rows int64, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[table+"\x00"+partition]
+	if p == nil {
+		return nil, 0, false
+	}
+	dir := t.stagedDir(table, partition)
+	for _, f := range p.files {
+		paths = append(paths, filepath.Join(dir, f.Name))
+		rows += f.Rows
+	}
+	slices.Sort(paths)
+	return paths, rows, true
+}
+
+// Discard drops a staged partition (files and manifest) from the
+// transaction; the committed partition stays as it is.
+func (t *Tx) Discard(table, partition string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return errors.New("lake: transaction already finished")
+	}
+	delete(t.parts, table+"\x00"+partition)
+	if err := os.RemoveAll(t.stagedDir(table, partition)); err != nil {
 		return fmt.Errorf("lake: %w", err)
 	}
 	return nil
