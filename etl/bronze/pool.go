@@ -9,7 +9,7 @@ import (
 // pool recycles the buffers of decoded batches: a batch's column buffers
 // go back to the pool when the batch is released after writing. Pooled
 // memory is not zeroed: every user writes what it reads.
-var pool = slab.New(maxPooled, false)
+var pool = slab.New(maxPooled)
 
 const maxPooled = 32 << 20
 

@@ -25,16 +25,16 @@ type Pool struct {
 	free    [minClass + numClasses][][]byte
 	pooled  int
 	maxKeep int
-	zero    bool
 }
 
 var _ memory.Allocator = (*Pool)(nil)
 
-// New returns a pool keeping at most maxKeep bytes of free buffers. With
-// zero, Allocate and Reallocate clear what they hand out (as Go's allocator
-// does; for users that may read bytes they did not write, such as Arrow
-// builders); without it pooled memory comes back as it was left.
-func New(maxKeep int, zero bool) *Pool { return &Pool{maxKeep: maxKeep, zero: zero} }
+// New returns a pool keeping at most maxKeep bytes of free buffers.
+//
+// Pooled memory comes back as it was left, not zeroed: every user must
+// write what it reads. Arrow's builders do (they clear the bitmaps and
+// buffers they grow), and so do churnctl's own take and concat.
+func New(maxKeep int) *Pool { return &Pool{maxKeep: maxKeep} }
 
 func classOf(n int) int {
 	if n <= 1<<minClass {
@@ -78,24 +78,13 @@ func (p *Pool) Put(b []byte) {
 	p.mu.Unlock()
 }
 
-// Allocate returns a buffer of length size.
-func (p *Pool) Allocate(size int) []byte {
-	b := p.Get(size)[:size]
-	if p.zero {
-		clear(b)
-	}
-	return b
-}
+// Allocate returns a buffer of length size (not cleared).
+func (p *Pool) Allocate(size int) []byte { return p.Get(size)[:size] }
 
 // Reallocate grows b to size, keeping its contents.
 func (p *Pool) Reallocate(size int, b []byte) []byte {
 	if size <= cap(b) {
-		old := len(b)
-		b = b[:size]
-		if p.zero && size > old {
-			clear(b[old:])
-		}
-		return b
+		return b[:size]
 	}
 	nb := p.Allocate(size)
 	copy(nb, b)
