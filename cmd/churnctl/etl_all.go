@@ -67,7 +67,7 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 		rep := &quality.Report{}
 		// Silver and gold recycle their day-sized buffers instead of
 		// faulting in fresh memory for every day.
-		mem := slab.New(64<<20)
+		mem := slab.New(64 << 20)
 		g := gold.NewBuilder(gold.Config{Lake: l, Tx: tx, Log: a.Log, Report: rep, Mem: mem})
 		defer g.Release()
 		scfg := silver.Config{Lake: l, Tx: tx, Window: w, Workers: o.workers, ReadStaged: true, Mem: mem,

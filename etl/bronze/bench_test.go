@@ -3,14 +3,17 @@ package bronze
 import (
 	"bytes"
 	"fmt"
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/churnctl/churnctl/internal/parquetio"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
 // benchLines returns JSON lines for benchmarks: $BRONZE_BENCH_FILE's first
@@ -111,17 +114,15 @@ func BenchmarkWriteParquet(b *testing.B) {
 		}
 		off = end
 	}
-	allStr := []string{"user_id", "page", "auth", "method", "level", "location", "user_agent", "last_name", "first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 	variants := []struct {
 		name string
 		opts []parquetio.WriterOption
 	}{
-		{"current", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...)}},
-		{"dict-all-nobounds-str", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...)}},
-		{"dict-all-nobounds-delta", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...), parquetio.WithDeltaEncoding("ts", "line_number")}},
-		{"dict-all-nobounds-delta3", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(allStr...), parquetio.WithDeltaEncoding("ts", "line_number", "session_id", "item_in_session", "status")}},
-		{"dict-lowcard-nobounds-str", []parquetio.WriterOption{parquetio.WithDictionary("user_id", "page", "auth", "method", "level", "gender", "location", "user_agent", "source_file", "ingest_run_id"), parquetio.WithoutBounds(allStr...)}},
-		{"nodict-nobounds-str", []parquetio.WriterOption{parquetio.WithoutBounds(allStr...)}},
+		{"current", eventWriteOpts},
+		{"zstd", append(slices.Clone(eventWriteOpts), parquetio.WithCompression(&zstd.Codec{Level: zstd.SpeedFastest}))},
+		{"no-delta", []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...), parquetio.WithCompression(parquetio.Snappy{})}},
+		{"dict-lowcard", []parquetio.WriterOption{parquetio.WithDictionary("user_id", "page", "auth", "method", "level", "gender", "location", "user_agent", "source_file", "ingest_run_id"), parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...), parquetio.WithCompression(parquetio.Snappy{})}},
+		{"no-dict", []parquetio.WriterOption{parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...), parquetio.WithCompression(parquetio.Snappy{})}},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {

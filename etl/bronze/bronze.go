@@ -911,8 +911,7 @@ func (p *pipeline) write(ctx context.Context, j writeJob) error {
 	if j.quarantine {
 		rows, err = writePlain(f, QuarantineSchema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
 	} else {
-		rows, err = writeSorted(f, j.recs, parquetio.WithDictionary(eventDictColumns...), parquetio.WithoutBounds(eventNoBounds...),
-			parquetio.WithDeltaEncoding(eventDeltaColumns...))
+		rows, err = writeSorted(f, j.recs, eventWriteOpts...)
 	}
 	if err != nil {
 		f.Close()

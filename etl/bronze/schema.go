@@ -6,6 +6,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
 // Column indexes of EventsSchema.
@@ -71,9 +73,18 @@ var eventNoBounds = []string{"user_id", "page", "auth", "method", "level", "loca
 	"first_name", "gender", "artist", "song", "source_file", "ingest_run_id"}
 
 // eventDeltaColumns are DELTA_BINARY_PACKED: sorted or slowly changing
-// integers that this encoding shrinks before zstd (less to compress; read
+// integers that this encoding shrinks before compression (read
 // by DuckDB, Spark 3.3+, pyarrow and arrow-go).
 var eventDeltaColumns = []string{"ts", "session_id", "status", "item_in_session", "line_number"}
+
+// eventWriteOpts write bronze events: dictionaries, delta integers, bounds
+// where they prune, and Snappy with the fast encoder. BenchmarkWriteParquet
+// on 300 MB of generated JSON, two runs: 1.61-1.83 CPU-s per GB of JSON
+// against 1.90-1.98 with zstd (parquet-go's fastest level), for files 5%
+// larger.
+var eventWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...),
+	parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...),
+	parquetio.WithCompression(parquetio.Snappy{})}
 
 // Column indexes of QuarantineSchema.
 const (
