@@ -119,25 +119,38 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 	st := &res.Stats
 	st.BronzeRows = int64(e.n)
 
-	// Rank user ids so the sort compares integers.
+	// Rank user ids so the sort compares integers: one map lookup per row
+	// numbers the ids in order of appearance, then sorting the distinct ids
+	// turns those numbers into ranks.
 	ids := make(map[string]int32, 4096)
+	var names []string
+	rowRank := make([]int32, e.n)
 	for i := 0; i < e.n; i++ {
 		u := e.user.Value(i)
-		if _, ok := ids[u]; !ok {
-			ids[u] = 0
+		k, ok := ids[u]
+		if !ok {
+			k = int32(len(names))
+			ids[u] = k
+			names = append(names, u)
 		}
+		rowRank[i] = k
 	}
-	names := make([]string, 0, len(ids))
-	for u := range ids {
-		names = append(names, u)
+	order := make([]int32, len(names)) // rank -> first-seen number
+	for k := range order {
+		order[k] = int32(k)
 	}
-	slices.Sort(names)
-	for r, u := range names {
-		ids[u] = int32(r)
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
+	rankOf := make([]int32, len(names)) // first-seen number -> rank
+	for r, k := range order {
+		rankOf[k] = int32(r)
 	}
 	anon := make([]bool, len(names))
-	for r, u := range names {
+	for r, k := range order {
+		u := names[k]
 		anon[r] = u == "" || opt.AnonymousUserIDs[u]
+	}
+	for i, k := range rowRank {
+		rowRank[i] = rankOf[k]
 	}
 
 	tsv := e.ts.TimestampValues()
@@ -148,11 +161,8 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 	// (ts, session_id, item_in_session) with full-content tie-breaks. Bronze
 	// days usually arrive in ts order, so most per-user runs are already
 	// sorted and only checked.
-	rowRank := make([]int32, e.n)
 	start := make([]int32, len(names)+1)
-	for i := 0; i < e.n; i++ {
-		r := ids[e.user.Value(i)]
-		rowRank[i] = r
+	for _, r := range rowRank {
 		start[r+1]++
 	}
 	for r := 1; r <= len(names); r++ {
