@@ -188,6 +188,26 @@ func Concat(mem memory.Allocator, batches []arrow.RecordBatch) (arrow.RecordBatc
 // The partition is staged even when b has no rows, so publishing replaces
 // what was there. stats go into the manifest.
 func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, stats map[string]int64, opts ...parquetio.WriterOption) error {
+	return writePartition(tx, table, partition, b.Schema(), b.NumRows(), stats, func(w *parquetio.Writer) error {
+		if b.NumRows() == 0 {
+			return nil
+		}
+		return w.Write(b)
+	}, opts...)
+}
+
+// WritePartitionRows is WritePartition of the rows of recs (one schema)
+// that rows references, in that order, without first copying them into a
+// batch.
+func WritePartitionRows(tx *lake.Tx, table, partition string, schema *arrow.Schema, recs []arrow.RecordBatch, rows []parquetio.RowRef,
+	stats map[string]int64, opts ...parquetio.WriterOption) error {
+	return writePartition(tx, table, partition, schema, int64(len(rows)), stats, func(w *parquetio.Writer) error {
+		return w.WriteRows(recs, rows)
+	}, opts...)
+}
+
+func writePartition(tx *lake.Tx, table, partition string, schema *arrow.Schema, rows int64, stats map[string]int64,
+	write func(*parquetio.Writer) error, opts ...parquetio.WriterOption) error {
 	if _, err := tx.Stage(table, partition); err != nil {
 		return err
 	}
@@ -200,21 +220,19 @@ func WritePartition(tx *lake.Tx, table, partition string, b arrow.RecordBatch, s
 	if err != nil {
 		return err
 	}
-	w, err := parquetio.NewWriter(f, b.Schema(), append([]parquetio.WriterOption{parquetio.WithCompression(parquetio.Snappy{})}, opts...)...)
+	w, err := parquetio.NewWriter(f, schema, append([]parquetio.WriterOption{parquetio.WithCompression(parquetio.Snappy{})}, opts...)...)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	if b.NumRows() > 0 {
-		if err := w.Write(b); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s/%s: %w", table, partition, err)
-		}
+	if err := write(w); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s/%s: %w", table, partition, err)
 	}
 	if err := w.Close(); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s/%s: %w", table, partition, err)
 	}
-	f.SetRows(b.NumRows())
+	f.SetRows(rows)
 	return f.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/etl/quality"
+	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
 // DayMillis is one UTC day in milliseconds.
@@ -78,8 +80,13 @@ func (s *DayStats) Add(o DayStats) {
 
 // DayResult holds one day's silver tables. Release frees them.
 type DayResult struct {
-	Day          int64 // day start, Unix ms
+	Day int64 // day start, Unix ms
+	// Events holds the SortedColumns of the user events, sorted by user_id,
+	// ts, session_id, item_in_session: what sessions and gold need. The
+	// whole rows of silver/events are rows EventRows of Input (no copy).
 	Events       arrow.RecordBatch
+	Input        []arrow.RecordBatch // the day's bronze batches, EventColumns only
+	EventRows    []parquetio.RowRef  // the user events of Input, in Events' order
 	Anonymous    arrow.RecordBatch
 	SessionParts arrow.RecordBatch
 	LevelHistory arrow.RecordBatch
@@ -91,11 +98,12 @@ type DayResult struct {
 
 // Release releases the batches.
 func (r *DayResult) Release() {
-	for _, b := range []arrow.RecordBatch{r.Events, r.Anonymous, r.SessionParts, r.LevelHistory} {
+	for _, b := range append([]arrow.RecordBatch{r.Events, r.Anonymous, r.SessionParts, r.LevelHistory}, r.Input...) {
 		if b != nil {
 			b.Release()
 		}
 	}
+	r.Input = nil
 }
 
 type sortKey struct {
@@ -111,29 +119,52 @@ type sortKey struct {
 // returned batches are sorted deterministically; equal input gives equal
 // output whatever the input row order.
 func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in arrow.RecordBatch, opt Options) (*DayResult, error) {
-	e, err := bindEvents(in)
-	if err != nil {
-		return nil, err
+	return ProcessDayBatches(ctx, mem, dayStart, []arrow.RecordBatch{in}, opt)
+}
+
+// ProcessDayBatches is ProcessDay over a day given as several batches of
+// one schema (bronze's decode chunks), which are referenced, not copied.
+func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("silver: no input batch")
+	}
+	es := make([]*events, len(ins))
+	offs := make([]int32, len(ins)+1) // global row number of each batch's first row
+	for b, in := range ins {
+		e, err := bindEvents(in)
+		if err != nil {
+			return nil, err
+		}
+		es[b] = e
+		offs[b+1] = offs[b] + int32(e.n)
+	}
+	n := int(offs[len(ins)])
+	// at maps a global row number to its batch and row.
+	at := func(g int32) (*events, int) {
+		b := sort.Search(len(ins), func(i int) bool { return offs[i+1] > g }) // few batches
+		return es[b], int(g - offs[b])
 	}
 	res := &DayResult{Day: dayStart}
 	st := &res.Stats
-	st.BronzeRows = int64(e.n)
+	st.BronzeRows = int64(n)
 
 	// Rank user ids so the sort compares integers: one map lookup per row
 	// numbers the ids in order of appearance, then sorting the distinct ids
 	// turns those numbers into ranks.
 	ids := make(map[string]int32, 4096)
 	var names []string
-	rowRank := make([]int32, e.n)
-	for i := 0; i < e.n; i++ {
-		u := e.user.Value(i)
-		k, ok := ids[u]
-		if !ok {
-			k = int32(len(names))
-			ids[u] = k
-			names = append(names, u)
+	rowRank := make([]int32, n)
+	for b, e := range es {
+		for i := 0; i < e.n; i++ {
+			u := e.user.Value(i)
+			k, ok := ids[u]
+			if !ok {
+				k = int32(len(names))
+				ids[u] = k
+				names = append(names, u)
+			}
+			rowRank[int(offs[b])+i] = k
 		}
-		rowRank[i] = k
 	}
 	order := make([]int32, len(names)) // rank -> first-seen number
 	for k := range order {
@@ -153,10 +184,6 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		rowRank[i] = rankOf[k]
 	}
 
-	tsv := e.ts.TimestampValues()
-	sidv := e.session.Int64Values()
-	itemv := e.item.Int32Values()
-
 	// Counting sort by user rank (stable), then a small sort per user by
 	// (ts, session_id, item_in_session) with full-content tie-breaks. Bronze
 	// days usually arrive in ts order, so most per-user runs are already
@@ -168,12 +195,18 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 	for r := 1; r <= len(names); r++ {
 		start[r] += start[r-1]
 	}
-	keys := make([]sortKey, e.n)
+	keys := make([]sortKey, n)
 	fill := slices.Clone(start[:len(names)])
-	for i := 0; i < e.n; i++ {
-		r := rowRank[i]
-		keys[fill[r]] = sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: int32(i)}
-		fill[r]++
+	for b, e := range es {
+		tsv := e.ts.TimestampValues()
+		sidv := e.session.Int64Values()
+		itemv := e.item.Int32Values()
+		for i := 0; i < e.n; i++ {
+			g := offs[b] + int32(i)
+			r := rowRank[g]
+			keys[fill[r]] = sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: g}
+			fill[r]++
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -188,18 +221,20 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		if c := cmp.Compare(a.item, b.item); c != 0 {
 			return c
 		}
-		if c := e.compareContent(int(a.row), int(b.row)); c != 0 {
+		ea, ia := at(a.row)
+		eb, ib := at(b.row)
+		if c := compareContent(ea, ia, eb, ib); c != 0 {
 			return c
 		}
-		if c := strings.Compare(e.sourceFile.Value(int(a.row)), e.sourceFile.Value(int(b.row))); c != 0 {
+		if c := strings.Compare(ea.sourceFile.Value(ia), eb.sourceFile.Value(ib)); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(e.line.Value(int(a.row)), e.line.Value(int(b.row))); c != 0 {
+		if c := cmp.Compare(ea.line.Value(ia), eb.line.Value(ib)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.row, b.row)
 	}
-	userKeys := make([]sortKey, 0, e.n)
+	userKeys := make([]sortKey, 0, n)
 	var anonKeys []sortKey
 	for r := range names {
 		run := keys[start[r]:start[r+1]]
@@ -213,16 +248,34 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		}
 	}
 
-	userRows, dupU, confU := e.dedup(userKeys)
-	anonRows, dupA, confA := e.dedup(anonKeys)
+	same := func(a, b int32) bool {
+		ea, ia := at(a)
+		eb, ib := at(b)
+		return compareContent(ea, ia, eb, ib) == 0
+	}
+	userRows, dupU, confU := dedup(userKeys, same)
+	anonRows, dupA, confA := dedup(anonKeys, same)
 	st.DuplicatesRemoved = dupU + dupA
 	st.KeyConflicts = confU + confA
 	st.UserRows = int64(len(userRows))
 	st.AnonymousRows = int64(len(anonRows))
+	refsOf := func(rows []int32) []parquetio.RowRef {
+		out := make([]parquetio.RowRef, len(rows))
+		b := 0
+		for k, g := range rows {
+			if g < offs[b] || g >= offs[b+1] {
+				b = sort.Search(len(ins), func(i int) bool { return offs[i+1] > g })
+			}
+			out[k] = parquetio.RowRef{Batch: int32(b), Row: g - offs[b]}
+		}
+		return out
+	}
+	res.EventRows = refsOf(userRows)
+	anonRefs := refsOf(anonRows)
 	first := true
-	for _, rows := range [][]int32{userRows, anonRows} {
-		for _, r := range rows {
-			t := int64(tsv[r])
+	for _, refs := range [][]parquetio.RowRef{res.EventRows, anonRefs} {
+		for _, r := range refs {
+			t := int64(es[r.Batch].ts.Value(int(r.Row)))
 			if first || t < st.MinTS {
 				st.MinTS = t
 			}
@@ -232,20 +285,30 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 			first = false
 		}
 	}
+	qualityCounts(es, res.EventRows, dayStart, st)
+
 	cols := make([]int, len(EventColumns))
 	for j, c := range EventColumns {
-		cols[j] = in.Schema().FieldIndices(c)[0]
+		cols[j] = ins[0].Schema().FieldIndices(c)[0]
 	}
-	if res.Events, err = takeBatch(mem, in, cols, userRows); err != nil {
-		return nil, err
+	fields := make([]arrow.Field, len(cols))
+	for j, c := range cols {
+		fields[j] = ins[0].Schema().Field(c)
 	}
-	sorted, err := bindCore(res.Events)
-	if err != nil {
+	schema := arrow.NewSchema(fields, nil)
+	for _, in := range ins {
+		pc := make([]arrow.Array, len(cols))
+		for j, c := range cols {
+			pc[j] = in.Column(c)
+		}
+		res.Input = append(res.Input, array.NewRecordBatch(schema, pc, in.NumRows()))
+	}
+	var err error
+	if res.Events, err = takeRows(mem, ins, columnIndexes(ins[0].Schema(), SortedColumns), res.EventRows); err != nil {
 		res.Release()
 		return nil, err
 	}
-	sorted.qualityCounts(dayStart, st)
-	if res.Anonymous, err = takeBatch(mem, in, cols, anonRows); err != nil {
+	if res.Anonymous, err = takeRows(mem, ins, cols, anonRefs); err != nil {
 		res.Release()
 		return nil, err
 	}
@@ -253,18 +316,32 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 		res.Release()
 		return nil, err
 	}
-	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st, e, userRows)
+	sorted, err := bindSorted(res.Events)
+	if err != nil {
+		res.Release()
+		return nil, err
+	}
+	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st, es, res.EventRows)
 	return res, nil
 }
 
-// dedup walks sorted keys and returns the kept row numbers.
-func (e *events) dedup(keys []sortKey) (kept []int32, dups, conflicts int64) {
+func columnIndexes(s *arrow.Schema, names []string) []int {
+	out := make([]int, len(names))
+	for j, c := range names {
+		out[j] = s.FieldIndices(c)[0]
+	}
+	return out
+}
+
+// dedup walks sorted keys and returns the kept row numbers; same reports
+// whether two rows are equal in all event fields.
+func dedup(keys []sortKey, same func(a, b int32) bool) (kept []int32, dups, conflicts int64) {
 	kept = make([]int32, 0, len(keys))
 	for i, k := range keys {
 		if i > 0 {
 			p := keys[i-1]
 			if p.rank == k.rank && p.ts == k.ts && p.sid == k.sid && p.item == k.item {
-				if e.compareContent(int(kept[len(kept)-1]), int(k.row)) == 0 {
+				if same(kept[len(kept)-1], k.row) {
 					dups++
 					continue
 				}
@@ -276,8 +353,8 @@ func (e *events) dedup(keys []sortKey) (kept []int32, dups, conflicts int64) {
 	return kept, dups, conflicts
 }
 
-func cmpStr(a *array.String, i, j int) int {
-	ni, nj := a.IsNull(i), a.IsNull(j)
+func cmpStr(a *array.String, i int, b *array.String, j int) int {
+	ni, nj := a.IsNull(i), b.IsNull(j)
 	switch {
 	case ni && nj:
 		return 0
@@ -286,11 +363,16 @@ func cmpStr(a *array.String, i, j int) int {
 	case nj:
 		return 1
 	}
-	return strings.Compare(a.Value(i), a.Value(j))
+	return strings.Compare(a.Value(i), b.Value(j))
 }
 
-func cmpNullable[T cmp.Ordered](isNull func(int) bool, v func(int) T, i, j int) int {
-	ni, nj := isNull(i), isNull(j)
+type nullableArray[T cmp.Ordered] interface {
+	IsNull(int) bool
+	Value(int) T
+}
+
+func cmpNullable[T cmp.Ordered, A nullableArray[T]](a A, i int, b A, j int) int {
+	ni, nj := a.IsNull(i), b.IsNull(j)
 	switch {
 	case ni && nj:
 		return 0
@@ -299,48 +381,53 @@ func cmpNullable[T cmp.Ordered](isNull func(int) bool, v func(int) T, i, j int) 
 	case nj:
 		return 1
 	}
-	return cmp.Compare(v(i), v(j))
+	return cmp.Compare(a.Value(i), b.Value(j))
 }
 
-// compareContent orders two rows by all 18 event fields (nulls first).
-func (e *events) compareContent(i, j int) int {
-	if c := cmpNullable(e.ts.IsNull, func(k int) arrow.Timestamp { return e.ts.Value(k) }, i, j); c != 0 {
+// compareContent orders row i of a and row j of b by all 18 event fields
+// (nulls first).
+func compareContent(a *events, i int, b *events, j int) int {
+	if c := cmpNullable[arrow.Timestamp](a.ts, i, b.ts, j); c != 0 {
 		return c
 	}
-	for _, a := range []*array.String{e.user, e.page, e.auth, e.method, e.level} {
-		if c := cmpStr(a, i, j); c != 0 {
+	sa := [...]*array.String{a.user, a.page, a.auth, a.method, a.level}
+	sb := [...]*array.String{b.user, b.page, b.auth, b.method, b.level}
+	for k := range sa {
+		if c := cmpStr(sa[k], i, sb[k], j); c != 0 {
 			return c
 		}
 	}
-	if c := cmpNullable(e.session.IsNull, e.session.Value, i, j); c != 0 {
+	if c := cmpNullable[int64](a.session, i, b.session, j); c != 0 {
 		return c
 	}
-	if c := cmpNullable(e.status.IsNull, e.status.Value, i, j); c != 0 {
+	if c := cmpNullable[int32](a.status, i, b.status, j); c != 0 {
 		return c
 	}
-	if c := cmpNullable(e.item.IsNull, e.item.Value, i, j); c != 0 {
+	if c := cmpNullable[int32](a.item, i, b.item, j); c != 0 {
 		return c
 	}
-	for _, a := range []*array.String{e.location, e.agent, e.last, e.first, e.gender, e.artist, e.song} {
-		if c := cmpStr(a, i, j); c != 0 {
+	ta := [...]*array.String{a.location, a.agent, a.last, a.first, a.gender, a.artist, a.song}
+	tb := [...]*array.String{b.location, b.agent, b.last, b.first, b.gender, b.artist, b.song}
+	for k := range ta {
+		if c := cmpStr(ta[k], i, tb[k], j); c != 0 {
 			return c
 		}
 	}
-	if c := cmpNullable(e.reg.IsNull, func(k int) arrow.Timestamp { return e.reg.Value(k) }, i, j); c != 0 {
+	if c := cmpNullable[arrow.Timestamp](a.reg, i, b.reg, j); c != 0 {
 		return c
 	}
-	return cmpNullable(e.length.IsNull, e.length.Value, i, j)
+	return cmpNullable[float64](a.length, i, b.length, j)
 }
 
-// qualityCounts counts the check failures over all rows of e.
-func (e *events) qualityCounts(dayStart int64, st *DayStats) {
-	tsv := e.ts.TimestampValues()
-	for r := 0; r < e.n; r++ {
+// qualityCounts counts the check failures over the rows refs of es.
+func qualityCounts(es []*events, refs []parquetio.RowRef, dayStart int64, st *DayStats) {
+	for _, ref := range refs {
+		e, r := es[ref.Batch], int(ref.Row)
 		if e.ts.IsNull(r) || e.session.IsNull(r) || e.page.IsNull(r) || e.auth.IsNull(r) || e.method.IsNull(r) ||
 			e.status.IsNull(r) || e.level.IsNull(r) || e.item.IsNull(r) || e.user.IsNull(r) {
 			st.NullRequired++
 		}
-		if t := int64(tsv[r]); t < dayStart || t >= dayStart+DayMillis {
+		if t := int64(e.ts.Value(r)); t < dayStart || t >= dayStart+DayMillis {
 			st.OutsideDay++
 		}
 		switch e.level.Value(r) {
@@ -378,7 +465,7 @@ type part struct {
 // sessionize builds the day's session parts and level history from the
 // day's user events (sorted by user, ts, session, item); row r of e is row
 // rows[r] of attrs, which has the user attributes.
-func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs *events, rows []int32) (arrow.RecordBatch, arrow.RecordBatch) {
+func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events, rows []parquetio.RowRef) (arrow.RecordBatch, arrow.RecordBatch) {
 	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
 	defer pb.Release()
 	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
@@ -403,8 +490,8 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs *events, r
 		appendStr(lb.Field(0).(*array.StringBuilder), e.user.Value(r))
 		lb.Field(1).(*array.TimestampBuilder).Append(e.ts.Value(r))
 		appendStr(lb.Field(2).(*array.StringBuilder), e.level.Value(r))
-		r = int(rows[r])
-		a := attrs
+		a := attrs[rows[r].Batch]
+		r = int(rows[r].Row)
 		if a.reg.IsNull(r) {
 			lb.Field(3).AppendNull()
 		} else {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/internal/lake"
 )
@@ -104,16 +103,12 @@ func (e *Early) process(ctx context.Context, d int64, recs []arrow.RecordBatch, 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	in := recs[0]
-	if len(recs) > 1 {
-		var err error
-		if in, err = lakeio.Concat(e.cfg.Mem, recs); err != nil {
-			return fmt.Errorf("silver: early: %w", err)
-		}
-		defer in.Release()
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
 	}
 	rep := &quality.Report{}
-	st, parts, err := processBatch(ctx, e.cfg, d, in, in.NumRows(), rep)
+	st, parts, err := processBatch(ctx, e.cfg, d, recs, rows, rep)
 	if err != nil {
 		return err
 	}

@@ -332,15 +332,15 @@ func processDay(ctx context.Context, cfg Config, bronze lakeio.View, d int64) (D
 		bronzeRows = -1
 	}
 	defer in.Release()
-	return processBatch(ctx, cfg, d, in, bronzeRows, cfg.Report)
+	return processBatch(ctx, cfg, d, []arrow.RecordBatch{in}, bronzeRows, cfg.Report)
 }
 
-// processBatch cleans one bronze day (in: all its rows, any order), stages
+// processBatch cleans one bronze day (ins: all its rows, any order), stages
 // its silver partitions, hands the result to the sink and returns its stats
 // and session parts. The day's checks go to rep.
-func processBatch(ctx context.Context, cfg Config, d int64, in arrow.RecordBatch, bronzeRows int64, rep *quality.Report) (DayStats, arrow.RecordBatch, error) {
+func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBatch, bronzeRows int64, rep *quality.Report) (DayStats, arrow.RecordBatch, error) {
 	part := lakeio.DayPartition(d)
-	res, err := ProcessDay(ctx, cfg.Mem, d, in, cfg.Options)
+	res, err := ProcessDayBatches(ctx, cfg.Mem, d, ins, cfg.Options)
 	if err != nil {
 		return DayStats{}, nil, fmt.Errorf("silver: %s: %w", part, err)
 	}
@@ -352,12 +352,15 @@ func processBatch(ctx context.Context, cfg Config, d int64, in arrow.RecordBatch
 		"duplicates_removed": st.DuplicatesRemoved, "key_conflicts": st.KeyConflicts,
 		"non_monotonic_items": st.NonMonotonic, "min_ts": st.MinTS, "max_ts": st.MaxTS,
 	}
+	if err := lakeio.WritePartitionRows(cfg.Tx, TableEvents, part, res.Input[0].Schema(), res.Input, res.EventRows,
+		dayStats, eventsWriteOpts...); err != nil {
+		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+	}
 	for _, w := range []struct {
 		table string
 		b     arrow.RecordBatch
 		opts  []parquetio.WriterOption
 	}{
-		{TableEvents, res.Events, eventsWriteOpts},
 		{TableAnonymous, res.Anonymous, eventsWriteOpts},
 		{TableSessionParts, res.SessionParts, nil},
 		{TableLevelHistory, res.LevelHistory, nil},
@@ -369,7 +372,7 @@ func processBatch(ctx context.Context, cfg Config, d int64, in arrow.RecordBatch
 			return DayStats{}, nil, fmt.Errorf("silver: %w", err)
 		}
 	}
-	CheckDay(rep, DayString(d), st, bronzeRows, res.Events.NumRows(), res.Anonymous.NumRows())
+	CheckDay(rep, DayString(d), st, bronzeRows, int64(len(res.EventRows)), res.Anonymous.NumRows())
 	if cfg.Sink != nil {
 		if err := cfg.Sink.Day(ctx, res); err != nil {
 			return DayStats{}, nil, err

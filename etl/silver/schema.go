@@ -69,6 +69,10 @@ var BronzeSchema = arrow.NewSchema([]arrow.Field{
 var EventColumns = []string{ColTS, ColUserID, ColSessionID, ColPage, ColAuth, ColMethod, ColStatus, ColLevel,
 	ColItemInSession, ColArtist, ColSong, ColLength, ColSourceFile, ColLineNumber}
 
+// SortedColumns are the columns of DayResult.Events: what sessions, the
+// level history and gold's fact_user_day read, in user order.
+var SortedColumns = []string{ColTS, ColUserID, ColSessionID, ColPage, ColLevel, ColItemInSession, ColArtist, ColLength}
+
 // EventsSchema is the schema of silver/events and silver/anonymous_events
 // (nullability as in the contract; the written files take it from bronze).
 var EventsSchema = func() *arrow.Schema {
@@ -175,8 +179,8 @@ func bindEvents(b arrow.RecordBatch) (*events, error) {
 	return e, nil
 }
 
-// bindCore binds the columns of EventColumns.
-func bindCore(b arrow.RecordBatch) (*events, error) {
+// bindSorted binds the columns of SortedColumns.
+func bindSorted(b arrow.RecordBatch) (*events, error) {
 	e := &events{n: int(b.NumRows())}
 	var err error
 	get := func(dst **array.String, name string) {
@@ -186,12 +190,8 @@ func bindCore(b arrow.RecordBatch) (*events, error) {
 	}
 	get(&e.user, ColUserID)
 	get(&e.page, ColPage)
-	get(&e.auth, ColAuth)
-	get(&e.method, ColMethod)
 	get(&e.level, ColLevel)
 	get(&e.artist, ColArtist)
-	get(&e.song, ColSong)
-	get(&e.sourceFile, ColSourceFile)
 	if err != nil {
 		return nil, err
 	}
@@ -201,16 +201,37 @@ func bindCore(b arrow.RecordBatch) (*events, error) {
 	if e.session, err = col[*array.Int64](b, ColSessionID); err != nil {
 		return nil, err
 	}
-	if e.line, err = col[*array.Int64](b, ColLineNumber); err != nil {
-		return nil, err
-	}
-	if e.status, err = col[*array.Int32](b, ColStatus); err != nil {
-		return nil, err
-	}
 	if e.item, err = col[*array.Int32](b, ColItemInSession); err != nil {
 		return nil, err
 	}
 	if e.length, err = col[*array.Float64](b, ColLength); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// bindCore binds the columns of EventColumns.
+func bindCore(b arrow.RecordBatch) (*events, error) {
+	e, err := bindSorted(b)
+	if err != nil {
+		return nil, err
+	}
+	get := func(dst **array.String, name string) {
+		if err == nil {
+			*dst, err = col[*array.String](b, name)
+		}
+	}
+	get(&e.auth, ColAuth)
+	get(&e.method, ColMethod)
+	get(&e.song, ColSong)
+	get(&e.sourceFile, ColSourceFile)
+	if err != nil {
+		return nil, err
+	}
+	if e.line, err = col[*array.Int64](b, ColLineNumber); err != nil {
+		return nil, err
+	}
+	if e.status, err = col[*array.Int32](b, ColStatus); err != nil {
 		return nil, err
 	}
 	return e, nil

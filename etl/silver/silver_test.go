@@ -54,7 +54,9 @@ func TestProcessDayAgainstReference(t *testing.T) {
 	for _, d := range days {
 		r := results[d]
 		total.Add(r.Stats)
-		ev, err := bindCore(r.Events)
+		full := fullEvents(t, mem, r)
+		defer full.Release()
+		ev, err := bindCore(full)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,8 +181,7 @@ func TestProcessDayDeterministicOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		outs[i] = res.Events
-		outs[i].Retain()
+		outs[i] = fullEvents(t, mem, res)
 		res.Release()
 	}
 	defer outs[0].Release()
@@ -190,6 +191,70 @@ func TestProcessDayDeterministicOrder(t *testing.T) {
 	for j := 0; j < len(EventColumns)-2; j++ {
 		if !array.Equal(outs[0].Column(j), outs[1].Column(j)) {
 			t.Errorf("column %s differs between input orders", outs[0].Schema().Field(j).Name)
+		}
+	}
+}
+
+// fullEvents materialises the whole silver/events rows of r (EventColumns,
+// in user order), as the file written from r.Input and r.EventRows holds.
+func fullEvents(t *testing.T, mem memory.Allocator, r *DayResult) arrow.RecordBatch {
+	t.Helper()
+	cols := make([]int, len(EventColumns))
+	for j := range cols {
+		cols[j] = j
+	}
+	b, err := takeRows(mem, r.Input, cols, r.EventRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestProcessDayBatchesMatchesOneBatch: a day handed over as several
+// batches (bronze's decode chunks, with duplicates and key conflicts
+// spread over them) gives the same silver day as the same rows in one
+// batch.
+func TestProcessDayBatchesMatchesOneBatch(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	evs := etltest.ByDay(etltest.Random(7, 40, 3, day0, 30))[day0]
+	one := etltest.Batch(mem, evs)
+	defer one.Release()
+	want, err := ProcessDay(context.Background(), mem, day0, one, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Release()
+	var parts []arrow.RecordBatch
+	for lo := 0; lo < len(evs); {
+		hi := min(len(evs), lo+1+lo%17)
+		parts = append(parts, one.NewSlice(int64(lo), int64(hi)))
+		lo = hi
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	got, err := ProcessDayBatches(context.Background(), mem, day0, parts, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	if len(parts) < 5 || want.Stats.DuplicatesRemoved == 0 {
+		t.Fatalf("fixture too easy: %d batches, %d duplicates", len(parts), want.Stats.DuplicatesRemoved)
+	}
+	if got.Stats != want.Stats {
+		t.Errorf("stats %+v, want %+v", got.Stats, want.Stats)
+	}
+	gf, wf := fullEvents(t, mem, got), fullEvents(t, mem, want)
+	defer gf.Release()
+	defer wf.Release()
+	for name, pair := range map[string][2]arrow.RecordBatch{"events": {gf, wf}, "sorted": {got.Events, want.Events},
+		"anonymous": {got.Anonymous, want.Anonymous}, "session parts": {got.SessionParts, want.SessionParts},
+		"level history": {got.LevelHistory, want.LevelHistory}} {
+		if !array.RecordEqual(pair[0], pair[1]) {
+			t.Errorf("%s differ between one batch and %d", name, len(parts))
 		}
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
-// takeBatch returns the rows idx of b's columns cols, in that order, as a
-// new batch (fields as in b). Supported column types are the ones of the
-// events contract.
-func takeBatch(mem memory.Allocator, b arrow.RecordBatch, colIdx []int, idx []int32) (arrow.RecordBatch, error) {
+// takeRows returns the rows refs of the batches ins (one schema), columns
+// colIdx, in that order, as a new batch (fields as in ins). Supported
+// column types are the ones of the events contract.
+func takeRows(mem memory.Allocator, ins []arrow.RecordBatch, colIdx []int, refs []parquetio.RowRef) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, len(colIdx))
 	defer func() {
 		for _, c := range cols {
@@ -23,15 +25,19 @@ func takeBatch(mem memory.Allocator, b arrow.RecordBatch, colIdx []int, idx []in
 		}
 	}()
 	fields := make([]arrow.Field, len(colIdx))
+	parts := make([]arrow.Array, len(ins))
 	for j, c := range colIdx {
-		fields[j] = b.Schema().Field(c)
-		a, err := takeArray(mem, b.Column(c), idx)
+		fields[j] = ins[0].Schema().Field(c)
+		for i, in := range ins {
+			parts[i] = in.Column(c)
+		}
+		a, err := takeArray(mem, parts, refs)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", fields[j].Name, err)
 		}
 		cols[j] = a
 	}
-	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(len(idx))), nil
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, int64(len(refs))), nil
 }
 
 func newBuf(mem memory.Allocator, n int) *memory.Buffer {
@@ -40,35 +46,39 @@ func newBuf(mem memory.Allocator, n int) *memory.Buffer {
 	return b
 }
 
-// takeValidity returns the validity bitmap of a's rows idx (nil when a has
-// no nulls) and the null count.
-func takeValidity(mem memory.Allocator, a arrow.Array, idx []int32) (*memory.Buffer, int) {
-	if a.NullN() == 0 {
+// takeValidity returns the validity bitmap of rows refs of parts (nil when
+// no part has nulls) and the null count.
+func takeValidity(mem memory.Allocator, parts []arrow.Array, refs []parquetio.RowRef) (*memory.Buffer, int) {
+	nulls := false
+	for _, p := range parts {
+		nulls = nulls || p.NullN() > 0
+	}
+	if !nulls {
 		return nil, 0
 	}
-	buf := newBuf(mem, int(bitutil.BytesForBits(int64(len(idx)))))
+	buf := newBuf(mem, int(bitutil.BytesForBits(int64(len(refs)))))
 	bits := buf.Bytes()
 	clear(bits)
-	nulls := 0
-	for k, i := range idx {
-		if a.IsValid(int(i)) {
+	n := 0
+	for k, r := range refs {
+		if parts[r.Batch].IsValid(int(r.Row)) {
 			bitutil.SetBit(bits, k)
 		} else {
-			nulls++
+			n++
 		}
 	}
-	return buf, nulls
+	return buf, n
 }
 
-func takeFixed[T any](mem memory.Allocator, a arrow.Array, vals []T, idx []int32) arrow.Array {
-	valid, nulls := takeValidity(mem, a, idx)
+func takeFixed[T any](mem memory.Allocator, parts []arrow.Array, vals [][]T, refs []parquetio.RowRef) arrow.Array {
+	valid, nulls := takeValidity(mem, parts, refs)
 	var zero T
-	buf := newBuf(mem, len(idx)*int(unsafe.Sizeof(zero)))
-	out := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), len(idx))
-	for k, i := range idx {
-		out[k] = vals[i]
+	buf := newBuf(mem, len(refs)*int(unsafe.Sizeof(zero)))
+	out := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), len(refs))
+	for k, r := range refs {
+		out[k] = vals[r.Batch][r.Row]
 	}
-	data := array.NewData(a.DataType(), len(idx), []*memory.Buffer{valid, buf}, nil, nulls, 0)
+	data := array.NewData(parts[0].DataType(), len(refs), []*memory.Buffer{valid, buf}, nil, nulls, 0)
 	defer data.Release()
 	if valid != nil {
 		valid.Release()
@@ -77,27 +87,32 @@ func takeFixed[T any](mem memory.Allocator, a arrow.Array, vals []T, idx []int32
 	return array.MakeFromData(data)
 }
 
-func takeString(mem memory.Allocator, c *array.String, idx []int32) arrow.Array {
-	valid, nulls := takeValidity(mem, c, idx)
-	offs := c.ValueOffsets()
-	base := offs[0]
-	bytes := c.ValueBytes()
-	total := 0
-	for _, i := range idx {
-		total += int(offs[i+1] - offs[i])
+func takeString(mem memory.Allocator, parts []arrow.Array, refs []parquetio.RowRef) arrow.Array {
+	valid, nulls := takeValidity(mem, parts, refs)
+	offs := make([][]int32, len(parts))
+	bytes := make([][]byte, len(parts))
+	for i, p := range parts {
+		s := p.(*array.String)
+		offs[i], bytes[i] = s.ValueOffsets(), s.ValueBytes()
 	}
-	obuf := newBuf(mem, (len(idx)+1)*4)
-	out := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(obuf.Bytes()))), len(idx)+1)
+	total := 0
+	for _, r := range refs {
+		o := offs[r.Batch]
+		total += int(o[r.Row+1] - o[r.Row])
+	}
+	obuf := newBuf(mem, (len(refs)+1)*4)
+	out := unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(obuf.Bytes()))), len(refs)+1)
 	dbuf := newBuf(mem, total)
 	d := dbuf.Bytes()
 	pos := int32(0)
-	for k, i := range idx {
+	for k, r := range refs {
 		out[k] = pos
-		s, e := offs[i]-base, offs[i+1]-base
-		pos += int32(copy(d[pos:], bytes[s:e]))
+		o := offs[r.Batch]
+		base := o[0]
+		pos += int32(copy(d[pos:], bytes[r.Batch][o[r.Row]-base:o[r.Row+1]-base]))
 	}
-	out[len(idx)] = pos
-	data := array.NewData(c.DataType(), len(idx), []*memory.Buffer{valid, obuf, dbuf}, nil, nulls, 0)
+	out[len(refs)] = pos
+	data := array.NewData(parts[0].DataType(), len(refs), []*memory.Buffer{valid, obuf, dbuf}, nil, nulls, 0)
 	defer data.Release()
 	if valid != nil {
 		valid.Release()
@@ -107,22 +122,30 @@ func takeString(mem memory.Allocator, c *array.String, idx []int32) arrow.Array 
 	return array.MakeFromData(data)
 }
 
-func takeArray(mem memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, error) {
-	switch c := a.(type) {
-	case *array.String:
-		return takeString(mem, c, idx), nil
-	case *array.Int64:
-		return takeFixed(mem, a, c.Int64Values(), idx), nil
-	case *array.Int32:
-		return takeFixed(mem, a, c.Int32Values(), idx), nil
-	case *array.Float64:
-		return takeFixed(mem, a, c.Float64Values(), idx), nil
-	case *array.Timestamp:
-		return takeFixed(mem, a, c.TimestampValues(), idx), nil
-	case *array.Date32:
-		return takeFixed(mem, a, c.Date32Values(), idx), nil
+func valuesOf[T any, A arrow.Array](parts []arrow.Array, values func(A) []T) [][]T {
+	out := make([][]T, len(parts))
+	for i, p := range parts {
+		out[i] = values(p.(A))
 	}
-	return nil, fmt.Errorf("take: unsupported type %s", a.DataType())
+	return out
+}
+
+func takeArray(mem memory.Allocator, parts []arrow.Array, refs []parquetio.RowRef) (arrow.Array, error) {
+	switch parts[0].(type) {
+	case *array.String:
+		return takeString(mem, parts, refs), nil
+	case *array.Int64:
+		return takeFixed(mem, parts, valuesOf(parts, (*array.Int64).Int64Values), refs), nil
+	case *array.Int32:
+		return takeFixed(mem, parts, valuesOf(parts, (*array.Int32).Int32Values), refs), nil
+	case *array.Float64:
+		return takeFixed(mem, parts, valuesOf(parts, (*array.Float64).Float64Values), refs), nil
+	case *array.Timestamp:
+		return takeFixed(mem, parts, valuesOf(parts, (*array.Timestamp).TimestampValues), refs), nil
+	case *array.Date32:
+		return takeFixed(mem, parts, valuesOf(parts, (*array.Date32).Date32Values), refs), nil
+	}
+	return nil, fmt.Errorf("take: unsupported type %s", parts[0].DataType())
 }
 
 // appendStr appends s without the []byte(s) copy of StringBuilder.Append.
