@@ -235,6 +235,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// Sessions: every processed day, and the day before the first one (its
 	// sessions may run into the window and so have changed).
 	cache := map[int64]arrow.RecordBatch{}
+	var cmu sync.Mutex
 	defer func() {
 		for _, b := range cache {
 			if b != nil {
@@ -246,6 +247,8 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if b, ok := parts[d]; ok {
 			return b, nil
 		}
+		cmu.Lock()
+		defer cmu.Unlock()
 		if b, ok := cache[d]; ok {
 			return b, nil
 		}
@@ -271,31 +274,66 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 	slices.Sort(sessDays)
+	// Assemble and stage the sessions of each day, two days at a time (a
+	// day's assembly only reads session parts).
 	keys := NewSessionKeys()
-	for _, d := range sessDays {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
+	sessions := func(d int64) error {
 		b, err := AssembleSessions(cfg.Mem, d, src)
 		if err != nil {
-			return st, fmt.Errorf("silver: sessions %s: %w", DayString(d), err)
+			return fmt.Errorf("silver: sessions %s: %w", DayString(d), err)
 		}
-		keys.Add(b)
-		st.SessionsBuilt += b.NumRows()
-		cross := b.Column(8)
-		for i := 0; i < cross.Len(); i++ {
-			if cross.(interface{ Value(int) bool }).Value(i) {
-				st.CrossingMidnight++
+		defer b.Release()
+		var crossing int64
+		cross := b.Column(8).(interface{ Value(int) bool })
+		for i := 0; i < int(b.NumRows()); i++ {
+			if cross.Value(i) {
+				crossing++
 			}
 		}
-		err = lakeio.WritePartition(cfg.Tx, TableSessions, lakeio.DayPartition(d), b, nil)
-		if err == nil && cfg.Sink != nil {
-			err = cfg.Sink.Sessions(ctx, d, b)
+		mu.Lock()
+		keys.Add(b)
+		st.SessionsBuilt += b.NumRows()
+		st.CrossingMidnight += crossing
+		mu.Unlock()
+		if err := lakeio.WritePartition(cfg.Tx, TableSessions, lakeio.DayPartition(d), b, nil); err != nil {
+			return err
 		}
-		b.Release()
-		if err != nil {
-			return st, err
+		if cfg.Sink != nil {
+			return cfg.Sink.Sessions(ctx, d, b)
 		}
+		return nil
+	}
+	todoSess := make(chan int64)
+	var swg sync.WaitGroup
+	for range min(2, len(sessDays)) {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			for d := range todoSess {
+				if err := sessions(d); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+	for _, d := range sessDays {
+		select {
+		case todoSess <- d:
+		case <-ctx.Done():
+		}
+	}
+	close(todoSess)
+	swg.Wait()
+	if first != nil {
+		return st, first
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
 	}
 	st.SessionDays = sessDays
 	keys.Check(cfg.Report)
