@@ -20,9 +20,12 @@ func newETLCmd(a *App) *cobra.Command {
 		Short: "Load JSON event logs into the Parquet lake (bronze, silver, gold)",
 		Long: `Runs bronze → silver → gold in one go: ingests INPUT (if given) into bronze,
 then rebuilds silver and gold for the selected days (all by default; --ds or
---from/--to, widened by --lookback days for late events). Silver and gold of
+--from/--to, widened by --lookback days for late events). The three layers of
 the run are published together, atomically; a failed error-severity quality
-check (exit 3) publishes nothing. Each layer is also its own subcommand.`,
+check (exit 3) publishes nothing (a failed bronze gate publishes only the
+quarantine, as etl bronze does). Each day is cleaned from the rows bronze has
+just decoded, without reading bronze back. Each layer is also its own
+subcommand.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: etlAll(a, &o, &bo),
 	}

@@ -23,6 +23,8 @@
 // when its (user_id, session_id) has events that day; at most
 // MaxSessionDays are followed.
 //
-// The pure part is ProcessDay (one day's bronze batch in, arrays out) and
-// AssembleSessions; Run adds the lake I/O.
+// The pure part is ProcessDay / ProcessDayBatches (one day's bronze rows in,
+// arrays out) and AssembleSessions; Run adds the lake I/O. Early lets
+// churnctl etl clean each day from the batches bronze has just written,
+// in the same transaction, instead of reading bronze back.
 package silver
