@@ -8,7 +8,7 @@
 #   1. Parquet → features for one cutoff: `churnctl features --lake L --as-of T` (gold → snapshot)
 #      vs `duckpeer features bronze.parquet out.parquet` (DuckDB's per-user feature query).
 #   2. JSON → features end to end: `churnctl etl` + `churnctl features`
-#      vs `duckpeer ingest` + `duckpeer features`.
+#      vs `duckpeer ingest` (with DUCK_PRESERVE_ORDER=false, its fastest setting) + `duckpeer features`.
 # Env: WORK (default /tmp/churnctl-bench-features), REPS (3), AS_OF (default: last gold day − 30 days),
 #      DUCKPEER (path to a built duckpeer; built from ../shared/bench/duckpeer if missing), SKIP_ETL=1
 #      (reuse $WORK/lake and $WORK/duck_events.parquet: Parquet → features only), USERS (32000), DAYS (60).
@@ -71,7 +71,8 @@ for r in $(seq "$REPS"); do
   feat_runs+=("$(t "$BIN" features --lake "$LAKE" --as-of "$AS_OF" --horizon 30d)")
   cp "$WORK/last.out" "$WORK/features.out"
   if [ "${SKIP_ETL:-}" != 1 ] || [ ! -s "$WORK/duck_events.parquet" ]; then
-    duck_ing+=("$(t "$DUCKPEER" ingest "$IN" "$WORK/duck_events.parquet")")
+    # DuckDB's fastest ingest setting (../shared/bench/README.md), as in bench_etl.sh.
+    duck_ing+=("$(DUCK_PRESERVE_ORDER=false t "$DUCKPEER" ingest "$IN" "$WORK/duck_events.parquet")")
   fi
   duck_feat+=("$(t "$DUCKPEER" features "$WORK/duck_events.parquet" "$WORK/duck_features.parquet")")
 done
