@@ -36,7 +36,7 @@ func (o *layerOpts) flags(cmd *cobra.Command, anonymous bool) {
 	f.StringVar(&o.from, "from", "", "rebuild days from this one (YYYY-MM-DD)")
 	f.StringVar(&o.to, "to", "", "rebuild days up to this one, inclusive (YYYY-MM-DD)")
 	f.IntVar(&o.lookback, "lookback", 0, "also rebuild the N days before --ds/--from (late events)")
-	f.IntVar(&o.workers, "workers", 3, "days processed at once (3 keeps both cores busy while a day waits on I/O; about 200 MiB each)")
+	f.IntVar(&o.workers, "workers", 3, "days read back from bronze and processed at once (3 keeps both cores busy while a day waits on I/O; about 200 MiB each); etl with inputs cleans each new day in the bronze writer that wrote it")
 	if anonymous {
 		f.StringSliceVar(&o.anonymous, "anonymous-user-ids", nil, "user ids that mark logged-out traffic (comma separated), like an empty userId")
 	}
