@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
@@ -148,7 +149,6 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	var (
 		mu    sync.Mutex
 		parts = map[int64]arrow.RecordBatch{}
-		first error
 	)
 	defer func() {
 		for _, b := range parts {
@@ -193,40 +193,26 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	cfg.Log.Info("silver start", "stage", "silver", "days", len(days), "from", DayString(days[0]), "to", DayString(days[len(days)-1]))
 
 	// Per-day work on the workers; session parts are kept for assembly.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int64)
-	var wg sync.WaitGroup
-	for w := 0; w < cfg.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range next {
-				ds, p, err := processDay(ctx, cfg, bronze, d)
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-					}
-					cancel()
-				} else {
-					parts[d] = p
-					st.DayStats.Add(ds)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cfg.Workers)
 	for _, d := range todo {
-		select {
-		case next <- d:
-		case <-ctx.Done():
-		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			ds, p, err := processDay(gctx, cfg, bronze, d)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			parts[d] = p
+			st.DayStats.Add(ds)
+			mu.Unlock()
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return st, first
+	if err := g.Wait(); err != nil {
+		return st, err
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -277,7 +263,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// Assemble and stage the sessions of each day, two days at a time (a
 	// day's assembly only reads session parts).
 	keys := NewSessionKeys()
-	sessions := func(d int64) error {
+	sessions := func(ctx context.Context, d int64) error {
 		b, err := AssembleSessions(cfg.Mem, d, src)
 		if err != nil {
 			return fmt.Errorf("silver: sessions %s: %w", DayString(d), err)
@@ -303,34 +289,18 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 		return nil
 	}
-	todoSess := make(chan int64)
-	var swg sync.WaitGroup
-	for range min(2, len(sessDays)) {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			for d := range todoSess {
-				if err := sessions(d); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					cancel()
-				}
-			}
-		}()
-	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(2)
 	for _, d := range sessDays {
-		select {
-		case todoSess <- d:
-		case <-ctx.Done():
-		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			return sessions(gctx, d)
+		})
 	}
-	close(todoSess)
-	swg.Wait()
-	if first != nil {
-		return st, first
+	if err := g.Wait(); err != nil {
+		return st, err
 	}
 	if err := ctx.Err(); err != nil {
 		return st, err

@@ -160,17 +160,8 @@ func bindEvents(b arrow.RecordBatch) (*events, error) {
 	if err != nil {
 		return nil, err
 	}
-	get := func(dst **array.String, name string) {
-		if err == nil {
-			*dst, err = col[*array.String](b, name)
-		}
-	}
-	get(&e.location, ColLocation)
-	get(&e.agent, ColUserAgent)
-	get(&e.last, ColLastName)
-	get(&e.first, ColFirstName)
-	get(&e.gender, ColGender)
-	if err != nil {
+	if err := bindStrings(b, []strCol{{&e.location, ColLocation}, {&e.agent, ColUserAgent}, {&e.last, ColLastName},
+		{&e.first, ColFirstName}, {&e.gender, ColGender}}); err != nil {
 		return nil, err
 	}
 	if e.reg, err = col[*array.Timestamp](b, ColRegistration); err != nil {
@@ -179,19 +170,28 @@ func bindEvents(b arrow.RecordBatch) (*events, error) {
 	return e, nil
 }
 
+// strCol names a string column to bind and where.
+type strCol struct {
+	dst  **array.String
+	name string
+}
+
+// bindStrings binds the string columns cols of b, in order.
+func bindStrings(b arrow.RecordBatch, cols []strCol) error {
+	for _, c := range cols {
+		a, err := col[*array.String](b, c.name)
+		if err != nil {
+			return err
+		}
+		*c.dst = a
+	}
+	return nil
+}
+
 // bindSorted binds the columns of SortedColumns.
 func bindSorted(b arrow.RecordBatch) (*events, error) {
 	e := &events{n: int(b.NumRows())}
-	var err error
-	get := func(dst **array.String, name string) {
-		if err == nil {
-			*dst, err = col[*array.String](b, name)
-		}
-	}
-	get(&e.user, ColUserID)
-	get(&e.page, ColPage)
-	get(&e.level, ColLevel)
-	get(&e.artist, ColArtist)
+	err := bindStrings(b, []strCol{{&e.user, ColUserID}, {&e.page, ColPage}, {&e.level, ColLevel}, {&e.artist, ColArtist}})
 	if err != nil {
 		return nil, err
 	}
@@ -216,16 +216,8 @@ func bindCore(b arrow.RecordBatch) (*events, error) {
 	if err != nil {
 		return nil, err
 	}
-	get := func(dst **array.String, name string) {
-		if err == nil {
-			*dst, err = col[*array.String](b, name)
-		}
-	}
-	get(&e.auth, ColAuth)
-	get(&e.method, ColMethod)
-	get(&e.song, ColSong)
-	get(&e.sourceFile, ColSourceFile)
-	if err != nil {
+	if err := bindStrings(b, []strCol{{&e.auth, ColAuth}, {&e.method, ColMethod}, {&e.song, ColSong},
+		{&e.sourceFile, ColSourceFile}}); err != nil {
 		return nil, err
 	}
 	if e.line, err = col[*array.Int64](b, ColLineNumber); err != nil {
