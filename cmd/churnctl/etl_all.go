@@ -52,89 +52,60 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 			return err
 		}
 		ctx := cmd.Context()
-		l := lake.New(o.lake)
-		tx, err := l.Begin(a.RunID)
-		if err != nil {
-			return err
-		}
-		done := false
-		defer func() {
-			if !done {
-				_ = tx.Abort()
-			}
-		}()
-		tx.Version, _ = buildVersion()
 		rep := &quality.Report{}
-		// Silver and gold recycle their day-sized buffers instead of
-		// faulting in fresh memory for every day.
-		mem := slab.New(64 << 20)
-		g := gold.NewBuilder(gold.Config{Lake: l, Tx: tx, Log: a.Log, Report: rep, Mem: mem})
-		defer g.Release()
-		scfg := silver.Config{Lake: l, Tx: tx, Window: w, Workers: o.workers, ReadStaged: true, Mem: mem,
-			Options: silver.Options{AnonymousUserIDs: o.anonymousSet()}, Log: a.Log, Report: rep, Sink: g}
-		if len(args) > 0 {
-			early := silver.NewEarly(scfg)
-			bst, err := runBronzeStage(cmd, a, o, bo, w, args, tx, early.Offer)
-			switch {
-			case err == nil:
-				scfg.Early = early
-			case errors.Is(err, exitcode.ErrNothingToDo) && !goldCurrent(o.lake):
-				// Nothing new for bronze is nothing to do only if silver and
-				// gold already hold what bronze has (a run of `etl bronze`
-				// alone, or an older churnctl, left them behind).
-				_ = early.Close()
-				a.Log.Info("bronze has nothing new but silver/gold are behind it; rebuilding them", "stage", "etl")
-			case bst.Staged:
-				// Bronze's quality gate failed: publish its quarantine only.
-				_ = early.Close()
-				for _, t := range []string{silver.TableEvents, silver.TableAnonymous, silver.TableSessionParts,
-					silver.TableLevelHistory, gold.TableFactUserDay} {
-					if uerr := tx.Unstage(t); uerr != nil {
-						return errors.Join(err, uerr)
+		err = inTx(ctx, a, o.lake, rep, func(tx *lake.Tx) error {
+			l := lake.New(o.lake)
+			// Silver and gold recycle their day-sized buffers instead of
+			// faulting in fresh memory for every day.
+			mem := slab.New(64 << 20)
+			g := gold.NewBuilder(gold.Config{Lake: l, Tx: tx, Log: a.Log, Report: rep, Mem: mem})
+			defer g.Release()
+			scfg := silver.Config{Lake: l, Tx: tx, Window: w, Workers: o.workers, ReadStaged: true, Mem: mem,
+				Options: silver.Options{AnonymousUserIDs: o.anonymousSet()}, Log: a.Log, Report: rep, Sink: g}
+			if len(args) > 0 {
+				early := silver.NewEarly(scfg)
+				bst, err := runBronzeStage(cmd, a, o, bo, w, args, tx, early.Offer)
+				switch {
+				case err == nil:
+					scfg.Early = early
+				case errors.Is(err, exitcode.ErrNothingToDo) && !goldCurrent(o.lake):
+					// Nothing new for bronze is nothing to do only if silver
+					// and gold already hold what bronze has (a run of `etl
+					// bronze` alone, or an older churnctl, left them behind).
+					_ = early.Close()
+					a.Log.Info("bronze has nothing new but silver/gold are behind it; rebuilding them", "stage", "etl")
+				case bst.Staged:
+					// Bronze's quality gate failed: publish its quarantine only.
+					_ = early.Close()
+					for _, t := range []string{silver.TableEvents, silver.TableAnonymous, silver.TableSessionParts,
+						silver.TableLevelHistory, gold.TableFactUserDay} {
+						if uerr := tx.Unstage(t); uerr != nil {
+							return errors.Join(err, uerr)
+						}
 					}
+					return publishAnyway{err}
+				default:
+					_ = early.Close()
+					return err
 				}
-				done = true
-				if cerr := tx.Commit(); cerr != nil {
-					return errors.Join(err, cerr)
-				}
-				a.Summary.Set("published", true)
-				return err
-			default:
-				_ = early.Close()
+			}
+			st, err := silver.Run(ctx, scfg)
+			setSilverSummary(a, st)
+			if err != nil {
 				return err
 			}
-		}
-		st, err := silver.Run(ctx, scfg)
-		setSilverSummary(a, st)
-		if err != nil {
+			start := time.Now()
+			gst, err := g.Finish(ctx)
+			setGoldSummary(a, gst)
+			a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
+				"finish_ms", time.Since(start).Milliseconds())
 			return err
-		}
-		start := time.Now()
-		gst, err := g.Finish(ctx)
-		setGoldSummary(a, gst)
-		a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
-			"finish_ms", time.Since(start).Milliseconds())
-		if err == nil {
-			err = ctx.Err()
-		}
-		if qerr := reportChecks(a, rep); err == nil {
-			err = qerr
-		}
-		if err != nil {
-			return err
-		}
-		n := len(tx.Partitions())
-		a.Summary.Set("published_partitions", n)
-		start = time.Now()
-		done = true
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		if len(args) > 0 {
+		})
+		var pa publishAnyway
+		if len(args) > 0 && (err == nil || errors.As(err, &pa)) {
 			a.Summary.Set("published", true)
 		}
-		a.Log.Info("published", "partitions", n, "duration_ms", time.Since(start).Milliseconds())
-		return nil
+		return err
 	}
 }
 

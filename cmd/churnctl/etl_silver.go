@@ -141,8 +141,17 @@ func setGoldSummary(a *App, st gold.Stats) {
 	a.Summary.Set("gold_days", st.Days)
 }
 
+// publishAnyway is an error after which inTx still publishes what is
+// staged (bronze's failed quality gate publishes its quarantine), then
+// fails the run with it.
+type publishAnyway struct{ err error }
+
+func (p publishAnyway) Error() string { return p.err.Error() }
+func (p publishAnyway) Unwrap() error { return p.err }
+
 // inTx runs f in a lake transaction and commits it unless f or the quality
-// report failed (then the lake keeps its previous state).
+// report failed (then the lake keeps its previous state); after a
+// publishAnyway error it commits what is staged and returns the error.
 func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(tx *lake.Tx) error) error {
 	l := lake.New(dir)
 	tx, err := l.Begin(a.RunID)
@@ -152,6 +161,13 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	ver, _ := buildVersion()
 	tx.Version = ver
 	err = f(tx)
+	var pa publishAnyway
+	if errors.As(err, &pa) {
+		if cerr := tx.Commit(); cerr != nil {
+			return errors.Join(err, cerr)
+		}
+		return err
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

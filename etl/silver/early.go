@@ -40,11 +40,10 @@ type earlyDay struct {
 	stats  DayStats
 	parts  arrow.RecordBatch // session parts
 	report *quality.Report
-	err    error
 }
 
 func (ed *earlyDay) matches(files []string) bool {
-	return !ed.stale && ed.err == nil && ed.parts != nil && len(files) == 1 && filepath.Base(files[0]) == ed.file
+	return !ed.stale && ed.parts != nil && len(files) == 1 && filepath.Base(files[0]) == ed.file
 }
 
 func (ed *earlyDay) release() {
@@ -91,7 +90,6 @@ func (e *Early) Offer(ctx context.Context, partition, file string, recs []arrow.
 
 	err = e.process(ctx, d, recs, ed)
 	e.mu.Lock()
-	ed.err = err
 	if err != nil && e.err == nil {
 		e.err = err
 	}

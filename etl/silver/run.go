@@ -80,7 +80,7 @@ type Config struct {
 	// transaction.
 	ReadStaged bool
 	// Early holds the days processed while bronze was being written
-	// (StartEarly); Run keeps those whose bronze partition is exactly the
+	// (NewEarly); Run keeps those whose bronze partition is exactly the
 	// file they were built from.
 	Early *Early
 }
@@ -120,13 +120,11 @@ type Stats struct {
 
 // eventsWriteOpts dictionary-encode the low-cardinality string columns
 // (with lakeio's snappy: measured here about 2× cheaper to write than zstd
-// for about 18% larger files).
-// Min/max bounds are kept for the sort and filter keys only: computing
-// them costs a comparison per value on every page.
+// for about 18% larger files), and keep min/max bounds for the sort keys
+// only: computing them costs a comparison per value on every page.
 var eventsWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(ColUserID, ColPage, ColAuth, ColMethod,
 	ColLevel, ColSourceFile), parquetio.WithoutBounds(ColPage, ColAuth, ColMethod, ColStatus, ColLevel,
-	ColItemInSession, ColLocation, ColUserAgent, ColLastName, ColFirstName, ColRegistration, ColGender, ColArtist,
-	ColSong, ColLength, ColSourceFile, ColLineNumber)}
+	ColItemInSession, ColArtist, ColSong, ColLength, ColSourceFile, ColLineNumber)}
 
 // Run rebuilds the silver partitions of the window's bronze days (and the
 // sessions of the days just before and after the window) in
@@ -159,11 +157,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Early != nil {
 		todo = nil
 		for _, d := range days {
-			files, err := bronze.Files(lake.BronzeEvents, lakeio.DayPartition(d))
-			if err != nil {
-				return st, err
-			}
 			if ed := cfg.Early.take(d); ed != nil {
+				files, err := bronze.Files(lake.BronzeEvents, lakeio.DayPartition(d))
+				if err != nil {
+					ed.release()
+					return st, err
+				}
 				if ed.matches(files) {
 					parts[d] = ed.parts
 					st.DayStats.Add(ed.stats)
