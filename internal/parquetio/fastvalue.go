@@ -131,8 +131,9 @@ func fillFast(vals []parquet.Value, k kind, arr arrow.Array, lo, hi, def, ci int
 		}
 	}
 	if hasNulls {
+		valid := validityOf(arr)
 		for j := range lay {
-			if arr.IsNull(lo + j) {
+			if valid.null(lo + j) {
 				lay[j] = null
 			}
 		}
@@ -157,11 +158,39 @@ func physicalKind(k kind) parquet.Kind {
 // negU64 is the two's complement bit pattern of -n.
 func negU64(n int64) uint64 { return uint64(-n) }
 
+// validity is an array's validity bitmap and offset, or a nil bitmap when
+// the array has no nulls (so that the per-row check needs no interface
+// call).
+type validity struct {
+	bits []byte
+	off  int
+}
+
+func validityOf(a arrow.Array) validity {
+	if a.NullN() == 0 {
+		return validity{}
+	}
+	return validity{bits: a.NullBitmapBytes(), off: a.Data().Offset()}
+}
+
+// null reports whether row i is null.
+func (v validity) null(i int) bool {
+	if v.bits == nil {
+		return false
+	}
+	i += v.off
+	return v.bits[i>>3]&(1<<(i&7)) == 0
+}
+
 // fillFastRefs is fillFast over referenced rows of several arrays.
 func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRef, def, ci int) {
 	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
 	tmpl := valueLayout{kind: ^int8(physicalKind(k)), def: byte(def), col: ^uint16(ci)}
 	null := valueLayout{col: ^uint16(ci)}
+	valid := make([]validity, len(arrs))
+	for i, a := range arrs {
+		valid[i] = validityOf(a)
+	}
 	switch k {
 	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
 		// Fixed-width values: read the raw 4 or 8 bytes.
@@ -176,8 +205,7 @@ func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRe
 			bufs[i] = b[off:]
 		}
 		for j, ref := range rows {
-			a := arrs[ref.Batch]
-			if a.IsNull(int(ref.Row)) {
+			if valid[ref.Batch].null(int(ref.Row)) {
 				lay[j] = null
 				continue
 			}
@@ -192,13 +220,12 @@ func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRe
 		}
 	case kindBool:
 		for j, ref := range rows {
-			a := arrs[ref.Batch].(*array.Boolean)
-			if a.IsNull(int(ref.Row)) {
+			if valid[ref.Batch].null(int(ref.Row)) {
 				lay[j] = null
 				continue
 			}
 			v := tmpl
-			if a.Value(int(ref.Row)) {
+			if arrs[ref.Batch].(*array.Boolean).Value(int(ref.Row)) {
 				v.u64 = 1
 			}
 			lay[j] = v
@@ -215,7 +242,7 @@ func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRe
 			datas[i] = valueData(a)
 		}
 		for j, ref := range rows {
-			if arrs[ref.Batch].IsNull(int(ref.Row)) {
+			if valid[ref.Batch].null(int(ref.Row)) {
 				lay[j] = null
 				continue
 			}
