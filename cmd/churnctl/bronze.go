@@ -30,7 +30,7 @@ type bronzeOptions struct {
 
 	// Set by etl (all layers in one transaction): see bronze.Config.
 	tx       *lake.Tx
-	onEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error
+	onEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error
 	memLimit int64 // GOMEMLIMIT default (0: derived from the budget)
 }
 

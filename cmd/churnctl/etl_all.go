@@ -129,7 +129,7 @@ func goldCurrent(root string) bool {
 // bronze` code path, keeping the events of the window's days (widened by
 // --lookback, so late events of those days are ingested too).
 func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string,
-	tx *lake.Tx, onEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error) (bronze.Stats, error) {
+	tx *lake.Tx, onEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error) (bronze.Stats, error) {
 	// Bronze bounds its buffers tightly; silver works on up to three days
 	// beside it: keep RSS under 1 GiB.
 	opts := bronzeOptions{lake: o.lake, maxInvalidRatio: bo.maxInvalidRatio, allowTruncated: bo.allowTruncated,

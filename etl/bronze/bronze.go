@@ -17,15 +17,18 @@
 // buffers them per day. A day that has received no rows for a while (logs
 // are nearly in time order) is flushed, and while the buffered rows exceed
 // Config.MemoryBudget the least recently extended day is: its rows are
-// sorted by (ts, source_file, line_number) and written as one Parquet file
-// part-<ingest_run_id>-NNNNN.parquet by a pool of writers (both cores).
+// sorted by (ts, source_file, line_number) and written by a pool of writers
+// (both cores) as part-<ingest_run_id>-NNNNN.parquet (the rows of known
+// users) and part-<ingest_run_id>-NNNNN-anon.parquet (logged-out rows,
+// empty user_id; see lake.AnonymousSuffix): silver then keeps the users'
+// file as its own when it has nothing to remove.
 //
 // Memory is bounded by the budget, not by the input size. Instead of
 // spilling sorted runs and merging them, a day flushed more than once (late
 // events, or memory pressure on shuffled input) gets several files, each
 // sorted; which rows go to which file depends only on the input and the
 // options, so the output is deterministic. Time-ordered logs get one file
-// per day.
+// per day (and one of logged-out rows).
 package bronze
 
 import (
@@ -108,10 +111,12 @@ type Config struct {
 	// dropped, as on a run of its own.
 	Tx *lake.Tx
 	// OnEvents, if set, is called from the writer goroutines with the rows
-	// of each events file just staged (partition "dt=...", file name), in
-	// no particular order. It must Retain what it keeps; it may block (the
-	// writers wait: back-pressure) and its error fails the run.
-	OnEvents func(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error
+	// of each flush of a day just staged (partition "dt=...", the names of
+	// the files written: the users' and the logged-out rows' file, see
+	// lake.AnonymousSuffix), in no particular order. It must Retain what it
+	// keeps; it may block (the writers wait: back-pressure) and its error
+	// fails the run.
+	OnEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error
 	// Progress, if set, is called with the number of input bytes read so
 	// far (from the reader goroutine).
 	Progress func(bytesRead int64)
@@ -901,21 +906,56 @@ func sortedDays(m map[int32]*dayBuf) []int32 {
 	return out
 }
 
-// write writes one job's rows as one Parquet file into the staged partition.
+// write writes one job's rows into the staged partition: one Parquet file
+// for quarantine, the users' and the logged-out rows' files for events.
 func (p *pipeline) write(ctx context.Context, j writeJob) error {
-	f, err := p.tx.Create(j.table, j.partition, j.name)
+	if j.quarantine {
+		return p.writeFile(j, j.name, QuarantineSchema, nil, true)
+	}
+	users, anon, split := sortedRefs(j.recs)
+	var names []string
+	if !split {
+		if err := p.writeFile(j, j.name, EventsSchema, nil, true); err != nil {
+			return err
+		}
+		names = append(names, j.name)
+	} else {
+		if len(users) > 0 {
+			if err := p.writeFile(j, j.name, EventsSchema, users, false); err != nil {
+				return err
+			}
+			names = append(names, j.name)
+		}
+		if len(anon) > 0 {
+			name := strings.TrimSuffix(j.name, ".parquet") + lake.AnonymousSuffix
+			if err := p.writeFile(j, name, EventsSchema, anon, false); err != nil {
+				return err
+			}
+			names = append(names, name)
+		}
+	}
+	if p.cfg.OnEvents != nil {
+		return p.cfg.OnEvents(ctx, j.partition, names, j.recs)
+	}
+	return nil
+}
+
+// writeFile writes the rows of j that refs references (all, in batch
+// order, when all is set) as the file name of j's partition.
+func (p *pipeline) writeFile(j writeJob, name string, schema *arrow.Schema, refs []parquetio.RowRef, all bool) error {
+	f, err := p.tx.Create(j.table, j.partition, name)
 	if err != nil {
 		return err
 	}
 	var rows int64
 	if j.quarantine {
-		rows, err = writePlain(f, QuarantineSchema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
+		rows, err = writePlain(f, schema, j.recs, parquetio.WithDictionary(quarantineDictColumns...))
 	} else {
-		rows, err = writeSorted(f, j.recs, eventWriteOpts...)
+		rows, err = writeRows(f, j.recs, refs, all, eventWriteOpts...)
 	}
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("bronze: write %s/%s/%s: %w", j.table, j.partition, j.name, err)
+		return fmt.Errorf("bronze: write %s/%s/%s: %w", j.table, j.partition, name, err)
 	}
 	f.SetRows(rows)
 	if err := f.Close(); err != nil {
@@ -925,9 +965,6 @@ func (p *pipeline) write(ctx context.Context, j writeJob) error {
 	p.partitions[j.table][j.partition] += rows
 	p.files++
 	p.mu.Unlock()
-	if !j.quarantine && p.cfg.OnEvents != nil {
-		return p.cfg.OnEvents(ctx, j.partition, j.name, j.recs)
-	}
 	return nil
 }
 

@@ -455,9 +455,15 @@ func TestRunMaxInvalidRatio(t *testing.T) {
 // number of workers.
 func TestRunSpillAndOrder(t *testing.T) {
 	var lines []string
+	var loggedOut int64
 	for i := range 3000 {
 		ts := int64(1538352000000) + int64(i)*60_000*7 // ~14.6 days
-		lines = append(lines, strings.Replace(goodLine, `1538352820116`, fmt.Sprint(ts), 1))
+		line := strings.Replace(goodLine, `1538352820116`, fmt.Sprint(ts), 1)
+		if i%7 == 3 { // logged out
+			line = strings.Replace(line, `"userId":"159"`, `"userId":""`, 1)
+			loggedOut++
+		}
+		lines = append(lines, line)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	rng.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
@@ -481,6 +487,7 @@ func TestRunSpillAndOrder(t *testing.T) {
 		if len(files) <= st.Partitions {
 			t.Errorf("%d files for %d partitions: the memory budget did not force spills", len(files), st.Partitions)
 		}
+		var anonRows int64
 		for _, f := range files {
 			r, err := pqfile.OpenParquetFile(f, false)
 			if err != nil {
@@ -493,7 +500,23 @@ func TestRunSpillAndOrder(t *testing.T) {
 			if !slices.IsSorted(ts) {
 				t.Errorf("%s: ts not sorted", f)
 			}
+			// Logged-out rows (empty user_id) are in the -anon files, and only there.
+			ur, _ := r.RowGroup(0).Column(1)
+			uids := make([]pq.ByteArray, n)
+			ur.(*pqfile.ByteArrayColumnChunkReader).ReadBatch(n, uids, nil, nil)
+			anon := strings.HasSuffix(f, lake.AnonymousSuffix)
+			for _, u := range uids {
+				if (len(u) == 0) != anon {
+					t.Fatalf("%s: user_id %q in a file with anonymous=%v", f, u, anon)
+				}
+			}
+			if anon {
+				anonRows += n
+			}
 			r.Close()
+		}
+		if anonRows != loggedOut {
+			t.Errorf("%d rows in -anon files, want %d", anonRows, loggedOut)
 		}
 		snaps = append(snaps, snapshot(t, root))
 	}

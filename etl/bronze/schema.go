@@ -1,6 +1,7 @@
 package bronze
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,6 +86,10 @@ var eventDeltaColumns = []string{"ts", "session_id", "status", "item_in_session"
 var eventWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(eventDictColumns...),
 	parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...),
 	parquetio.WithCompression(parquetio.Snappy{})}
+
+// EventWriteOptions are the Parquet writer options of bronze event files;
+// silver writes its event files (the same columns) with them too.
+func EventWriteOptions() []parquetio.WriterOption { return slices.Clone(eventWriteOpts) }
 
 // Column indexes of QuarantineSchema.
 const (

@@ -57,26 +57,30 @@ func isSorted(keys []keyCols, recs []arrow.RecordBatch) bool {
 	return true
 }
 
-// writeSorted writes the rows of recs (all of schema EventsSchema) in key
-// order as one Parquet file to w. It returns the number of rows.
-func writeSorted(w io.Writer, recs []arrow.RecordBatch, opts ...parquetio.WriterOption) (int64, error) {
-	pw, err := parquetio.NewWriter(w, EventsSchema, opts...)
-	if err != nil {
-		return 0, err
-	}
+// sortedRefs returns the rows of recs in key order, split into the rows
+// of known users and the logged-out rows (empty user_id). ok is false when
+// recs already are in key order and hold no logged-out row: they can be
+// written as they are.
+func sortedRefs(recs []arrow.RecordBatch) (users, anon []parquetio.RowRef, ok bool) {
 	keys := make([]keyCols, len(recs))
-	var total int64
+	var total int
+	hasAnon := false
 	for i, r := range recs {
 		keys[i] = keysOf(r)
-		total += r.NumRows()
-	}
-	if isSorted(keys, recs) {
-		for _, r := range recs {
-			if err := pw.Write(r); err != nil {
-				return 0, err
+		total += int(r.NumRows())
+		if !hasAnon {
+			uid := r.Column(cUserID).(*array.String)
+			for j := range uid.Len() {
+				if uid.ValueLen(j) == 0 {
+					hasAnon = true
+					break
+				}
 			}
 		}
-		return total, pw.Close()
+	}
+	sorted := isSorted(keys, recs)
+	if sorted && !hasAnon {
+		return nil, nil, false
 	}
 	refs := make([]parquetio.RowRef, 0, total)
 	for bi, r := range recs {
@@ -84,11 +88,46 @@ func writeSorted(w io.Writer, recs []arrow.RecordBatch, opts ...parquetio.Writer
 			refs = append(refs, parquetio.RowRef{Batch: int32(bi), Row: ri})
 		}
 	}
-	slices.SortFunc(refs, func(x, y parquetio.RowRef) int {
-		return compareRows(&keys[x.Batch], int(x.Row), &keys[y.Batch], int(y.Row))
-	})
-	if err := pw.WriteRows(recs, refs); err != nil {
+	if !sorted {
+		slices.SortFunc(refs, func(x, y parquetio.RowRef) int {
+			return compareRows(&keys[x.Batch], int(x.Row), &keys[y.Batch], int(y.Row))
+		})
+	}
+	uids := make([]*array.String, len(recs))
+	for i, r := range recs {
+		uids[i] = r.Column(cUserID).(*array.String)
+	}
+	users = make([]parquetio.RowRef, 0, total)
+	for _, ref := range refs {
+		if uids[ref.Batch].ValueLen(int(ref.Row)) == 0 {
+			anon = append(anon, ref)
+		} else {
+			users = append(users, ref)
+		}
+	}
+	return users, anon, true
+}
+
+// writeRows writes the rows of recs (all of schema EventsSchema) that refs
+// references, in that order, or all rows in batch order when all is set,
+// as one Parquet file to w. It returns the number of rows.
+func writeRows(w io.Writer, recs []arrow.RecordBatch, refs []parquetio.RowRef, all bool, opts ...parquetio.WriterOption) (int64, error) {
+	pw, err := parquetio.NewWriter(w, EventsSchema, opts...)
+	if err != nil {
 		return 0, err
+	}
+	if !all {
+		if err := pw.WriteRows(recs, refs); err != nil {
+			return 0, err
+		}
+		return int64(len(refs)), pw.Close()
+	}
+	var total int64
+	for _, r := range recs {
+		if err := pw.Write(r); err != nil {
+			return 0, err
+		}
+		total += r.NumRows()
 	}
 	return total, pw.Close()
 }

@@ -358,7 +358,6 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	start := time.Now()
 	cfg.Log.Info("gold start", "stage", "gold", "days", len(days))
-	cols := []string{"ts", "user_id", "session_id", "page", "level", "artist", "length"}
 	var (
 		mu    sync.Mutex
 		first error
@@ -375,11 +374,18 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 						return err
 					}
 					part := lakeio.DayPartition(d)
-					ev, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableEvents, part, cols)
+					ev, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableEvents, part, nil)
 					if err != nil || ev == nil {
 						return err
 					}
 					defer ev.Release()
+					// silver/events is in bronze order; silver's own pass puts
+					// the events in the user order gold reads, as in etl.
+					res, err := silver.ProcessDay(ctx, cfg.Mem, d, ev, silver.Options{})
+					if err != nil {
+						return err
+					}
+					defer res.Release()
 					lh, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableLevelHistory, part, nil)
 					if err != nil {
 						return err
@@ -387,7 +393,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 					if lh != nil {
 						defer lh.Release()
 					}
-					return g.Day(ctx, &silver.DayResult{Day: d, Events: ev, LevelHistory: lh})
+					return g.Day(ctx, &silver.DayResult{Day: d, Events: res.Events, LevelHistory: lh})
 				}()
 				if err != nil {
 					mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -83,6 +84,27 @@ func (v View) Files(table, partition string) ([]string, error) {
 		}
 	}
 	return v.Lake.Files(table, partition)
+}
+
+// Entries returns the directory and manifest entries (sorted by name) of
+// a partition's data files, staged or committed; a partition with no
+// manifest gives no entries.
+func (v View) Entries(table, partition string) (dir string, files []lake.FileEntry, err error) {
+	if v.Tx != nil {
+		if dir, files, ok := v.Tx.StagedEntries(table, partition); ok {
+			return dir, files, nil
+		}
+	}
+	m, err := v.Lake.ReadManifest(table, partition)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	files = slices.Clone(m.Files)
+	slices.SortFunc(files, func(a, b lake.FileEntry) int { return strings.Compare(a.Name, b.Name) })
+	return v.Lake.PartitionDir(table, partition), files, nil
 }
 
 // Rows returns a partition's row count from its manifest (staged or
@@ -204,6 +226,22 @@ func WritePartitionRows(tx *lake.Tx, table, partition string, schema *arrow.Sche
 	return writePartition(tx, table, partition, schema, int64(len(rows)), stats, func(w *parquetio.Writer) error {
 		return w.WriteRows(recs, rows)
 	}, opts...)
+}
+
+// LinkPartition stages the existing data file src of the lake (described by
+// e) as the single file part-0.parquet of a partition in tx, by hard link:
+// the bytes a WritePartition of the same rows would spend time encoding
+// again. stats go into the manifest.
+func LinkPartition(tx *lake.Tx, table, partition, src string, e lake.FileEntry, stats map[string]int64) error {
+	if _, err := tx.Stage(table, partition); err != nil {
+		return err
+	}
+	if stats != nil {
+		if err := tx.SetManifest(table, partition, lake.Manifest{Stats: stats}); err != nil {
+			return err
+		}
+	}
+	return tx.Link(table, partition, "part-0.parquet", src, e)
 }
 
 func writePartition(tx *lake.Tx, table, partition string, schema *arrow.Schema, rows int64, stats map[string]int64,

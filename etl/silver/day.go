@@ -83,17 +83,57 @@ type DayResult struct {
 	Day int64 // day start, Unix ms
 	// Events holds the SortedColumns of the user events, sorted by user_id,
 	// ts, session_id, item_in_session: what sessions and gold need. The
-	// whole rows of silver/events are rows EventRows of Input (no copy).
-	Events       arrow.RecordBatch
-	Input        []arrow.RecordBatch // the day's bronze batches, EventColumns only
-	EventRows    []parquetio.RowRef  // the user events of Input, in Events' order
+	// whole rows of silver/events are rows EventRows of Input (no copy);
+	// the file holds them in bronze order (FileRows).
+	Events    arrow.RecordBatch
+	Input     []arrow.RecordBatch // the day's bronze batches, EventColumns only
+	EventRows []parquetio.RowRef  // the user events of Input, in Events' order
+	// Anonymous holds the anonymous rows (EventColumns), in bronze order
+	// (ts, source_file, line_number).
 	Anonymous    arrow.RecordBatch
 	SessionParts arrow.RecordBatch
 	LevelHistory arrow.RecordBatch
 	Stats        DayStats
+	// UsersExact is set when the user events are exactly the input's rows
+	// with a non-empty user_id (no duplicate removed, no --anonymous-user-ids
+	// row moved), and AnonExact when the anonymous rows are exactly those
+	// with an empty user_id: a bronze file holding just those rows, in
+	// bronze order, is then the silver file.
+	UsersExact, AnonExact bool
+
+	es []*events // bound Input, for FileRows
 	// Report receives the day's checks (the run's report, or the day's own
 	// when the day was processed early and may be processed again).
 	Report *quality.Report
+}
+
+// FileRows returns EventRows in bronze order (ts, source_file,
+// line_number): the rows of silver/events, in file order.
+func (r *DayResult) FileRows() []parquetio.RowRef {
+	refs := slices.Clone(r.EventRows)
+	bronzeOrder(r.es, refs)
+	return refs
+}
+
+// bronzeOrder sorts refs by (ts, source_file, line_number), bronze's row
+// order, then by position (a total order).
+func bronzeOrder(es []*events, refs []parquetio.RowRef) {
+	c := func(x, y parquetio.RowRef) int {
+		ex, ix, ey, iy := es[x.Batch], int(x.Row), es[y.Batch], int(y.Row)
+		if c := cmp.Compare(ex.ts.Value(ix), ey.ts.Value(iy)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(ex.sourceFile.Value(ix), ey.sourceFile.Value(iy)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ex.line.Value(ix), ey.line.Value(iy)); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(x.Batch, y.Batch), cmp.Compare(x.Row, y.Row))
+	}
+	if !slices.IsSortedFunc(refs, c) {
+		slices.SortFunc(refs, c)
+	}
 }
 
 // Release releases the batches.
@@ -144,7 +184,7 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		b := sort.Search(len(ins), func(i int) bool { return offs[i+1] > g }) // few batches
 		return es[b], int(g - offs[b])
 	}
-	res := &DayResult{Day: dayStart}
+	res := &DayResult{Day: dayStart, es: es}
 	st := &res.Stats
 	st.BronzeRows = int64(n)
 
@@ -176,9 +216,11 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		rankOf[k] = int32(r)
 	}
 	anon := make([]bool, len(names))
+	listed := make([]bool, len(names)) // ids of --anonymous-user-ids
 	for r, k := range order {
 		u := names[k]
-		anon[r] = u == "" || opt.AnonymousUserIDs[u]
+		listed[r] = u != "" && opt.AnonymousUserIDs[u]
+		anon[r] = u == "" || listed[r]
 	}
 	for i, k := range rowRank {
 		rowRank[i] = rankOf[k]
@@ -236,8 +278,10 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	}
 	userKeys := make([]sortKey, 0, n)
 	var anonKeys []sortKey
+	moved := false // a listed id's rows moved to the anonymous rows
 	for r := range names {
 		run := keys[start[r]:start[r+1]]
+		moved = moved || (listed[r] && len(run) > 0)
 		if !slices.IsSortedFunc(run, less) {
 			slices.SortFunc(run, less)
 		}
@@ -259,6 +303,8 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	st.KeyConflicts = confU + confA
 	st.UserRows = int64(len(userRows))
 	st.AnonymousRows = int64(len(anonRows))
+	res.UsersExact = dupU == 0 && !moved
+	res.AnonExact = dupA == 0 && !moved
 	refsOf := func(rows []int32) []parquetio.RowRef {
 		out := make([]parquetio.RowRef, len(rows))
 		b := 0
@@ -272,6 +318,7 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	}
 	res.EventRows = refsOf(userRows)
 	anonRefs := refsOf(anonRows)
+	bronzeOrder(es, anonRefs)
 	first := true
 	for _, refs := range [][]parquetio.RowRef{res.EventRows, anonRefs} {
 		for _, r := range refs {

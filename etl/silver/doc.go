@@ -2,9 +2,9 @@
 //
 // Layout under the lake root (dt = UTC event day; one part-0.parquet each):
 //
-//	silver/events/dt=D            user events: anonymous rows split off, exact duplicates removed,
-//	                              sorted by user_id, ts, session_id, item_in_session (EventColumns)
-//	silver/anonymous_events/dt=D  rows with an empty user_id or one of --anonymous-user-ids
+//	silver/events/dt=D            user events: anonymous rows split off, exact duplicates removed;
+//	                              bronze's columns (EventColumns) and order (ts, source_file, line_number)
+//	silver/anonymous_events/dt=D  rows with an empty user_id or one of --anonymous-user-ids (same layout)
 //	silver/session_parts/dt=D     per (user_id, session_id) the session's events of day D
 //	silver/sessions/dt=D          whole sessions starting on D (parts of the following days merged)
 //	silver/level_history/dt=D     per user: the day's first event and each level change, with the
@@ -22,6 +22,16 @@
 // events can move a start across midnight). A session continues on day D+1
 // when its (user_id, session_id) has events that day; at most
 // MaxSessionDays are followed.
+//
+// Bronze writes each day's logged-out rows to a file of their own, so a day
+// with no duplicate and no --anonymous-user-ids row has, as its
+// silver/events and silver/anonymous_events, exactly the rows of bronze's
+// two files, in the same order: silver hard-links those files (lake.Tx.Link)
+// instead of encoding the same rows a second time. A written file uses
+// bronze's writer options. Either way silver/events carries bronze's
+// lineage columns, ingest_run_id included, so it is byte-identical across
+// re-runs of the same state but not across different ingest histories
+// (the rows, lineage aside, are).
 //
 // The pure part is ProcessDay / ProcessDayBatches (one day's bronze rows in,
 // arrays out) and AssembleSessions; Run adds the lake I/O. Early lets

@@ -35,15 +35,23 @@ type Early struct {
 
 // earlyDay is one day processed (or being processed) early.
 type earlyDay struct {
-	file   string // the bronze file it was built from
-	stale  bool   // another file of the day was offered
+	files  []string // the bronze files it was built from (names, sorted)
+	stale  bool     // another file of the day was offered
 	stats  DayStats
 	parts  arrow.RecordBatch // session parts
 	report *quality.Report
 }
 
 func (ed *earlyDay) matches(files []string) bool {
-	return !ed.stale && ed.parts != nil && len(files) == 1 && filepath.Base(files[0]) == ed.file
+	if ed.stale || ed.parts == nil || len(files) != len(ed.files) {
+		return false
+	}
+	for i, f := range files { // both sorted
+		if filepath.Base(f) != ed.files[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (ed *earlyDay) release() {
@@ -60,11 +68,12 @@ func NewEarly(cfg Config) *Early {
 	return &Early{cfg: cfg, days: map[int64]*earlyDay{}}
 }
 
-// Offer processes the rows of one staged bronze events file of partition
-// (any order) as the whole day, in the calling goroutine; recs are not
-// kept. A second file of a day marks the day for Run to process again, and
-// days outside the window are left to Run. It returns the processing error.
-func (e *Early) Offer(ctx context.Context, partition, file string, recs []arrow.RecordBatch) error {
+// Offer processes the rows of the staged bronze events files of partition
+// just written (recs: all their rows, any order) as the whole day, in the
+// calling goroutine; recs are not kept. A second offer of a day marks the
+// day for Run to process again, and days outside the window are left to
+// Run. It returns the processing error.
+func (e *Early) Offer(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error {
 	k, t, err := lake.ParseDayPartition(partition)
 	if err != nil || k != lake.KeyDate {
 		return fmt.Errorf("silver: early: bad bronze partition %q", partition)
@@ -84,11 +93,11 @@ func (e *Early) Offer(ctx context.Context, partition, file string, recs []arrow.
 		e.mu.Unlock()
 		return nil
 	}
-	ed := &earlyDay{file: file}
+	ed := &earlyDay{files: slices.Sorted(slices.Values(files))}
 	e.days[d] = ed
 	e.mu.Unlock()
 
-	err = e.process(ctx, d, recs, ed)
+	err = e.process(ctx, d, partition, recs, ed)
 	e.mu.Lock()
 	if err != nil && e.err == nil {
 		e.err = err
@@ -97,7 +106,7 @@ func (e *Early) Offer(ctx context.Context, partition, file string, recs []arrow.
 	return err
 }
 
-func (e *Early) process(ctx context.Context, d int64, recs []arrow.RecordBatch, ed *earlyDay) error {
+func (e *Early) process(ctx context.Context, d int64, partition string, recs []arrow.RecordBatch, ed *earlyDay) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -106,7 +115,15 @@ func (e *Early) process(ctx context.Context, d int64, recs []arrow.RecordBatch, 
 		rows += r.NumRows()
 	}
 	rep := &quality.Report{}
-	st, parts, err := processBatch(ctx, e.cfg, d, recs, rows, rep)
+	// The offered files, as staged: Run keeps the day only if they are
+	// then the whole partition.
+	dir, staged, _ := e.cfg.Tx.StagedEntries(lake.BronzeEvents, partition)
+	staged = slices.DeleteFunc(staged, func(f lake.FileEntry) bool { return !slices.Contains(ed.files, f.Name) })
+	var src *bronzeSource
+	if len(staged) == len(ed.files) {
+		src = sourceOf(dir, staged)
+	}
+	st, parts, err := processBatch(ctx, e.cfg, d, recs, rows, rep, src)
 	if err != nil {
 		return err
 	}

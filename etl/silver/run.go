@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/churnctl/churnctl/etl/bronze"
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -118,13 +121,9 @@ type Stats struct {
 	CrossingMidnight int64   `json:"sessions_crossing_midnight"`
 }
 
-// eventsWriteOpts dictionary-encode the low-cardinality string columns
-// (with lakeio's snappy: measured here about 2× cheaper to write than zstd
-// for about 18% larger files), and keep min/max bounds for the sort keys
-// only: computing them costs a comparison per value on every page.
-var eventsWriteOpts = []parquetio.WriterOption{parquetio.WithDictionary(ColUserID, ColPage, ColAuth, ColMethod,
-	ColLevel, ColSourceFile), parquetio.WithoutBounds(ColPage, ColAuth, ColMethod, ColStatus, ColLevel,
-	ColItemInSession, ColArtist, ColSong, ColLength, ColSourceFile, ColLineNumber)}
+// eventsWriteOpts are bronze's: silver/events has bronze's columns, and a
+// day with nothing to remove is bronze's file itself.
+var eventsWriteOpts = bronze.EventWriteOptions()
 
 // Run rebuilds the silver partitions of the window's bronze days (and the
 // sessions of the days just before and after the window) in
@@ -312,22 +311,41 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	return st, nil
 }
 
-// readColumns are the bronze columns silver reads (all but ingest_run_id).
-var readColumns = func() []string {
-	var out []string
-	for _, f := range BronzeSchema.Fields() {
-		if f.Name != ColIngestRunID {
-			out = append(out, f.Name)
+// bronzeSource is the bronze partition a day was built from when its files
+// are at most one users' file and one logged-out rows' file (see
+// lake.AnonymousSuffix): silver then links a file whose rows it keeps
+// unchanged instead of writing them again.
+type bronzeSource struct {
+	dir         string
+	users, anon *lake.FileEntry
+}
+
+// sourceOf returns the bronzeSource of a partition's files, or nil.
+func sourceOf(dir string, files []lake.FileEntry) *bronzeSource {
+	src := &bronzeSource{dir: dir}
+	for i := range files {
+		f := &files[i]
+		p := &src.users
+		if strings.HasSuffix(f.Name, lake.AnonymousSuffix) {
+			p = &src.anon
 		}
+		if *p != nil {
+			return nil
+		}
+		*p = f
 	}
-	return out
-}()
+	return src
+}
 
 // processDay reads one bronze day, cleans it, stages its silver partitions
 // and returns its stats and session parts.
 func processDay(ctx context.Context, cfg Config, bronze lakeio.View, d int64) (DayStats, arrow.RecordBatch, error) {
 	part := lakeio.DayPartition(d)
-	in, err := bronze.ReadPartition(cfg.Mem, lake.BronzeEvents, part, readColumns)
+	dir, files, err := bronze.Entries(lake.BronzeEvents, part)
+	if err != nil {
+		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+	}
+	in, err := bronze.ReadPartition(cfg.Mem, lake.BronzeEvents, part, nil)
 	if err != nil {
 		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
 	}
@@ -339,13 +357,18 @@ func processDay(ctx context.Context, cfg Config, bronze lakeio.View, d int64) (D
 		bronzeRows = -1
 	}
 	defer in.Release()
-	return processBatch(ctx, cfg, d, []arrow.RecordBatch{in}, bronzeRows, cfg.Report)
+	return processBatch(ctx, cfg, d, []arrow.RecordBatch{in}, bronzeRows, cfg.Report, sourceOf(dir, files))
 }
 
 // processBatch cleans one bronze day (ins: all its rows, any order), stages
 // its silver partitions, hands the result to the sink and returns its stats
 // and session parts. The day's checks go to rep.
-func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBatch, bronzeRows int64, rep *quality.Report) (DayStats, arrow.RecordBatch, error) {
+//
+// src, if not nil, names the bronze files that ins are all the rows of: a
+// silver file that would hold exactly the rows of one of them, in the same
+// order, is that file, linked.
+func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBatch, bronzeRows int64, rep *quality.Report,
+	src *bronzeSource) (DayStats, arrow.RecordBatch, error) {
 	part := lakeio.DayPartition(d)
 	res, err := ProcessDayBatches(ctx, cfg.Mem, d, ins, cfg.Options)
 	if err != nil {
@@ -359,8 +382,21 @@ func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBa
 		"duplicates_removed": st.DuplicatesRemoved, "key_conflicts": st.KeyConflicts,
 		"non_monotonic_items": st.NonMonotonic, "min_ts": st.MinTS, "max_ts": st.MaxTS,
 	}
-	if err := lakeio.WritePartitionRows(cfg.Tx, TableEvents, part, res.Input[0].Schema(), res.Input, res.EventRows,
-		dayStats, eventsWriteOpts...); err != nil {
+	if src != nil && src.users != nil && res.UsersExact && src.users.Rows == st.UserRows {
+		err = lakeio.LinkPartition(cfg.Tx, TableEvents, part, filepath.Join(src.dir, src.users.Name), *src.users, dayStats)
+	} else {
+		err = lakeio.WritePartitionRows(cfg.Tx, TableEvents, part, res.Input[0].Schema(), res.Input, res.FileRows(),
+			dayStats, eventsWriteOpts...)
+	}
+	if err != nil {
+		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+	}
+	if src != nil && src.anon != nil && res.AnonExact && src.anon.Rows == st.AnonymousRows {
+		err = lakeio.LinkPartition(cfg.Tx, TableAnonymous, part, filepath.Join(src.dir, src.anon.Name), *src.anon, dayStats)
+	} else {
+		err = lakeio.WritePartition(cfg.Tx, TableAnonymous, part, res.Anonymous, dayStats, eventsWriteOpts...)
+	}
+	if err != nil {
 		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
 	}
 	for _, w := range []struct {
@@ -368,7 +404,6 @@ func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBa
 		b     arrow.RecordBatch
 		opts  []parquetio.WriterOption
 	}{
-		{TableAnonymous, res.Anonymous, eventsWriteOpts},
 		{TableSessionParts, res.SessionParts, nil},
 		{TableLevelHistory, res.LevelHistory, nil},
 	} {

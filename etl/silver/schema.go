@@ -62,12 +62,16 @@ var BronzeSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // EventColumns are the columns of silver/events and
-// silver/anonymous_events, in order: the bronze event columns minus the
-// per-user descriptive attributes (location, user_agent, names, gender,
-// registration: they live in silver/level_history and gold/dim_user) and
-// minus ingest_run_id; source_file and line_number keep the lineage to bronze.
-var EventColumns = []string{ColTS, ColUserID, ColSessionID, ColPage, ColAuth, ColMethod, ColStatus, ColLevel,
-	ColItemInSession, ColArtist, ColSong, ColLength, ColSourceFile, ColLineNumber}
+// silver/anonymous_events, in order: all of bronze's, lineage included
+// (source_file, line_number, ingest_run_id), so a day with nothing to
+// remove keeps bronze's file as it is.
+var EventColumns = func() []string {
+	var out []string
+	for _, f := range BronzeSchema.Fields() {
+		out = append(out, f.Name)
+	}
+	return out
+}()
 
 // SortedColumns are the columns of DayResult.Events: what sessions, the
 // level history and gold's fact_user_day read, in user order.

@@ -47,6 +47,13 @@ const (
 	Models           = "models"
 )
 
+// AnonymousSuffix ends the name of a bronze/events file holding logged-out
+// rows (empty user_id). Bronze writes each flush of a day as
+// part-<run>-<n>.parquet (the rows of known users) and
+// part-<run>-<n>-anon.parquet, both in (ts, source_file, line_number)
+// order, so silver can take the users' file as it is.
+const AnonymousSuffix = "-anon.parquet"
+
 // Partition keys of the standard layout.
 const (
 	KeyDate = "dt"

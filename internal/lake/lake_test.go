@@ -304,3 +304,74 @@ func TestRemoveEmptyAndUnstage(t *testing.T) {
 		t.Errorf("quarantine partitions = %v, want none", q)
 	}
 }
+
+// TestLinkStagedAndCommitted: Link publishes an existing file of the lake
+// under another table without copying it, with the source's rows, bytes
+// and hash and the table's owner; the link outlives the source's removal.
+func TestLinkStagedAndCommitted(t *testing.T) {
+	l := New(t.TempDir())
+	if err := publish(t, l, "r1", "committed bytes", "dt=2024-01-01").Commit(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := l.ReadManifest(BronzeEvents, "dt=2024-01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := l.Begin("r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.SetOwner(Silver("events"), "silver-owner")
+	src := filepath.Join(l.PartitionDir(BronzeEvents, "dt=2024-01-01"), m.Files[0].Name)
+	if err := tx.Link(Silver("events"), "dt=2024-01-01", "part-0.parquet", src, m.Files[0]); err != nil {
+		t.Fatal(err)
+	}
+	f, err := tx.Create(BronzeEvents, "dt=2024-01-02", "part-r2.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("staged bytes"))
+	f.SetRows(3)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir, staged, ok := tx.StagedEntries(BronzeEvents, "dt=2024-01-02")
+	if !ok || len(staged) != 1 {
+		t.Fatalf("StagedEntries = %v %v", staged, ok)
+	}
+	if err := tx.Link(Silver("events"), "dt=2024-01-02", "part-0.parquet", filepath.Join(dir, staged[0].Name), staged[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Link(Silver("events"), "dt=2024-01-02", "x.parquet", filepath.Join(dir, "missing.parquet"), staged[0]); err == nil {
+		t.Error("Link of a missing file succeeded")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		part, content string
+		src           FileEntry
+	}{{"dt=2024-01-01", "committed bytesdt=2024-01-01", m.Files[0]}, {"dt=2024-01-02", "staged bytes", staged[0]}} {
+		got, err := l.ReadManifest(Silver("events"), c.part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := got.Files[0]
+		if len(got.Files) != 1 || e.Name != "part-0.parquet" || e.RunID != "silver-owner" || e.SHA256 != c.src.SHA256 ||
+			e.Bytes != c.src.Bytes || e.Rows != c.src.Rows {
+			t.Errorf("%s: manifest files %+v, source %+v", c.part, got.Files, c.src)
+		}
+		b, err := os.ReadFile(filepath.Join(l.PartitionDir(Silver("events"), c.part), "part-0.parquet"))
+		if err != nil || string(b) != c.content {
+			t.Errorf("%s: linked file %q, %v", c.part, b, err)
+		}
+	}
+	// Replacing the source partition leaves the link's bytes in place.
+	if err := publish(t, l, "r3", "other bytes", "dt=2024-01-01").Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(l.PartitionDir(Silver("events"), "dt=2024-01-01"), "part-0.parquet"))
+	if err != nil || string(b) != "committed bytesdt=2024-01-01" {
+		t.Errorf("after the source was replaced: %q, %v", b, err)
+	}
+}

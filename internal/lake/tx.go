@@ -327,14 +327,8 @@ func (s *StagedFile) Close() error {
 		return fmt.Errorf("lake: %w", err)
 	}
 	s.t.mu.Lock()
-	owner := s.t.owners[s.p.table]
-	if owner == "" {
-		owner = s.t.Owner
-	}
-	if owner == "" {
-		owner = s.t.runID
-	}
-	s.p.files = append(s.p.files, FileEntry{Name: s.name, Rows: s.rows, Bytes: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), RunID: owner})
+	s.p.files = append(s.p.files, FileEntry{Name: s.name, Rows: s.rows, Bytes: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)),
+		RunID: s.t.ownerLocked(s.p.table)})
 	s.t.mu.Unlock()
 	return nil
 }
@@ -357,6 +351,40 @@ func (t *Tx) Keep(table, partition string, e FileEntry) error {
 	p.files = append(p.files, e)
 	t.mu.Unlock()
 	return nil
+}
+
+// Link adds the data file src (a file of this lake, staged or committed,
+// described by e) to a staged partition under name, as a hard link: no
+// copy, and the manifest entry keeps e's rows, bytes and hash. The entry
+// gets the table's owner, as Create's files do. Files are never modified
+// in place, so the two names stay the same bytes.
+func (t *Tx) Link(table, partition, name, src string, e FileEntry) error {
+	if err := checkName("file", name); err != nil {
+		return err
+	}
+	p, err := t.part(table, partition)
+	if err != nil {
+		return err
+	}
+	if err := os.Link(src, filepath.Join(t.stagedDir(table, partition), name)); err != nil {
+		return fmt.Errorf("lake: link: %w", err)
+	}
+	t.mu.Lock()
+	e.Name, e.RunID = name, t.ownerLocked(table)
+	p.files = append(p.files, e)
+	t.mu.Unlock()
+	return nil
+}
+
+// ownerLocked is the run id that the files of table are tagged with.
+func (t *Tx) ownerLocked(table string) string {
+	if o := t.owners[table]; o != "" {
+		return o
+	}
+	if t.Owner != "" {
+		return t.Owner
+	}
+	return t.runID
 }
 
 // SetManifest sets the manifest fields of a staged partition; Commit fills
@@ -451,6 +479,21 @@ func (t *Tx) StagedFiles(table, partition string) (paths []string, rows int64, o
 	}
 	slices.Sort(paths)
 	return paths, rows, true
+}
+
+// StagedEntries returns the staging directory and the manifest entries of
+// a staged partition's data files (sorted by name); ok is false when the
+// partition is not staged.
+func (t *Tx) StagedEntries(table, partition string) (dir string, files []FileEntry, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[table+"\x00"+partition]
+	if p == nil {
+		return "", nil, false
+	}
+	files = slices.Clone(p.files)
+	slices.SortFunc(files, func(a, b FileEntry) int { return strings.Compare(a.Name, b.Name) })
+	return t.stagedDir(table, partition), files, true
 }
 
 // Discard drops a staged partition (files and manifest) from the
