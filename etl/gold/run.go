@@ -383,7 +383,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 					// the events in the user order gold reads, as in etl.
 					res, err := silver.ProcessDay(ctx, cfg.Mem, d, ev, silver.Options{})
 					if err != nil {
-						return err
+						return fmt.Errorf("silver/events %s: %w (silver written by an older churnctl has fewer columns: rebuild it with `churnctl etl silver`)", part, err)
 					}
 					defer res.Release()
 					lh, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableLevelHistory, part, nil)

@@ -332,7 +332,23 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 			first = false
 		}
 	}
-	qualityCounts(es, res.EventRows, dayStart, st)
+	if dupU == 0 {
+		// The user rows are the input rows of non-anonymous users: count
+		// them in input order (sequential reads).
+		for b, e := range es {
+			nulls := e.hasNullRequired()
+			for i := 0; i < e.n; i++ {
+				if !anon[rowRank[int(offs[b])+i]] {
+					e.qualityCount(i, nulls, dayStart, st)
+				}
+			}
+		}
+	} else {
+		for _, ref := range res.EventRows {
+			e := es[ref.Batch]
+			e.qualityCount(int(ref.Row), true, dayStart, st)
+		}
+	}
 
 	cols := make([]int, len(EventColumns))
 	for j, c := range EventColumns {
@@ -466,37 +482,45 @@ func compareContent(a *events, i int, b *events, j int) int {
 	return cmpNullable[float64](a.length, i, b.length, j)
 }
 
-// qualityCounts counts the check failures over the rows refs of es.
-func qualityCounts(es []*events, refs []parquetio.RowRef, dayStart int64, st *DayStats) {
-	for _, ref := range refs {
-		e, r := es[ref.Batch], int(ref.Row)
-		if e.ts.IsNull(r) || e.session.IsNull(r) || e.page.IsNull(r) || e.auth.IsNull(r) || e.method.IsNull(r) ||
-			e.status.IsNull(r) || e.level.IsNull(r) || e.item.IsNull(r) || e.user.IsNull(r) {
-			st.NullRequired++
+// hasNullRequired reports whether a required column of e has a null.
+func (e *events) hasNullRequired() bool {
+	for _, a := range []arrow.Array{e.ts, e.session, e.page, e.auth, e.method, e.status, e.level, e.item, e.user} {
+		if a.NullN() > 0 {
+			return true
 		}
-		if t := int64(e.ts.Value(r)); t < dayStart || t >= dayStart+DayMillis {
-			st.OutsideDay++
-		}
-		switch e.level.Value(r) {
-		case "free", "paid":
-		default:
-			st.BadLevel++
-		}
-		switch e.method.Value(r) {
-		case "GET", "PUT":
-		default:
-			st.BadMethod++
-		}
-		switch e.auth.Value(r) {
-		case "Logged In", "Cancelled", "Logged Out", "Guest":
-		default:
-			st.BadAuth++
-		}
-		switch e.status.Value(r) {
-		case 200, 307, 404:
-		default:
-			st.BadStatus++
-		}
+	}
+	return false
+}
+
+// qualityCount adds row r to the quality counters of st; nulls says
+// whether the required columns may hold nulls.
+func (e *events) qualityCount(r int, nulls bool, dayStart int64, st *DayStats) {
+	if nulls && (e.ts.IsNull(r) || e.session.IsNull(r) || e.page.IsNull(r) || e.auth.IsNull(r) || e.method.IsNull(r) ||
+		e.status.IsNull(r) || e.level.IsNull(r) || e.item.IsNull(r) || e.user.IsNull(r)) {
+		st.NullRequired++
+	}
+	if t := int64(e.ts.Value(r)); t < dayStart || t >= dayStart+DayMillis {
+		st.OutsideDay++
+	}
+	switch e.level.Value(r) {
+	case "free", "paid":
+	default:
+		st.BadLevel++
+	}
+	switch e.method.Value(r) {
+	case "GET", "PUT":
+	default:
+		st.BadMethod++
+	}
+	switch e.auth.Value(r) {
+	case "Logged In", "Cancelled", "Logged Out", "Guest":
+	default:
+		st.BadAuth++
+	}
+	switch e.status.Value(r) {
+	case 200, 307, 404:
+	default:
+		st.BadStatus++
 	}
 }
 
