@@ -109,7 +109,7 @@ func TestChecksTripOnCraftedFixtures(t *testing.T) {
 				if tc.bronze > 0 {
 					bronze = tc.bronze
 				}
-			CheckDay(&rep, DayString(day0), res.Stats, bronze, res.Events.NumRows(), res.Anonymous.NumRows())
+				CheckDay(&rep, DayString(day0), res.Stats, bronze, res.Events.NumRows(), res.Anonymous.NumRows())
 				keys := NewSessionKeys()
 				keys.Add(res.SessionParts)
 				keys.Check(&rep)
