@@ -181,15 +181,6 @@ func hashInputs(inputs []Input) error {
 			blocks = append(blocks, block{i, b * hashBlock, min(hashBlock, in.Size-b*hashBlock)})
 		}
 	}
-	// Hash through a memory map where one can be made (no copy into a
-	// buffer: the decoder maps plain inputs the same way), else with reads.
-	maps := make([]*mapped, len(inputs))
-	for i, in := range inputs {
-		if m, err := mmapFile(in.path); err == nil {
-			maps[i] = m
-			defer m.release()
-		}
-	}
 	work := make(chan block)
 	errs := make([]error, len(inputs))
 	var mu sync.Mutex
@@ -200,15 +191,7 @@ func hashInputs(inputs []Input) error {
 			defer wg.Done()
 			buf := make([]byte, 4<<20)
 			for b := range work {
-				var d [16]byte
-				var err error
-				if m := maps[b.in]; m != nil && b.off+b.n <= int64(len(m.data)) {
-					h := xxh3.New()
-					h.Write(m.data[b.off : b.off+b.n])
-					d = h.Sum128().Bytes()
-				} else {
-					d, err = hashRange(inputs[b.in].path, b.off, b.n, buf)
-				}
+				d, err := hashRange(inputs[b.in].path, b.off, b.n, buf)
 				if err != nil {
 					mu.Lock()
 					errs[b.in] = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, inputs[b.in].Name, err)
