@@ -100,11 +100,11 @@ type DayResult struct {
 	// with an empty user_id: a bronze file holding just those rows, in
 	// bronze order, is then the silver file.
 	UsersExact, AnonExact bool
-
-	es []*events // bound Input, for FileRows
 	// Report receives the day's checks (the run's report, or the day's own
 	// when the day was processed early and may be processed again).
 	Report *quality.Report
+
+	es []*events // bound Input, for FileRows
 }
 
 // FileRows returns EventRows in bronze order (ts, source_file,
