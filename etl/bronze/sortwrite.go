@@ -63,19 +63,15 @@ func isSorted(keys []keyCols, recs []arrow.RecordBatch) bool {
 // written as they are.
 func sortedRefs(recs []arrow.RecordBatch) (users, anon []parquetio.RowRef, ok bool) {
 	keys := make([]keyCols, len(recs))
+	uids := make([]*array.String, len(recs))
 	var total int
 	hasAnon := false
 	for i, r := range recs {
 		keys[i] = keysOf(r)
+		uids[i] = r.Column(cUserID).(*array.String)
 		total += int(r.NumRows())
-		if !hasAnon {
-			uid := r.Column(cUserID).(*array.String)
-			for j := range uid.Len() {
-				if uid.ValueLen(j) == 0 {
-					hasAnon = true
-					break
-				}
-			}
+		for j := 0; !hasAnon && j < uids[i].Len(); j++ {
+			hasAnon = uids[i].ValueLen(j) == 0
 		}
 	}
 	sorted := isSorted(keys, recs)
@@ -92,10 +88,6 @@ func sortedRefs(recs []arrow.RecordBatch) (users, anon []parquetio.RowRef, ok bo
 		slices.SortFunc(refs, func(x, y parquetio.RowRef) int {
 			return compareRows(&keys[x.Batch], int(x.Row), &keys[y.Batch], int(y.Row))
 		})
-	}
-	uids := make([]*array.String, len(recs))
-	for i, r := range recs {
-		uids[i] = r.Column(cUserID).(*array.String)
 	}
 	users = make([]parquetio.RowRef, 0, total)
 	for _, ref := range refs {

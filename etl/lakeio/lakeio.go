@@ -233,26 +233,28 @@ func WritePartitionRows(tx *lake.Tx, table, partition string, schema *arrow.Sche
 // the bytes a WritePartition of the same rows would spend time encoding
 // again. stats go into the manifest.
 func LinkPartition(tx *lake.Tx, table, partition, src string, e lake.FileEntry, stats map[string]int64) error {
-	if _, err := tx.Stage(table, partition); err != nil {
+	if err := stage(tx, table, partition, stats); err != nil {
 		return err
-	}
-	if stats != nil {
-		if err := tx.SetManifest(table, partition, lake.Manifest{Stats: stats}); err != nil {
-			return err
-		}
 	}
 	return tx.Link(table, partition, "part-0.parquet", src, e)
 }
 
-func writePartition(tx *lake.Tx, table, partition string, schema *arrow.Schema, rows int64, stats map[string]int64,
-	write func(*parquetio.Writer) error, opts ...parquetio.WriterOption) error {
+// stage stages a partition (so that publishing replaces what was there)
+// with stats in its manifest.
+func stage(tx *lake.Tx, table, partition string, stats map[string]int64) error {
 	if _, err := tx.Stage(table, partition); err != nil {
 		return err
 	}
 	if stats != nil {
-		if err := tx.SetManifest(table, partition, lake.Manifest{Stats: stats}); err != nil {
-			return err
-		}
+		return tx.SetManifest(table, partition, lake.Manifest{Stats: stats})
+	}
+	return nil
+}
+
+func writePartition(tx *lake.Tx, table, partition string, schema *arrow.Schema, rows int64, stats map[string]int64,
+	write func(*parquetio.Writer) error, opts ...parquetio.WriterOption) error {
+	if err := stage(tx, table, partition, stats); err != nil {
+		return err
 	}
 	f, err := tx.Create(table, partition, "part-0.parquet")
 	if err != nil {

@@ -338,21 +338,7 @@ func (s *StagedFile) Close() error {
 // Keep carries a file of the committed partition over into the staged one
 // (hard link, no copy), with its existing manifest entry.
 func (t *Tx) Keep(table, partition string, e FileEntry) error {
-	if err := checkName("file", e.Name); err != nil {
-		return err
-	}
-	p, err := t.part(table, partition)
-	if err != nil {
-		return err
-	}
-	src := filepath.Join(t.l.PartitionDir(table, partition), e.Name)
-	if err := os.Link(src, filepath.Join(t.stagedDir(table, partition), e.Name)); err != nil {
-		return fmt.Errorf("lake: keep: %w", err)
-	}
-	t.mu.Lock()
-	p.files = append(p.files, e)
-	t.mu.Unlock()
-	return nil
+	return t.link(table, partition, filepath.Join(t.l.PartitionDir(table, partition), e.Name), e, "keep")
 }
 
 // Link adds the data file src (a file of this lake, staged or committed,
@@ -361,18 +347,26 @@ func (t *Tx) Keep(table, partition string, e FileEntry) error {
 // gets the table's owner, as Create's files do. Files are never modified
 // in place, so the two names stay the same bytes.
 func (t *Tx) Link(table, partition, name, src string, e FileEntry) error {
-	if err := checkName("file", name); err != nil {
+	t.mu.Lock()
+	e.Name, e.RunID = name, t.ownerLocked(table)
+	t.mu.Unlock()
+	return t.link(table, partition, src, e, "link")
+}
+
+// link hard-links src into a staged partition as e.Name and adds e to the
+// partition's files.
+func (t *Tx) link(table, partition, src string, e FileEntry, op string) error {
+	if err := checkName("file", e.Name); err != nil {
 		return err
 	}
 	p, err := t.part(table, partition)
 	if err != nil {
 		return err
 	}
-	if err := os.Link(src, filepath.Join(t.stagedDir(table, partition), name)); err != nil {
-		return fmt.Errorf("lake: link: %w", err)
+	if err := os.Link(src, filepath.Join(t.stagedDir(table, partition), e.Name)); err != nil {
+		return fmt.Errorf("lake: %s: %w", op, err)
 	}
 	t.mu.Lock()
-	e.Name, e.RunID = name, t.ownerLocked(table)
 	p.files = append(p.files, e)
 	t.mu.Unlock()
 	return nil
