@@ -87,19 +87,37 @@ type decoder struct {
 	pos     int
 	scratch []byte
 	err     decodeError
+	// high ORs the bytes special scanned: a byte >= 0x80 anywhere in it
+	// means the line has non-ASCII text to check as UTF-8.
+	high uint64
 }
 
 // decode parses line into e. On failure it returns false and d.err says why.
+// A line that is not valid UTF-8 fails with RuleInvalidUTF8 whatever else is
+// wrong with it.
+//
+// Checking UTF-8 costs a pass over the line, so it runs only when needed: a
+// parse that succeeds has passed every byte outside string contents through
+// an ASCII-only test (keys, numbers, literals, punctuation, whitespace), and
+// every byte of string contents through special, which ORs them into high.
+// So a line whose high has no top bit set is ASCII, hence valid.
 func (d *decoder) decode(line []byte, e *event) bool {
 	d.line, d.pos = line, 0
 	d.scratch = d.scratch[:0]
 	e.present = 0
 	e.unknown = e.unknown[:0]
 	d.err = decodeError{}
-	if !utf8.Valid(line) {
+	d.high = 0
+	ok := d.parse(e)
+	if (!ok || d.high&msb != 0) && !utf8.Valid(line) {
 		d.err = decodeError{RuleInvalidUTF8, "line is not valid UTF-8"}
 		return false
 	}
+	return ok
+}
+
+// parse is decode without the UTF-8 check.
+func (d *decoder) parse(e *event) bool {
 	d.ws()
 	if !d.eat('{') {
 		return d.malformed("line does not start with '{'")
@@ -354,6 +372,10 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 		if c != '-' && (c < '0' || c > '9') {
 			return d.wrongType(f, "number")
 		}
+		if v, ok := d.decimal(); ok {
+			e.length = v
+			break
+		}
 		start := d.pos
 		if !d.number() {
 			return false
@@ -487,6 +509,53 @@ func (d *decoder) integer(allowFloat bool) (v int64, ok, isNum bool) {
 	return int64(f), true, true
 }
 
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// decimal parses a plain JSON decimal at pos (-?int[.frac], no exponent)
+// of at most 15 digits, the form of every length eventsim writes, and moves
+// past it. Such a number is m / 10^k with m < 2^53 and 10^k exact, so one
+// IEEE division rounds it correctly: the result is strconv.ParseFloat's
+// (Clinger's fast path). ok is false, pos unmoved, for anything else.
+func (d *decoder) decimal() (v float64, ok bool) {
+	b, i := d.line, d.pos
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var m uint64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		m = m*10 + uint64(b[i]-'0')
+		i++
+	}
+	ints := i - start
+	if ints == 0 || (ints > 1 && b[start] == '0') {
+		return 0, false
+	}
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			m = m*10 + uint64(b[i]-'0')
+			i++
+		}
+		if frac = i - j; frac == 0 {
+			return 0, false
+		}
+	}
+	if ints+frac > 15 || (i < len(b) && (b[i] == 'e' || b[i] == 'E')) {
+		return 0, false
+	}
+	v = float64(m) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	d.pos = i
+	return v, true
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1
@@ -546,30 +615,36 @@ const (
 )
 
 // special returns the index of the first byte at or after i that is '"',
-// '\\' or a control character (< 0x20), or len(b).
-func special(b []byte, i int) int {
+// '\\' or a control character (< 0x20), or len(b); and the OR of the bytes
+// it read (at least b[i:index], packed in 64-bit words) for the ASCII test.
+func special(b []byte, i int) (int, uint64) {
+	var acc uint64
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
+		acc |= x
 		q := x ^ (lsb * '"')
 		s := x ^ (lsb * '\\')
 		m := ((q - lsb) &^ q) | ((s - lsb) &^ s) | ((x - lsb*0x20) &^ x)
 		if m &= msb; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+			return i + bits.TrailingZeros64(m)/8, acc
 		}
 	}
 	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
+		c := b[i]
+		acc |= uint64(c)
+		if c == '"' || c == '\\' || c < 0x20 {
+			return i, acc
 		}
 	}
-	return len(b)
+	return len(b), acc
 }
 
 // str parses a JSON string at pos ('"'), returning its unescaped bytes
 // (aliasing the line when there are no escapes, else the scratch buffer).
 func (d *decoder) str() ([]byte, bool) {
 	start := d.pos + 1
-	i := special(d.line, start)
+	i, acc := special(d.line, start)
+	d.high |= acc
 	if i < len(d.line) && d.line[i] == '"' {
 		d.pos = i + 1
 		return d.line[start:i], true
@@ -635,7 +710,8 @@ func (d *decoder) str() ([]byte, bool) {
 				return nil, d.malformed("invalid escape")
 			}
 		default:
-			j := special(d.line, i)
+			j, acc := special(d.line, i)
+			d.high |= acc
 			d.scratch = append(d.scratch, d.line[i:j]...)
 			i = j
 		}

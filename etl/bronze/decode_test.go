@@ -1,6 +1,9 @@
 package bronze
 
 import (
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -23,6 +26,19 @@ func TestDecodeValid(t *testing.T) {
 			}
 			if !e.has(fRegistration) || e.registration != 1517747745754 || e.has(fArtist) || e.has(fLength) {
 				t.Errorf("registration %v %d, artist %v, length %v", e.has(fRegistration), e.registration, e.has(fArtist), e.has(fLength))
+			}
+		}},
+		{"non-ASCII text", strings.Replace(strings.Replace(goodLine, `"Boyd"`, `"Bj\u00f6rk \"Bj\u00f6rk\""`, 1), `"Piper"`, `"Zoë Ørsted 東京"`, 1), func(t *testing.T, e *event) {
+			if got := string(e.str[fLastName]); got != `Björk "Björk"` {
+				t.Errorf("lastName = %q", got)
+			}
+			if got := string(e.str[fFirstName]); got != "Zoë Ørsted 東京" {
+				t.Errorf("firstName = %q", got)
+			}
+		}},
+		{"length forms", strings.Replace(goodLine, `"length":null`, `"length":2.5e2`, 1), func(t *testing.T, e *event) {
+			if e.length != 250 {
+				t.Errorf("length = %v, want 250", e.length)
 			}
 		}},
 		{"userId number", strings.Replace(goodLine, `"userId":"159"`, `"userId":159`, 1), func(t *testing.T, e *event) {
@@ -113,6 +129,15 @@ func TestDecodeInvalid(t *testing.T) {
 		{"ts negative", strings.Replace(goodLine, `1538352820116`, `-1538352820116`, 1), RuleTSOutOfRange},
 		{"ts far future", strings.Replace(goodLine, `1538352820116`, `7845630415055`, 1), RuleTSOutOfRange},
 		{"invalid utf8", strings.Replace(goodLine, `"Boyd"`, "\"Bo\xff\xfeyd\"", 1), RuleInvalidUTF8},
+		// UTF-8 is checked only when a scanned string had a high byte, or
+		// when the parse fails: these put the bad bytes everywhere else.
+		{"invalid utf8 after escape", strings.Replace(goodLine, `"Boyd"`, "\"B\\\"o\xffyd\"", 1), RuleInvalidUTF8},
+		{"invalid utf8 at string end", strings.Replace(goodLine, `"Boyd"`, "\"Boyd\xc3\"", 1), RuleInvalidUTF8},
+		{"invalid utf8 in unknown key", strings.Replace(goodLine, `"ts":`, "\"z\xff\":1,\"ts\":", 1), RuleInvalidUTF8},
+		{"invalid utf8 in unknown value", strings.Replace(goodLine, `"ts":`, "\"zip\":[\"\xff\"],\"ts\":", 1), RuleInvalidUTF8},
+		{"invalid utf8 outside strings", strings.Replace(goodLine, `"status":200`, "\"status\":200\xff", 1), RuleInvalidUTF8},
+		{"invalid utf8 and malformed", strings.Replace(goodLine, `"Boyd"`, "\"Bo\xff", 1), RuleInvalidUTF8},
+		{"invalid utf8 and missing field", strings.Replace(strings.Replace(goodLine, `"page":"Home",`, ``, 1), `"Boyd"`, "\"Bo\xffyd\"", 1), RuleInvalidUTF8},
 		{"negative length", strings.Replace(goodLine, `"length":null`, `"length":-218.48`, 1), RuleNegativeLength},
 	}
 	for _, tt := range tests {
@@ -129,6 +154,67 @@ func TestDecodeInvalid(t *testing.T) {
 	}
 }
 
+// TestDecimal checks the fast decimal path against strconv.ParseFloat and
+// that it declines what it cannot do exactly (the caller then parses the
+// number the general way).
+func TestDecimal(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	cases := []string{"0", "-0", "0.0", "-0.0", "1", "277.89016", "0.000001", "999999999999999", "99999999999999.9",
+		"1.000000000000001", "0.1", "0.3", "2.675", "9007199254740993", "1e5", "1.5E3", "01.5", "1.", ".5", "-", "1.2.3",
+		"123456789012345.6", "3.4028235e38"}
+	for range 200000 {
+		ints := r.IntN(8)
+		frac := r.IntN(10)
+		s := strconv.FormatUint(r.Uint64N(pow10u(ints+1)), 10)
+		if frac > 0 {
+			f := strconv.FormatUint(r.Uint64N(pow10u(frac)), 10)
+			s += "." + strings.Repeat("0", frac-len(f)) + f
+		}
+		if r.IntN(4) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	fast := 0
+	for _, c := range cases {
+		d := decoder{line: []byte(c + ",")}
+		v, ok := d.decimal()
+		if !ok {
+			if d.pos != 0 {
+				t.Fatalf("decimal(%q) declined but moved to %d", c, d.pos)
+			}
+			continue
+		}
+		fast++
+		// The general path: number() delimits the token, ParseFloat reads it.
+		g := decoder{line: d.line}
+		if !g.number() || g.pos != d.pos {
+			t.Fatalf("decimal(%q) stopped at %d, number() at %d", c, d.pos, g.pos)
+		}
+		want, err := strconv.ParseFloat(c[:g.pos], 64)
+		if err != nil || math.Float64bits(v) != math.Float64bits(want) {
+			t.Fatalf("decimal(%q) = %v (%#x), ParseFloat = %v (%#x), %v", c, v, math.Float64bits(v), want, math.Float64bits(want), err)
+		}
+	}
+	if fast < len(cases)*9/10 {
+		t.Fatalf("fast path took only %d of %d numbers", fast, len(cases))
+	}
+	for _, c := range []string{"1e5", "01.5", "1.", ".5", "-", "9007199254740993", "1.000000000000001", "123456789012345.6"} {
+		d := decoder{line: []byte(c)}
+		if _, ok := d.decimal(); ok {
+			t.Errorf("decimal(%q) took a number it cannot parse exactly or that is not plain JSON", c)
+		}
+	}
+}
+
+func pow10u(n int) uint64 {
+	p := uint64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
 func TestSpecial(t *testing.T) {
 	for _, s := range []string{"", "abc", "abcdefgh\"", "0123456789abcdef\\", "é\x01", strings.Repeat("x", 17) + `"`, "\x7f\x80\xff\"", " !#"} {
 		want := len(s)
@@ -138,8 +224,16 @@ func TestSpecial(t *testing.T) {
 				break
 			}
 		}
-		if got := special([]byte(s), 0); got != want {
+		got, acc := special([]byte(s), 0)
+		if got != want {
 			t.Errorf("special(%q) = %d, want %d", s, got, want)
+		}
+		var or uint64
+		for _, c := range []byte(s[:got]) {
+			or |= uint64(c)
+		}
+		if high := or&0x80 != 0; high && acc&msb == 0 {
+			t.Errorf("special(%q): scanned bytes have a high bit, acc %#x does not", s, acc)
 		}
 	}
 }
@@ -151,6 +245,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"ts":1538352820116,"userId":1,"sessionId":1,"page":"a","auth":"b","method":"c","status":1,"level":"d","itemInSession":0,"zip":[{}]}`))
 	f.Add([]byte(`{"ts":1.5e12}`))
 	f.Add([]byte(`{"a":"\ud800"}`))
+	f.Add([]byte(strings.Replace(goodLine, `"Boyd"`, "\"B\\\"o\xffyd\"", 1)))
+	f.Add([]byte(strings.Replace(goodLine, `"length":null`, `"length":12.25`, 1)))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var d decoder
 		var e event
@@ -158,7 +254,13 @@ func FuzzDecode(f *testing.F) {
 			if d.err.rule == "" {
 				t.Fatalf("rejected without a rule: %q", line)
 			}
+			if (d.err.rule == RuleInvalidUTF8) == utf8.Valid(line) {
+				t.Fatalf("rejected as %s, utf8.Valid %v: %q", d.err.rule, utf8.Valid(line), line)
+			}
 			return
+		}
+		if !utf8.Valid(line) {
+			t.Fatalf("accepted a line that is not UTF-8: %q", line)
 		}
 		if e.present&requiredMask != requiredMask {
 			t.Fatalf("accepted with missing fields: %q", line)
