@@ -124,6 +124,22 @@ func BenchmarkWriteParquet(b *testing.B) {
 		{"dict-lowcard", []parquetio.WriterOption{parquetio.WithDictionary("user_id", "page", "auth", "method", "level", "gender", "location", "user_agent", "source_file", "ingest_run_id"), parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...), parquetio.WithCompression(parquetio.Snappy{})}},
 		{"no-dict", []parquetio.WriterOption{parquetio.WithoutBounds(eventNoBounds...), parquetio.WithDeltaEncoding(eventDeltaColumns...), parquetio.WithCompression(parquetio.Snappy{})}},
 	}
+	b.Run("current-sorted", func(b *testing.B) {
+		// bronze's path for a day with logged-out rows: the users' rows
+		// by reference, in (ts, source_file, line) order.
+		users, _, ok := sortedRefs(recs)
+		if !ok {
+			b.Skip("no logged-out rows in the input: no reference path")
+		}
+		b.SetBytes(int64(len(data)))
+		defer reportCPU(b, cpuTime(), len(data))
+		for b.Loop() {
+			var n countWriter
+			if _, err := writeRows(&n, recs, users, false, eventWriteOpts...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
