@@ -90,6 +90,11 @@ type decoder struct {
 	// high ORs the bytes special scanned: a byte >= 0x80 anywhere in it
 	// means the line has non-ASCII text to check as UTF-8.
 	high uint64
+	// follow[f] is the key that followed key f on the last line
+	// (follow[numFields]: the first key; numFields: none), set from
+	// followCanonical on first use (ready).
+	follow [numFields + 1]int8
+	ready  bool
 }
 
 // decode parses line into e. On failure it returns false and d.err says why.
@@ -108,6 +113,9 @@ func (d *decoder) decode(line []byte, e *event) bool {
 	e.unknown = e.unknown[:0]
 	d.err = decodeError{}
 	d.high = 0
+	if !d.ready {
+		d.follow, d.ready = followCanonical, true
+	}
 	ok := d.parse(e)
 	if (!ok || d.high&msb != 0) && !utf8.Valid(line) {
 		d.err = decodeError{RuleInvalidUTF8, "line is not valid UTF-8"}
@@ -126,18 +134,21 @@ func (d *decoder) parse(e *event) bool {
 	if d.peek() == '}' {
 		d.pos++
 	} else {
-		next := 0 // the key expected next in the canonical order
+		// Fast path: lines of one file list their keys in one order (the
+		// generator's canonical order, Sparkify's alphabetical one), so the
+		// key after key f is expected to be the one that followed f on the
+		// previous line (d.follow), checked with two word compares.
+		prev := numFields // the key before the first
 		for {
-			d.ws()
-			if d.peek() != '"' {
-				return d.malformed("expected a key")
+			if d.pos >= len(d.line) || d.line[d.pos] != '"' {
+				d.ws()
+				if d.peek() != '"' {
+					return d.malformed("expected a key")
+				}
 			}
-			// Fast path: the key that usually comes next, with its colon.
-			if next < numFields && len(d.line)-d.pos >= len(keyTokens[next]) &&
-				string(d.line[d.pos:d.pos+len(keyTokens[next])]) == keyTokens[next] {
-				d.pos += len(keyTokens[next])
-				f := next
-				next++
+			f := int(d.follow[prev])
+			if d.isToken(f) {
+				d.pos += len(keyTokens[f])
 				if !d.field(f, nil, e) {
 					return false
 				}
@@ -151,16 +162,22 @@ func (d *decoder) parse(e *event) bool {
 					return d.malformed("expected ':' after key")
 				}
 				d.ws()
-				f := lookupKey(key)
-				if f >= 0 {
-					next = f + 1
-				}
+				f = lookupKey(key)
 				if !d.field(f, key, e) {
 					return false
 				}
 			}
-			d.ws()
-			c := d.peek()
+			if f >= 0 {
+				d.follow[prev] = int8(f)
+				prev = f
+			}
+			var c byte
+			if d.pos < len(d.line) && (d.line[d.pos] == ',' || d.line[d.pos] == '}') {
+				c = d.line[d.pos]
+			} else {
+				d.ws()
+				c = d.peek()
+			}
 			d.pos++
 			if c == ',' {
 				continue
@@ -319,6 +336,51 @@ var keyTokens = func() (t [numFields]string) {
 	}
 	return t
 }()
+
+// tokenWords holds each key token (at most 16 bytes) as two little-endian
+// words and the masks of its bytes, for isToken.
+var tokenWords = func() (w [numFields][4]uint64) {
+	for i, tok := range keyTokens {
+		if len(tok) > 16 {
+			panic("bronze: key token longer than 16 bytes: " + tok)
+		}
+		var b [16]byte
+		copy(b[:], tok)
+		for j := range 2 {
+			w[i][j] = binary.LittleEndian.Uint64(b[8*j:])
+			n := min(max(len(tok)-8*j, 0), 8)
+			if n == 8 {
+				w[i][2+j] = ^uint64(0)
+			} else {
+				w[i][2+j] = 1<<(8*n) - 1
+			}
+		}
+	}
+	return w
+}()
+
+// followCanonical is the initial d.follow: the canonical key order.
+var followCanonical = func() (f [numFields + 1]int8) {
+	for i := range numFields {
+		f[i] = int8(i + 1)
+	}
+	f[numFields] = 0
+	return f
+}()
+
+// isToken reports whether the line continues with keyTokens[f] (f may be
+// numFields: no key expected).
+func (d *decoder) isToken(f int) bool {
+	if f >= numFields {
+		return false
+	}
+	if rest := d.line[d.pos:]; len(rest) >= 16 {
+		w := &tokenWords[f]
+		return binary.LittleEndian.Uint64(rest)&w[2] == w[0] && binary.LittleEndian.Uint64(rest[8:])&w[3] == w[1]
+	}
+	tok := keyTokens[f]
+	return len(d.line)-d.pos >= len(tok) && string(d.line[d.pos:d.pos+len(tok)]) == tok
+}
 
 // field parses the value of field f (-1: unknown key) into e.
 func (d *decoder) field(f int, key []byte, e *event) bool {

@@ -3,6 +3,7 @@ package bronze
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,4 +278,105 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeKeyOrders decodes one event written with its keys in many
+// orders, on one decoder (whose fast path learns the order of the previous
+// line), and checks every order gives the same event as the canonical one.
+func TestDecodeKeyOrders(t *testing.T) {
+	type kv struct{ k, v string }
+	var pairs []kv
+	{
+		var d decoder
+		var e event
+		if !d.decode([]byte(goodLine), &e) {
+			t.Fatal(d.err)
+		}
+		body := goodLine[1 : len(goodLine)-1]
+		for _, k := range jsonKeys {
+			i := strings.Index(body, `"`+k+`":`)
+			rest := body[i+len(k)+3:]
+			end := len(rest)
+			for _, k2 := range jsonKeys {
+				if j := strings.Index(rest, `,"`+k2+`":`); j >= 0 && j < end {
+					end = j
+				}
+			}
+			pairs = append(pairs, kv{k, rest[:end]})
+		}
+	}
+	render := func(p []kv, sep, colon string, extra bool) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i, x := range p {
+			if i > 0 {
+				b.WriteString("," + sep)
+			}
+			if extra && i == len(p)/2 {
+				b.WriteString(`"zip":"95811",` + sep)
+			}
+			b.WriteString(`"` + x.k + `"` + colon + x.v)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	want := func() event {
+		var d decoder
+		var e event
+		if !d.decode([]byte(render(pairs, "", ":", false)), &e) {
+			t.Fatal(d.err)
+		}
+		return e
+	}()
+	same := func(a, b event) bool {
+		if a.ts != b.ts || a.sessionID != b.sessionID || a.registration != b.registration || a.status != b.status ||
+			a.item != b.item || a.length != b.length || a.present != b.present {
+			return false
+		}
+		for f := range numFields {
+			if string(a.str[f]) != string(b.str[f]) {
+				return false
+			}
+		}
+		return true
+	}
+	alpha := slices.Clone(pairs)
+	slices.SortFunc(alpha, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	orders := [][]kv{pairs, alpha, alpha, pairs}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		p := slices.Clone(pairs)
+		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+		orders = append(orders, p, p) // twice: the second time from the learned order
+	}
+	var d decoder
+	for i, p := range orders {
+		for _, form := range []struct {
+			sep, colon string
+			extra      bool
+		}{{"", ":", false}, {" ", " : ", false}, {"", ":", true}, {"\t", ":", true}} {
+			line := render(p, form.sep, form.colon, form.extra)
+			var e event
+			if !d.decode([]byte(line), &e) {
+				t.Fatalf("order %d: %v: %s", i, d.err, line)
+			}
+			if !same(e, want) {
+				t.Fatalf("order %d decoded differently: %s", i, line)
+			}
+			if wantUnknown := 0; form.extra {
+				wantUnknown = 1
+				if len(e.unknown) != wantUnknown || string(e.unknown[0]) != "zip" {
+					t.Fatalf("order %d: unknown keys %q", i, e.unknown)
+				}
+			} else if len(e.unknown) != wantUnknown {
+				t.Fatalf("order %d: unknown keys %q", i, e.unknown)
+			}
+		}
+	}
+	// A repeated key: the last value wins, whatever the fast path expected.
+	dup := strings.Replace(goodLine, `"level":"paid",`, `"level":"paid","level":"free",`, 1)
+	var e event
+	if !d.decode([]byte(dup), &e) || string(e.str[fLevel]) != "free" {
+		t.Fatalf("repeated key: %v, level %q", d.err, e.str[fLevel])
+	}
 }
