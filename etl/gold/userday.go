@@ -4,25 +4,18 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/churnctl/churnctl/etl/silver"
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
 // HashArtist is the artist_sketch hash: FNV-1a 64 of the name's bytes.
-func HashArtist(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
-}
+func HashArtist(s string) uint64 { return silver.HashArtist(s) }
 
 // SketchCount is the number of distinct artists in a sketch.
 func SketchCount(s []byte) int { return len(s) / 8 }
@@ -69,47 +62,16 @@ func appendStr(bld *array.StringBuilder, s string) {
 }
 
 // UserDay aggregates one day of silver events (sorted by user_id, ts,
-// session_id, item_in_session, as silver writes them) into fact_user_day
+// session_id, item_in_session, as silver sorts them) into fact_user_day
 // rows, one per user, in user_id order. dayStart is the day's first
 // millisecond (UTC).
-func UserDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch) (arrow.RecordBatch, error) {
+func UserDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted) (arrow.RecordBatch, error) {
 	return userDay(mem, dayStart, ev, nil)
 }
 
 // userDay is UserDay; it also adds the pages counted in n_other to others
 // (when not nil).
-func userDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch, others map[string]struct{}) (arrow.RecordBatch, error) {
-	user, err := column[*array.String](ev, "user_id")
-	if err != nil {
-		return nil, err
-	}
-	page, err := column[*array.String](ev, "page")
-	if err != nil {
-		return nil, err
-	}
-	level, err := column[*array.String](ev, "level")
-	if err != nil {
-		return nil, err
-	}
-	artist, err := column[*array.String](ev, "artist")
-	if err != nil {
-		return nil, err
-	}
-	ts, err := column[*array.Timestamp](ev, "ts")
-	if err != nil {
-		return nil, err
-	}
-	sess, err := column[*array.Int64](ev, "session_id")
-	if err != nil {
-		return nil, err
-	}
-	length, err := column[*array.Float64](ev, "length")
-	if err != nil {
-		return nil, err
-	}
-	tsv, sidv, lenv := ts.TimestampValues(), sess.Int64Values(), length.Float64Values()
-	n := int(ev.NumRows())
-
+func userDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted, others map[string]struct{}) (arrow.RecordBatch, error) {
 	bld := array.NewRecordBuilder(mem, FactUserDaySchema)
 	defer bld.Release()
 	fUser := bld.Field(0).(*array.StringBuilder)
@@ -131,49 +93,51 @@ func userDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch, others 
 	fLast := bld.Field(base + 7).(*array.TimestampBuilder)
 	dt := arrow.Date32(dayStart / 86_400_000)
 
+	// The page column of each page code; the codes counted in n_other.
+	pageOf := make([]int, len(ev.Pages))
+	for c, p := range ev.Pages {
+		pageOf[c] = pageIndex(p)
+	}
+	paidCode := int32(slices.Index(ev.Levels, "paid")) // -1: none
+	other := make([]bool, len(ev.Pages))
+	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
+
 	var counts [pageOther + 1]int64
 	sids := make([]int64, 0, 16)
 	hashes := make([]uint64, 0, 256)
 	sketch := make([]byte, 0, 2048)
-	prevUser := ""
-	for start := 0; start < n; {
-		u := user.Value(start)
-		if start > 0 && u < prevUser {
-			return nil, fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, prevUser)
+	for ui, u := range ev.Users {
+		if ui > 0 && u <= ev.Users[ui-1] {
+			return nil, fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
 		}
-		prevUser = u
-		end := start + 1
-		for end < n && user.Value(end) == u {
-			end++
-		}
+		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
 		counts = [pageOther + 1]int64{}
 		sids, hashes = sids[:0], hashes[:0]
 		var listen float64
 		var paid int64
-		first, last := int64(tsv[start]), int64(tsv[start])
+		first, last := tsv[start], tsv[start]
 		for r := start; r < end; r++ {
-			p := pageIndex(page.Value(r))
+			c := ev.Page[r]
+			p := pageOf[c]
 			counts[p]++
-			if p == pageOther && others != nil {
-				if _, ok := others[page.Value(r)]; !ok {
-					others[strings.Clone(page.Value(r))] = struct{}{}
-				}
+			if p == pageOther {
+				other[c] = true
 			}
 			if p == 0 {
-				if length.IsValid(r) {
+				if ev.LengthOK[r] {
 					listen += lenv[r]
 				}
-				if artist.IsValid(r) {
-					hashes = append(hashes, HashArtist(artist.Value(r)))
+				if ev.ArtistOK[r] {
+					hashes = append(hashes, ev.ArtistHash[r])
 				}
 			}
-			if level.Value(r) == "paid" {
+			if ev.Level[r] == paidCode {
 				paid++
 			}
 			if s := sidv[r]; !slices.Contains(sids, s) {
 				sids = append(sids, s)
 			}
-			t := int64(tsv[r])
+			t := tsv[r]
 			first, last = min(first, t), max(last, t)
 		}
 		slices.Sort(hashes)
@@ -194,10 +158,16 @@ func userDay(mem memory.Allocator, dayStart int64, ev arrow.RecordBatch, others 
 		fDistinct.Append(int64(len(hashes)))
 		fSketch.Append(sketch)
 		fPaid.Append(paid)
-		appendStr(fLevelEnd, level.Value(end-1))
+		appendStr(fLevelEnd, ev.Levels[ev.Level[end-1]])
 		fFirst.Append(arrow.Timestamp(first))
 		fLast.Append(arrow.Timestamp(last))
-		start = end
+	}
+	if others != nil {
+		for c, used := range other {
+			if used {
+				others[ev.Pages[c]] = struct{}{}
+			}
+		}
 	}
 	return bld.NewRecordBatch(), nil
 }

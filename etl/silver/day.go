@@ -81,11 +81,11 @@ func (s *DayStats) Add(o DayStats) {
 // DayResult holds one day's silver tables. Release frees them.
 type DayResult struct {
 	Day int64 // day start, Unix ms
-	// Events holds the SortedColumns of the user events, sorted by user_id,
-	// ts, session_id, item_in_session: what sessions and gold need. The
+	// Events holds the user events sorted by user_id, ts, session_id,
+	// item_in_session, in the compact form sessions and gold read. The
 	// whole rows of silver/events are rows EventRows of Input (no copy);
 	// the file holds them in bronze order (FileRows).
-	Events    arrow.RecordBatch
+	Events    *Sorted
 	Input     []arrow.RecordBatch // the day's bronze batches, EventColumns only
 	EventRows []parquetio.RowRef  // the user events of Input, in Events' order
 	// Anonymous holds the anonymous rows (EventColumns), in bronze order
@@ -104,7 +104,8 @@ type DayResult struct {
 	// when the day was processed early and may be processed again).
 	Report *quality.Report
 
-	es []*events // bound Input, for FileRows
+	es       []*events          // bound Input, for FileRows
+	anonRefs []parquetio.RowRef // the anonymous rows of Input, in bronze order
 }
 
 // FileRows returns EventRows in bronze order (ts, source_file,
@@ -138,7 +139,7 @@ func bronzeOrder(es []*events, refs []parquetio.RowRef) {
 
 // Release releases the batches.
 func (r *DayResult) Release() {
-	for _, b := range append([]arrow.RecordBatch{r.Events, r.Anonymous, r.SessionParts, r.LevelHistory}, r.Input...) {
+	for _, b := range append([]arrow.RecordBatch{r.Anonymous, r.SessionParts, r.LevelHistory}, r.Input...) {
 		if b != nil {
 			b.Release()
 		}
@@ -165,6 +166,33 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 // ProcessDayBatches is ProcessDay over a day given as several batches of
 // one schema (bronze's decode chunks), which are referenced, not copied.
 func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
+	res, err := processDayBatches(ctx, mem, dayStart, ins, opt)
+	if err == nil {
+		if err = res.takeAnonymous(mem); err != nil {
+			res.Release()
+		}
+	}
+	return res, err
+}
+
+// takeAnonymous fills r.Anonymous (processDayBatches leaves it to the
+// caller: a day whose bronze file of logged-out rows becomes silver's as is
+// never needs it).
+func (r *DayResult) takeAnonymous(mem memory.Allocator) error {
+	if r.Anonymous != nil {
+		return nil
+	}
+	cols := make([]int, len(EventColumns))
+	for j := range cols {
+		cols[j] = j
+	}
+	var err error
+	r.Anonymous, err = takeRows(mem, r.Input, cols, r.anonRefs)
+	return err
+}
+
+// processDayBatches is ProcessDayBatches without Anonymous.
+func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
 	if len(ins) == 0 {
 		return nil, fmt.Errorf("silver: no input batch")
 	}
@@ -366,25 +394,13 @@ func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		}
 		res.Input = append(res.Input, array.NewRecordBatch(schema, pc, in.NumRows()))
 	}
-	var err error
-	if res.Events, err = takeRows(mem, ins, columnIndexes(ins[0].Schema(), SortedColumns), res.EventRows); err != nil {
-		res.Release()
-		return nil, err
-	}
-	if res.Anonymous, err = takeRows(mem, ins, cols, anonRefs); err != nil {
-		res.Release()
-		return nil, err
-	}
+	res.Events = buildSorted(es, offs, res.EventRows, userRows, rowRank, names, order)
+	res.anonRefs = anonRefs
 	if err := ctx.Err(); err != nil {
 		res.Release()
 		return nil, err
 	}
-	sorted, err := bindSorted(res.Events)
-	if err != nil {
-		res.Release()
-		return nil, err
-	}
-	res.SessionParts, res.LevelHistory = sorted.sessionize(mem, st, es, res.EventRows)
+	res.SessionParts, res.LevelHistory = res.Events.sessionize(mem, st, es, res.EventRows)
 	return res, nil
 }
 
@@ -536,7 +552,7 @@ type part struct {
 // sessionize builds the day's session parts and level history from the
 // day's user events (sorted by user, ts, session, item); row r of e is row
 // rows[r] of attrs, which has the user attributes.
-func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events, rows []parquetio.RowRef) (arrow.RecordBatch, arrow.RecordBatch) {
+func (e *Sorted) sessionize(mem memory.Allocator, st *DayStats, attrs []*events, rows []parquetio.RowRef) (arrow.RecordBatch, arrow.RecordBatch) {
 	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
 	defer pb.Release()
 	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
@@ -552,15 +568,13 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 	pLI := pb.Field(8).(*array.Int32Builder)
 	pNM := pb.Field(9).(*array.Int64Builder)
 
-	tsv := e.ts.TimestampValues()
-	sidv := e.session.Int64Values()
-	itemv := e.item.Int32Values()
-	lenv := e.length.Float64Values()
+	tsv, sidv, itemv, lenv := e.TS, e.Sess, e.Item, e.Length
+	nextSong := int32(slices.Index(e.Pages, "NextSong")) // -1: none
 	var parts []part
-	emitLevel := func(r int) {
-		appendStr(lb.Field(0).(*array.StringBuilder), e.user.Value(r))
-		lb.Field(1).(*array.TimestampBuilder).Append(e.ts.Value(r))
-		appendStr(lb.Field(2).(*array.StringBuilder), e.level.Value(r))
+	emitLevel := func(u string, r int) {
+		appendStr(lb.Field(0).(*array.StringBuilder), u)
+		lb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.TS[r]))
+		appendStr(lb.Field(2).(*array.StringBuilder), e.Levels[e.Level[r]])
 		a := attrs[rows[r].Batch]
 		r = int(rows[r].Row)
 		if a.reg.IsNull(r) {
@@ -577,18 +591,14 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 			}
 		}
 	}
-	for start := 0; start < e.n; {
-		u := e.user.Value(start)
-		end := start + 1
-		for end < e.n && e.user.Value(end) == u {
-			end++
-		}
+	for ui, u := range e.Users {
+		start, end := int(e.Starts[ui]), int(e.Starts[ui+1])
 		st.Users++
 		parts = parts[:0]
-		prevLevel := ""
+		prevLevel := int32(-1)
 		for r := start; r < end; r++ {
-			if lv := e.level.Value(r); r == start || lv != prevLevel {
-				emitLevel(r)
+			if lv := e.Level[r]; lv != prevLevel {
+				emitLevel(u, r)
 				prevLevel = lv
 			}
 			sid := sidv[r]
@@ -599,7 +609,7 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 					break
 				}
 			}
-			t := int64(tsv[r])
+			t := tsv[r]
 			if p < 0 {
 				parts = append(parts, part{sid: sid, first: t, last: t, firstItem: itemv[r], lastItem: itemv[r], items: 1})
 				p = len(parts) - 1
@@ -612,9 +622,9 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 				}
 				pp.lastItem = itemv[r]
 			}
-			if e.page.Value(r) == "NextSong" {
+			if e.Page[r] == nextSong {
 				parts[p].songs++
-				if !e.length.IsNull(r) {
+				if e.LengthOK[r] {
 					parts[p].listen += lenv[r]
 				}
 			}
@@ -634,7 +644,6 @@ func (e *events) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 			st.NonMonotonic += p.nonMono
 			st.Sessions++
 		}
-		start = end
 	}
 	return pb.NewRecordBatch(), lb.NewRecordBatch()
 }

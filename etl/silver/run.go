@@ -370,7 +370,7 @@ func processDay(ctx context.Context, cfg Config, bronze lakeio.View, d int64) (D
 func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBatch, bronzeRows int64, rep *quality.Report,
 	src *bronzeSource) (DayStats, arrow.RecordBatch, error) {
 	part := lakeio.DayPartition(d)
-	res, err := ProcessDayBatches(ctx, cfg.Mem, d, ins, cfg.Options)
+	res, err := processDayBatches(ctx, cfg.Mem, d, ins, cfg.Options)
 	if err != nil {
 		return DayStats{}, nil, fmt.Errorf("silver: %s: %w", part, err)
 	}
@@ -393,7 +393,7 @@ func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBa
 	}
 	if src != nil && src.anon != nil && res.AnonExact && src.anon.Rows == st.AnonymousRows {
 		err = lakeio.LinkPartition(cfg.Tx, TableAnonymous, part, filepath.Join(src.dir, src.anon.Name), *src.anon, dayStats)
-	} else {
+	} else if err = res.takeAnonymous(cfg.Mem); err == nil {
 		err = lakeio.WritePartition(cfg.Tx, TableAnonymous, part, res.Anonymous, dayStats, eventsWriteOpts...)
 	}
 	if err != nil {
@@ -414,7 +414,7 @@ func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBa
 			return DayStats{}, nil, fmt.Errorf("silver: %w", err)
 		}
 	}
-	CheckDay(rep, DayString(d), st, bronzeRows, int64(len(res.EventRows)), res.Anonymous.NumRows())
+	CheckDay(rep, DayString(d), st, bronzeRows, int64(len(res.EventRows)), st.AnonymousRows)
 	if cfg.Sink != nil {
 		if err := cfg.Sink.Day(ctx, res); err != nil {
 			return DayStats{}, nil, err

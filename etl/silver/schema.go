@@ -73,8 +73,9 @@ var EventColumns = func() []string {
 	return out
 }()
 
-// SortedColumns are the columns of DayResult.Events: what sessions, the
-// level history and gold's fact_user_day read, in user order.
+// SortedColumns are the event columns that sessions, the level history and
+// gold's fact_user_day read, in user order (DayResult.Events holds them as a
+// Sorted).
 var SortedColumns = []string{ColTS, ColUserID, ColSessionID, ColPage, ColLevel, ColItemInSession, ColArtist, ColLength}
 
 // EventsSchema is the schema of silver/events and silver/anonymous_events
