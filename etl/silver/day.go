@@ -325,8 +325,9 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		eb, ib := at(b)
 		return compareContent(ea, ia, eb, ib) == 0
 	}
-	userRows, dupU, confU := dedup(userKeys, same)
-	anonRows, dupA, confA := dedup(anonKeys, same)
+	userKept, dupU, confU := dedup(userKeys, same)
+	anonKept, dupA, confA := dedup(anonKeys, same)
+	userRows, anonRows := rowsOf(userKept), rowsOf(anonKept)
 	st.DuplicatesRemoved = dupU + dupA
 	st.KeyConflicts = confU + confA
 	st.UserRows = int64(len(userRows))
@@ -394,7 +395,7 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		}
 		res.Input = append(res.Input, array.NewRecordBatch(schema, pc, in.NumRows()))
 	}
-	res.Events = buildSorted(es, offs, res.EventRows, userRows, rowRank, names, order)
+	res.Events = buildSorted(es, offs, res.EventRows, userKept, names, order)
 	res.anonRefs = anonRefs
 	if err := ctx.Err(); err != nil {
 		res.Release()
@@ -414,22 +415,31 @@ func columnIndexes(s *arrow.Schema, names []string) []int {
 
 // dedup walks sorted keys and returns the kept row numbers; same reports
 // whether two rows are equal in all event fields.
-func dedup(keys []sortKey, same func(a, b int32) bool) (kept []int32, dups, conflicts int64) {
-	kept = make([]int32, 0, len(keys))
+func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, conflicts int64) {
+	kept = make([]sortKey, 0, len(keys))
 	for i, k := range keys {
 		if i > 0 {
 			p := keys[i-1]
 			if p.rank == k.rank && p.ts == k.ts && p.sid == k.sid && p.item == k.item {
-				if same(kept[len(kept)-1], k.row) {
+				if same(kept[len(kept)-1].row, k.row) {
 					dups++
 					continue
 				}
 				conflicts++
 			}
 		}
-		kept = append(kept, k.row)
+		kept = append(kept, k)
 	}
 	return kept, dups, conflicts
+}
+
+// rowsOf returns the global row numbers of keys.
+func rowsOf(keys []sortKey) []int32 {
+	rows := make([]int32, len(keys))
+	for i, k := range keys {
+		rows[i] = k.row
+	}
+	return rows
 }
 
 func cmpStr(a *array.String, i int, b *array.String, j int) int {

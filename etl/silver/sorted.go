@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -97,12 +95,12 @@ func (in *interner) code(s string) int32 {
 }
 
 // buildSorted builds the Sorted of the user rows: refs into the bound input
-// batches es, global row numbers rows (offs: each batch's first global row),
-// ranked by rowRank, whose ids are names[order[rank]]. Page, level and
-// artist are coded in one sequential pass over the input, then taken by
-// row: taking strings in user order would read the input at random.
-func buildSorted(es []*events, offs []int32, refs []parquetio.RowRef, rows []int32, rowRank []int32, names []string,
-	order []int32) *Sorted {
+// batches es (offs: each batch's first global row), whose sort keys are
+// keys, in order (rank r's id is names[order[r]]). ts, session and item
+// come from the keys; page, level and artist are coded in one sequential
+// pass over the input, then taken by row: taking strings in user order
+// would read the input at random.
+func buildSorted(es []*events, offs []int32, refs []parquetio.RowRef, keys []sortKey, names []string, order []int32) *Sorted {
 	total := int(offs[len(es)])
 	pageOf, levelOf := make([]int32, total), make([]int32, total)
 	artistOf, artistOK := make([]uint64, total), make([]bool, total)
@@ -117,28 +115,27 @@ func buildSorted(es []*events, offs []int32, refs []parquetio.RowRef, rows []int
 			}
 		}
 	}
-	n := len(rows)
+	n := len(keys)
 	s := &Sorted{TS: make([]int64, n), Sess: make([]int64, n), Item: make([]int32, n), Page: make([]int32, n),
 		Level: make([]int32, n), Length: make([]float64, n), LengthOK: make([]bool, n), ArtistHash: make([]uint64, n),
 		ArtistOK: make([]bool, n), Pages: pages.values, Levels: levels.values}
-	tsv, sidv, itemv, lenv := make([][]arrow.Timestamp, len(es)), make([][]int64, len(es)), make([][]int32, len(es)), make([][]float64, len(es))
+	lenv := make([][]float64, len(es))
 	for b, e := range es {
-		tsv[b], sidv[b], itemv[b], lenv[b] = e.ts.TimestampValues(), e.session.Int64Values(), e.item.Int32Values(), e.length.Float64Values()
+		lenv[b] = e.length.Float64Values()
 	}
 	prev := int32(-1)
-	for k, g := range rows {
-		if r := rowRank[g]; r != prev {
-			s.Users = append(s.Users, names[order[r]])
+	for k, key := range keys {
+		if key.rank != prev {
+			s.Users = append(s.Users, names[order[key.rank]])
 			s.Starts = append(s.Starts, int32(k))
-			prev = r
+			prev = key.rank
 		}
-		ref := refs[k]
-		b, i := ref.Batch, int(ref.Row)
-		s.TS[k], s.Sess[k], s.Item[k] = int64(tsv[b][i]), sidv[b][i], itemv[b][i]
+		g := key.row
+		s.TS[k], s.Sess[k], s.Item[k] = key.ts, key.sid, key.item
 		s.Page[k], s.Level[k] = pageOf[g], levelOf[g]
 		s.ArtistHash[k], s.ArtistOK[k] = artistOf[g], artistOK[g]
-		if es[b].length.IsValid(i) {
-			s.Length[k], s.LengthOK[k] = lenv[b][i], true
+		if ref := refs[k]; es[ref.Batch].length.IsValid(int(ref.Row)) {
+			s.Length[k], s.LengthOK[k] = lenv[ref.Batch][ref.Row], true
 		}
 	}
 	s.Starts = append(s.Starts, int32(n))
