@@ -581,25 +581,14 @@ func (e *Sorted) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 	tsv, sidv, itemv, lenv := e.TS, e.Sess, e.Item, e.Length
 	nextSong := int32(slices.Index(e.Pages, "NextSong")) // -1: none
 	var parts []part
+	// A level row's user attributes are read after the loop, in input
+	// order: read here, in user order, they would be read at random.
+	var emits []int
 	emitLevel := func(u string, r int) {
 		appendStr(lb.Field(0).(*array.StringBuilder), u)
 		lb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.TS[r]))
 		appendStr(lb.Field(2).(*array.StringBuilder), e.Levels[e.Level[r]])
-		a := attrs[rows[r].Batch]
-		r = int(rows[r].Row)
-		if a.reg.IsNull(r) {
-			lb.Field(3).AppendNull()
-		} else {
-			lb.Field(3).(*array.TimestampBuilder).Append(a.reg.Value(r))
-		}
-		for k, a := range []*array.String{a.gender, a.location, a.agent, a.first, a.last} {
-			fb := lb.Field(4 + k).(*array.StringBuilder)
-			if a.IsNull(r) {
-				fb.AppendNull()
-			} else {
-				appendStr(fb, a.Value(r))
-			}
-		}
+		emits = append(emits, r)
 	}
 	for ui, u := range e.Users {
 		start, end := int(e.Starts[ui]), int(e.Starts[ui+1])
@@ -655,7 +644,61 @@ func (e *Sorted) sessionize(mem memory.Allocator, st *DayStats, attrs []*events,
 			st.Sessions++
 		}
 	}
+	levelAttrs(lb, attrs, rows, emits)
 	return pb.NewRecordBatch(), lb.NewRecordBatch()
+}
+
+// levelAttrs appends the user attributes (registration to last_name) of
+// the level rows emits (rows of the sorted events; row r is rows[r] of
+// attrs) to lb, fetching them in input order.
+func levelAttrs(lb *array.RecordBuilder, attrs []*events, rows []parquetio.RowRef, emits []int) {
+	type attr struct {
+		reg   arrow.Timestamp
+		regOK bool
+		s     [5]string
+		ok    [5]bool
+	}
+	vals := make([]attr, len(emits))
+	byInput := make([]int, len(emits))
+	for i := range byInput {
+		byInput[i] = i
+	}
+	slices.SortFunc(byInput, func(x, y int) int {
+		a, b := rows[emits[x]], rows[emits[y]]
+		return cmp.Or(cmp.Compare(a.Batch, b.Batch), cmp.Compare(a.Row, b.Row))
+	})
+	for _, i := range byInput {
+		ref := rows[emits[i]]
+		a, r := attrs[ref.Batch], int(ref.Row)
+		v := &vals[i]
+		if v.regOK = a.reg.IsValid(r); v.regOK {
+			v.reg = a.reg.Value(r)
+		}
+		for k, c := range [5]*array.String{a.gender, a.location, a.agent, a.first, a.last} {
+			if v.ok[k] = c.IsValid(r); v.ok[k] {
+				v.s[k] = c.Value(r)
+			}
+		}
+	}
+	reg := lb.Field(3).(*array.TimestampBuilder)
+	var strs [5]*array.StringBuilder
+	for k := range strs {
+		strs[k] = lb.Field(4 + k).(*array.StringBuilder)
+	}
+	for _, v := range vals {
+		if v.regOK {
+			reg.Append(v.reg)
+		} else {
+			reg.AppendNull()
+		}
+		for k, b := range strs {
+			if v.ok[k] {
+				appendStr(b, v.s[k])
+			} else {
+				b.AppendNull()
+			}
+		}
+	}
 }
 
 // DayString formats a day start (Unix ms) as YYYY-MM-DD.

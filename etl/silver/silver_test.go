@@ -262,3 +262,75 @@ func TestProcessDayBatchesMatchesOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestLevelHistoryAgainstReference checks every level history row against
+// the input: a row per user and day at the first event and at each level
+// change, with the level and the user attributes of that event.
+func TestLevelHistoryAgainstReference(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	// Attributes that differ per user and field, so a swapped column shows.
+	evs := etltest.Random(5, 30, 4, day0, 20)
+	for i := range evs {
+		u := evs[i].UserID
+		evs[i].Gender = etltest.S("g" + u)
+		evs[i].Location = etltest.S("loc " + u)
+		evs[i].UserAgent = etltest.S("ua " + u)
+		evs[i].FirstName = etltest.S("first " + u)
+		evs[i].LastName = etltest.S("last " + u)
+		if u == "" {
+			evs[i].Gender, evs[i].Location, evs[i].UserAgent, evs[i].FirstName, evs[i].LastName = nil, nil, nil, nil, nil
+		}
+	}
+	users, _, _ := etltest.RefSplit(evs, nil)
+	type key struct {
+		user string
+		ts   int64
+	}
+	type want struct {
+		level                                string
+		reg                                  *int64
+		gender, location, agent, first, last string
+	}
+	wants := map[key]want{}
+	prev := map[[2]string]string{} // (user, day) -> level of the last event
+	for _, e := range users {
+		dk := [2]string{e.UserID, DayString(etltest.DayOf(e.TS))}
+		if l, ok := prev[dk]; !ok || l != e.Level {
+			wants[key{e.UserID, e.TS}] = want{e.Level, e.Registration, *e.Gender, *e.Location, *e.UserAgent, *e.FirstName, *e.LastName}
+		}
+		prev[dk] = e.Level
+	}
+	results := processAll(t, mem, evs, Options{})
+	defer func() {
+		for _, r := range results {
+			r.Release()
+		}
+	}()
+	got := 0
+	for _, r := range results {
+		lh := r.LevelHistory
+		str := func(c, i int) string { return lh.Column(c).(*array.String).Value(i) }
+		for i := 0; i < int(lh.NumRows()); i++ {
+			k := key{str(0, i), int64(lh.Column(1).(*array.Timestamp).Value(i))}
+			w, ok := wants[k]
+			if !ok {
+				t.Fatalf("level history row %v not expected", k)
+			}
+			var reg *int64
+			if lh.Column(3).IsValid(i) {
+				v := int64(lh.Column(3).(*array.Timestamp).Value(i))
+				reg = &v
+			}
+			g := want{str(2, i), reg, str(4, i), str(5, i), str(6, i), str(7, i), str(8, i)}
+			if g.level != w.level || (g.reg == nil) != (w.reg == nil) || (g.reg != nil && *g.reg != *w.reg) ||
+				g.gender != w.gender || g.location != w.location || g.agent != w.agent || g.first != w.first || g.last != w.last {
+				t.Fatalf("level history row %v = %+v, want %+v", k, g, w)
+			}
+			got++
+		}
+	}
+	if got != len(wants) || got < 100 {
+		t.Fatalf("%d level history rows, want %d (and at least 100)", got, len(wants))
+	}
+}
