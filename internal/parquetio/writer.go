@@ -153,6 +153,10 @@ func NewWriter(w io.Writer, schema *arrow.Schema, opts ...WriterOption) (*Writer
 		ps,
 		parquet.Compression(cfg.codec),
 		parquet.CreatedBy("churnctl", "", ""),
+		// Min/max go in the column index (page index) and the column chunk
+		// statistics, where readers prune; repeating them in every data
+		// page header only costs a second bounds pass per page.
+		parquet.DataPageStatistics(false),
 	}
 	if cfg.pageSize > 0 {
 		popts = append(popts, parquet.PageBufferSize(cfg.pageSize))
