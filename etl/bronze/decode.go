@@ -147,7 +147,16 @@ func (d *decoder) parse(e *event) bool {
 				}
 			}
 			f := int(d.follow[prev])
-			if d.isToken(f) {
+			// isToken, by hand: the compiler does not inline it.
+			var hit bool
+			if rest := d.line[d.pos:]; f < numFields && len(rest) >= 16 {
+				w := &tokenWords[f]
+				p := unsafe.Pointer(unsafe.SliceData(rest))
+				hit = *(*uint64)(p)&w[2] == w[0] && *(*uint64)(unsafe.Add(p, 8))&w[3] == w[1]
+			} else {
+				hit = d.isTokenNearEnd(f)
+			}
+			if hit {
 				d.pos += len(keyTokens[f])
 				if !d.field(f, nil, e) {
 					return false
@@ -337,8 +346,8 @@ var keyTokens = func() (t [numFields]string) {
 	return t
 }()
 
-// tokenWords holds each key token (at most 16 bytes) as two little-endian
-// words and the masks of its bytes, for isToken.
+// tokenWords holds each key token (at most 16 bytes) as two words in
+// native byte order and the masks of its bytes, for isToken.
 var tokenWords = func() (w [numFields][4]uint64) {
 	for i, tok := range keyTokens {
 		if len(tok) > 16 {
@@ -347,13 +356,14 @@ var tokenWords = func() (w [numFields][4]uint64) {
 		var b [16]byte
 		copy(b[:], tok)
 		for j := range 2 {
-			w[i][j] = binary.LittleEndian.Uint64(b[8*j:])
-			n := min(max(len(tok)-8*j, 0), 8)
-			if n == 8 {
-				w[i][2+j] = ^uint64(0)
-			} else {
-				w[i][2+j] = 1<<(8*n) - 1
+			// Native byte order, as isToken loads the line; the mask keeps
+			// the token's bytes of the word.
+			w[i][j] = binary.NativeEndian.Uint64(b[8*j:])
+			var m [8]byte
+			for k := range min(max(len(tok)-8*j, 0), 8) {
+				m[k] = 0xff
 			}
+			w[i][2+j] = binary.NativeEndian.Uint64(m[:])
 		}
 	}
 	return w
@@ -368,15 +378,12 @@ var followCanonical = func() (f [numFields + 1]int8) {
 	return f
 }()
 
-// isToken reports whether the line continues with keyTokens[f] (f may be
-// numFields: no key expected).
-func (d *decoder) isToken(f int) bool {
+// isTokenNearEnd reports whether the line continues with keyTokens[f] (f
+// may be numFields: no key expected), for fewer than 16 bytes left; parse
+// compares longer rests as two masked words (tokenWords).
+func (d *decoder) isTokenNearEnd(f int) bool {
 	if f >= numFields {
 		return false
-	}
-	if rest := d.line[d.pos:]; len(rest) >= 16 {
-		w := &tokenWords[f]
-		return binary.LittleEndian.Uint64(rest)&w[2] == w[0] && binary.LittleEndian.Uint64(rest[8:])&w[3] == w[1]
 	}
 	tok := keyTokens[f]
 	return len(d.line)-d.pos >= len(tok) && string(d.line[d.pos:d.pos+len(tok)]) == tok
@@ -711,7 +718,12 @@ func (d *decoder) str() ([]byte, bool) {
 		d.pos = i + 1
 		return d.line[start:i], true
 	}
-	// Escapes (or an error): unescape into scratch.
+	return d.strEscaped(start, i)
+}
+
+// strEscaped is str for a string with escapes (or an error) from i on:
+// it unescapes into the scratch buffer. (Apart so that str inlines.)
+func (d *decoder) strEscaped(start, i int) ([]byte, bool) {
 	n := len(d.scratch)
 	d.scratch = append(d.scratch, d.line[start:i]...)
 	for {
