@@ -167,12 +167,14 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 // one schema (bronze's decode chunks), which are referenced, not copied.
 func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
 	res, err := processDayBatches(ctx, mem, dayStart, ins, opt)
-	if err == nil {
-		if err = res.takeAnonymous(mem); err != nil {
-			res.Release()
-		}
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	if err := res.takeAnonymous(mem); err != nil {
+		res.Release()
+		return nil, err
+	}
+	return res, nil
 }
 
 // takeAnonymous fills r.Anonymous (processDayBatches leaves it to the
@@ -413,8 +415,8 @@ func columnIndexes(s *arrow.Schema, names []string) []int {
 	return out
 }
 
-// dedup walks sorted keys and returns the kept row numbers; same reports
-// whether two rows are equal in all event fields.
+// dedup walks sorted keys and returns the kept ones; same reports whether
+// two rows are equal in all event fields.
 func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, conflicts int64) {
 	kept = make([]sortKey, 0, len(keys))
 	for i, k := range keys {
