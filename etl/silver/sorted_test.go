@@ -2,6 +2,7 @@ package silver
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -106,5 +107,33 @@ func TestSortedMatchesGather(t *testing.T) {
 	}
 	if users < 100 || dups == 0 {
 		t.Fatalf("fixture too easy: %d user-days, %d duplicates", users, dups)
+	}
+}
+
+// TestInterner checks codes against a plain map, with values that share
+// their length and first 8 bytes (the cache key) and enough values to evict
+// cache entries.
+func TestInterner(t *testing.T) {
+	vals := []string{"", "a", "paid", "free", "NextSong", "Submit Upgrade", "Submit Upgradf", "Submit Downgrade",
+		"12345678", "123456789", "12345678X", "Cancellation Confirmation", "Cancellation Confirmatioo"}
+	for i := range 300 {
+		vals = append(vals, fmt.Sprintf("page %03d tail", i), fmt.Sprintf("p%d", i))
+	}
+	in := newInterner()
+	want := map[string]int32{}
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 20000 {
+		v := vals[r.IntN(len(vals))]
+		c := in.code(v)
+		if w, ok := want[v]; ok && w != c {
+			t.Fatalf("code(%q) = %d, earlier %d", v, c, w)
+		}
+		want[v] = c
+		if in.values[c] != v {
+			t.Fatalf("code(%q) = %d, which is %q", v, c, in.values[c])
+		}
+	}
+	if len(in.values) != len(want) {
+		t.Fatalf("%d codes for %d values", len(in.values), len(want))
 	}
 }
