@@ -269,6 +269,7 @@ func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef
 		}
 	}
 	k := w.kinds[ci]
+	used := min(len(rows), chunkRows) // the values to clear at the end
 	for start := 0; start < len(rows); start += chunkRows {
 		part := rows[start:min(start+chunkRows, len(rows))]
 		vals := buf[:len(part)]
@@ -282,8 +283,10 @@ func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef
 		if _, err := col.WriteRowValues(vals); err != nil {
 			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
 		}
-		clear(vals)
 	}
+	// Each chunk overwrites the last one's values: the references to the
+	// batches' buffers need dropping only once, at the end.
+	clear(buf[:used])
 	return nil
 }
 
@@ -348,6 +351,7 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 	if !nullable && arr.NullN() > 0 {
 		return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
 	}
+	used := min(hi-lo, chunkRows) // the values to clear at the end
 	for start := lo; start < hi; start += chunkRows {
 		end := min(start+chunkRows, hi)
 		vals := buf[:end-start]
@@ -359,8 +363,8 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 		if _, err := col.WriteRowValues(vals); err != nil {
 			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
 		}
-		clear(vals) // drop references to the batch's buffers
 	}
+	clear(buf[:used]) // drop references to the batch's buffers, once
 	return nil
 }
 
