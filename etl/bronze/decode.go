@@ -147,12 +147,12 @@ func (d *decoder) parse(e *event) bool {
 				}
 			}
 			f := int(d.follow[prev])
-			// isToken, by hand: the compiler does not inline it.
+			// The expected key, compared as two masked words (here rather
+			// than in a function: the compiler would not inline it).
 			var hit bool
 			if rest := d.line[d.pos:]; f < numFields && len(rest) >= 16 {
 				w := &tokenWords[f]
-				p := unsafe.Pointer(unsafe.SliceData(rest))
-				hit = *(*uint64)(p)&w[2] == w[0] && *(*uint64)(unsafe.Add(p, 8))&w[3] == w[1]
+				hit = binary.NativeEndian.Uint64(rest)&w[2] == w[0] && binary.NativeEndian.Uint64(rest[8:])&w[3] == w[1]
 			} else {
 				hit = d.isTokenNearEnd(f)
 			}
@@ -347,7 +347,7 @@ var keyTokens = func() (t [numFields]string) {
 }()
 
 // tokenWords holds each key token (at most 16 bytes) as two words in
-// native byte order and the masks of its bytes, for isToken.
+// native byte order and the masks of its bytes, for parse's key check.
 var tokenWords = func() (w [numFields][4]uint64) {
 	for i, tok := range keyTokens {
 		if len(tok) > 16 {
@@ -356,7 +356,7 @@ var tokenWords = func() (w [numFields][4]uint64) {
 		var b [16]byte
 		copy(b[:], tok)
 		for j := range 2 {
-			// Native byte order, as isToken loads the line; the mask keeps
+			// Native byte order, as parse loads the line; the mask keeps
 			// the token's bytes of the word.
 			w[i][j] = binary.NativeEndian.Uint64(b[8*j:])
 			var m [8]byte
