@@ -407,14 +407,6 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	return res, nil
 }
 
-func columnIndexes(s *arrow.Schema, names []string) []int {
-	out := make([]int, len(names))
-	for j, c := range names {
-		out[j] = s.FieldIndices(c)[0]
-	}
-	return out
-}
-
 // dedup walks sorted keys and returns the kept ones; same reports whether
 // two rows are equal in all event fields.
 func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, conflicts int64) {

@@ -137,3 +137,12 @@ func TestInterner(t *testing.T) {
 		t.Fatalf("%d codes for %d values", len(in.values), len(want))
 	}
 }
+
+// columnIndexes returns the indexes of the named columns of s.
+func columnIndexes(s *arrow.Schema, names []string) []int {
+	out := make([]int, len(names))
+	for j, c := range names {
+		out[j] = s.FieldIndices(c)[0]
+	}
+	return out
+}
