@@ -181,28 +181,112 @@ func (v validity) null(i int) bool {
 	return v.bits[i>>3]&(1<<(i&7)) == 0
 }
 
-// fillFastRefs is fillFast over referenced rows of several arrays.
-func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRef, def, ci int) {
-	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
-	tmpl := valueLayout{kind: ^int8(physicalKind(k)), def: byte(def), col: ^uint16(ci)}
-	null := valueLayout{col: ^uint16(ci)}
-	valid := make([]validity, len(arrs))
+// minRun is the shortest run of consecutive rows of one batch that is
+// written through fillFast.
+const minRun = 16
+
+// span is a stretch [lo, hi) of row references: a run of consecutive rows
+// of one batch, or references taken one at a time.
+type span struct {
+	lo, hi int
+	run    bool
+}
+
+// refSpans cuts rows into runs of at least minRun consecutive rows of one
+// batch and the stretches between them. Row references are mostly such
+// runs (the rows of a nearly sorted input less a few filtered out), which
+// fillFast converts reading each array sequentially.
+func refSpans(rows []RowRef, spans []span) []span {
+	spans = spans[:0]
+	scattered := 0 // start of the rows not in a span yet
+	for i := 0; i < len(rows); {
+		b, r := rows[i].Batch, rows[i].Row
+		j := i + 1
+		for j < len(rows) && rows[j].Batch == b && rows[j].Row == r+int32(j-i) {
+			j++
+		}
+		if j-i >= minRun {
+			if scattered < i {
+				spans = append(spans, span{lo: scattered, hi: i})
+			}
+			spans = append(spans, span{lo: i, hi: j, run: true})
+			scattered = j
+		}
+		i = j
+	}
+	if scattered < len(rows) {
+		spans = append(spans, span{lo: scattered, hi: len(rows)})
+	}
+	return spans
+}
+
+// refFiller converts referenced rows of several arrays (one column of
+// several batches) into parquet.Values.
+type refFiller struct {
+	k     kind
+	arrs  []arrow.Array
+	def   int
+	ci    int
+	valid []validity
+	bufs  [][]byte // fixed-width values
+	offs  [][]int32
+	datas []*byte
+	width int
+}
+
+func newRefFiller(k kind, arrs []arrow.Array, def, ci int) *refFiller {
+	f := &refFiller{k: k, arrs: arrs, def: def, ci: ci, valid: make([]validity, len(arrs))}
 	for i, a := range arrs {
-		valid[i] = validityOf(a)
+		f.valid[i] = validityOf(a)
 	}
 	switch k {
 	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
-		// Fixed-width values: read the raw 4 or 8 bytes.
-		width := 8
+		f.width = 8
 		if k == kindInt32 || k == kindDate32 {
-			width = 4
+			f.width = 4
 		}
-		bufs := make([][]byte, len(arrs))
+		f.bufs = make([][]byte, len(arrs))
 		for i, a := range arrs {
 			b := a.Data().Buffers()[1].Bytes()
-			off := a.Data().Offset() * width
-			bufs[i] = b[off:]
+			f.bufs[i] = b[a.Data().Offset()*f.width:]
 		}
+	case kindString, kindBinary:
+		f.offs = make([][]int32, len(arrs))
+		f.datas = make([]*byte, len(arrs))
+		for i, a := range arrs {
+			if k == kindString {
+				f.offs[i] = a.(*array.String).ValueOffsets()
+			} else {
+				f.offs[i] = a.(*array.Binary).ValueOffsets()
+			}
+			f.datas[i] = valueData(a)
+		}
+	}
+	return f
+}
+
+// fill converts rows into vals (same length), cut into spans by refSpans.
+func (f *refFiller) fill(vals []parquet.Value, rows []RowRef, spans []span) {
+	for _, sp := range spans {
+		if sp.run {
+			ref := rows[sp.lo]
+			fillFast(vals[sp.lo:sp.hi], f.k, f.arrs[ref.Batch], int(ref.Row), int(ref.Row)+sp.hi-sp.lo, f.def, f.ci)
+		} else {
+			f.scattered(vals[sp.lo:sp.hi], rows[sp.lo:sp.hi])
+		}
+	}
+}
+
+// scattered converts rows one reference at a time.
+func (f *refFiller) scattered(vals []parquet.Value, rows []RowRef) {
+	lay := unsafe.Slice((*valueLayout)(unsafe.Pointer(unsafe.SliceData(vals))), len(vals))
+	tmpl := valueLayout{kind: ^int8(physicalKind(f.k)), def: byte(f.def), col: ^uint16(f.ci)}
+	null := valueLayout{col: ^uint16(f.ci)}
+	valid := f.valid
+	switch f.k {
+	case kindInt32, kindDate32, kindInt64, kindTimestampMS, kindFloat64:
+		// Fixed-width values: read the raw 4 or 8 bytes.
+		bufs, width := f.bufs, f.width
 		for j, ref := range rows {
 			if valid[ref.Batch].null(int(ref.Row)) {
 				lay[j] = null
@@ -224,22 +308,13 @@ func fillFastRefs(vals []parquet.Value, k kind, arrs []arrow.Array, rows []RowRe
 				continue
 			}
 			u := uint64(0)
-			if arrs[ref.Batch].(*array.Boolean).Value(int(ref.Row)) {
+			if f.arrs[ref.Batch].(*array.Boolean).Value(int(ref.Row)) {
 				u = 1
 			}
 			lay[j].put(nil, u, &tmpl)
 		}
 	case kindString, kindBinary:
-		offs := make([][]int32, len(arrs))
-		datas := make([]*byte, len(arrs))
-		for i, a := range arrs {
-			if k == kindString {
-				offs[i] = a.(*array.String).ValueOffsets()
-			} else {
-				offs[i] = a.(*array.Binary).ValueOffsets()
-			}
-			datas[i] = valueData(a)
-		}
+		offs, datas := f.offs, f.datas
 		for j, ref := range rows {
 			if valid[ref.Batch].null(int(ref.Row)) {
 				lay[j] = null

@@ -230,8 +230,13 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 	for len(rows) > 0 {
 		m := min(int64(len(rows)), w.cfg.rowGroupSize-w.inGroup)
 		part := rows[:m]
+		// Every column converts the same rows: cut each chunk into spans once.
+		spans := make([][]span, 0, (len(part)+chunkRows-1)/chunkRows)
+		for start := 0; start < len(part); start += chunkRows {
+			spans = append(spans, refSpans(part[start:min(start+chunkRows, len(part))], nil))
+		}
 		for ci := range w.cols {
-			if err := w.writeColumnRefs(ci, recs, part); err != nil {
+			if err := w.writeColumnRefs(ci, recs, part, spans); err != nil {
 				return err
 			}
 		}
@@ -249,7 +254,7 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 }
 
 // writeColumnRefs is writeColumn over referenced rows.
-func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef) error {
+func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef, spans [][]span) error {
 	col := w.cols[ci]
 	nullable := w.schema.Field(ci).Nullable
 	var def byte
@@ -270,11 +275,15 @@ func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef
 	}
 	k := w.kinds[ci]
 	used := min(len(rows), chunkRows) // the values to clear at the end
+	var f *refFiller
+	if fastValues {
+		f = newRefFiller(k, arrs, int(def), ci)
+	}
 	for start := 0; start < len(rows); start += chunkRows {
 		part := rows[start:min(start+chunkRows, len(rows))]
 		vals := buf[:len(part)]
 		if fastValues {
-			fillFastRefs(vals, k, arrs, part, int(def), ci)
+			f.fill(vals, part, spans[start/chunkRows])
 		} else {
 			for j, ref := range part {
 				fillPortable(vals[j:j+1], k, arrs[ref.Batch], int(ref.Row), def, ci)
