@@ -301,11 +301,20 @@ func (t *Tx) Create(table, partition, name string) (*StagedFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
-	return &StagedFile{t: t, p: p, f: f, bw: bufio.NewWriterSize(f, 1<<20), h: sha256.New(), name: name}, nil
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(f)
+	return &StagedFile{t: t, p: p, f: f, bw: bw, h: sha256.New(), name: name}, nil
 }
+
+// writers recycles the 1 MiB buffers of staged files (a fresh one is
+// zeroed by Go for every file a run writes).
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
 // Write writes to the file.
 func (s *StagedFile) Write(b []byte) (int, error) {
+	if s.f == nil {
+		return 0, fmt.Errorf("lake: write to closed file %s", s.name)
+	}
 	s.h.Write(b)
 	n, err := s.bw.Write(b)
 	s.n += int64(n)
@@ -325,6 +334,9 @@ func (s *StagedFile) Close() error {
 		err = cerr
 	}
 	s.f = nil
+	s.bw.Reset(nil)
+	writers.Put(s.bw)
+	s.bw = nil
 	if err != nil {
 		return fmt.Errorf("lake: %w", err)
 	}

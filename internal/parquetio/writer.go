@@ -261,11 +261,7 @@ func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef
 	if nullable {
 		def = 1
 	}
-	buf := w.scratch[ci]
-	if cap(buf) < chunkRows {
-		buf = make([]parquet.Value, chunkRows)
-		w.scratch[ci] = buf
-	}
+	buf := w.scratchOf(ci)
 	arrs := make([]arrow.Array, len(recs))
 	for i, r := range recs {
 		arrs[i] = r.Column(ci)
@@ -342,6 +338,21 @@ func (w *Writer) writeRange(rec arrow.RecordBatch, lo, hi int) error {
 	return nil
 }
 
+// scratchPool recycles the conversion buffers of closed writers: a fresh
+// buffer is 96 KiB per column that Go zeroes, for every file written.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]parquet.Value, chunkRows)
+	return &b
+}}
+
+// scratchOf returns column ci's conversion buffer (chunkRows values).
+func (w *Writer) scratchOf(ci int) []parquet.Value {
+	if w.scratch[ci] == nil {
+		w.scratch[ci] = *scratchPool.Get().(*[]parquet.Value)
+	}
+	return w.scratch[ci]
+}
+
 // writeColumn converts rows [lo, hi) of one column to parquet values and
 // hands them to its column writer.
 func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
@@ -351,11 +362,7 @@ func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
 	if nullable {
 		def = 1
 	}
-	buf := w.scratch[ci]
-	if cap(buf) < chunkRows {
-		buf = make([]parquet.Value, chunkRows)
-		w.scratch[ci] = buf
-	}
+	buf := w.scratchOf(ci)
 	k := w.kinds[ci]
 	if !nullable && arr.NullN() > 0 {
 		return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
@@ -419,6 +426,12 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	for i, b := range w.scratch {
+		if b != nil {
+			scratchPool.Put(&b) // cleared after every write
+			w.scratch[i] = nil
+		}
+	}
 	if err := w.pw.Close(); err != nil {
 		return fmt.Errorf("parquetio: close: %w", err)
 	}
