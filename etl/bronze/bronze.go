@@ -153,6 +153,7 @@ const ledgerDir = "bronze/_ingested"
 type ledgerEntry struct {
 	Path        string `json:"path"`
 	Hash        string `json:"xxh3_128"`
+	Fingerprint string `json:"fingerprint,omitempty"` // Input.Fingerprint (plain files)
 	Bytes       int64  `json:"bytes"`
 	IngestRunID string `json:"ingest_run_id"`
 	// From and To are the day filter the input was ingested with ("" =
@@ -274,20 +275,21 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			return st, err
 		}
 	}
-	if err := hashInputs(inputs); err != nil {
-		return st, err
-	}
-
-	// Skip inputs already ingested (unless --force); remember the runs a
-	// forced re-ingest replaces.
 	ledger, err := readLedger(l)
 	if err != nil {
 		return st, err
 	}
+	if err := hashFirst(inputs, ledger); err != nil {
+		return st, err
+	}
+
+	// Skip inputs already ingested (unless --force); remember the runs a
+	// forced re-ingest replaces. An input hashed only while it is read has
+	// no ledger entry (hashFirst).
 	var todo []Input
 	replaced := map[string]bool{}
 	for _, in := range inputs {
-		if e, ok := ledger[in.Hash]; ok {
+		if e, ok := ledger[in.Hash]; ok && in.Hash != "" {
 			if !cfg.Force && e.covers(cfg.From, cfg.To) {
 				st.SkippedInputs++
 				cfg.Log.Info("input already ingested, skipped (use --force to re-ingest)", "input", in.Name, "ingest_run_id", e.IngestRunID)
@@ -323,9 +325,23 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	tx.SetOwner(lake.BronzeQuarantine, st.IngestRunID)
 	st.FilesRead = len(todo)
 
+	hashedFirst := make([]bool, len(todo))
+	for i, in := range todo {
+		hashedFirst[i] = in.Hash != ""
+	}
 	pipe := &pipeline{cfg: &cfg, tx: tx, inputs: todo, runID: st.IngestRunID}
 	if err := pipe.run(ctx); err != nil {
 		return st, err
+	}
+	for i, in := range todo {
+		switch {
+		case in.Hash == "":
+			return st, fmt.Errorf("bronze: input %s was read but not hashed", in.Name)
+		case !hashedFirst[i] && ledger[in.Hash].Hash != "":
+			// Its fingerprint matched no entry before reading: the file
+			// changed in between.
+			return st, fmt.Errorf("%w: input %s changed while it was read", exitcode.ErrBadInput, in.Name)
+		}
 	}
 	s := pipe.stats
 	st.LinesRead, st.EmptyLines = s.lines, s.empty
@@ -390,7 +406,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	} else {
 		for _, in := range todo {
-			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Bytes: in.Size, IngestRunID: st.IngestRunID,
+			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Fingerprint: in.Fingerprint, Bytes: in.Size, IngestRunID: st.IngestRunID,
 				From: dayString(cfg.From), To: dayString(cfg.To)}, "", "  ")
 			if err := tx.PutFile(ledgerDir+"/"+in.Hash+".json", append(b, '\n')); err != nil {
 				return st, err
@@ -423,15 +439,62 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 }
 
 // ingestRunID derives the run id stored in rows from the options that
-// shape the output and the inputs' names and content hashes.
+// shape the output and the inputs' names and contents (runKey).
 func ingestRunID(cfg *Config, inputs []Input) string {
 	h := xxh3.New()
-	fmt.Fprintf(h, "bronze/v1\x00%d\x00%d\x00%s\x00%s\x00", cfg.MaxLineBytes, cfg.RawLineCap, dayString(cfg.From), dayString(cfg.To))
+	fmt.Fprintf(h, "bronze/v2\x00%d\x00%d\x00%s\x00%s\x00", cfg.MaxLineBytes, cfg.RawLineCap, dayString(cfg.From), dayString(cfg.To))
 	for _, in := range inputs {
-		fmt.Fprintf(h, "%s\x00%s\x00", in.Name, in.Hash)
+		fmt.Fprintf(h, "%s\x00%s\x00", in.Name, in.runKey)
 	}
 	b := h.Sum128().Bytes()
 	return "b" + hex.EncodeToString(b[:8])
+}
+
+// hashFirst prepares the inputs' identities before a run. A plain file
+// gets a fingerprint and is hashed while it is read, so that the run reads
+// it once; a gzip file is hashed now. So is a plain file that the ledger
+// may already hold: an entry of the same size and fingerprint (or of the
+// same size and no fingerprint, written before fingerprints were), to
+// tell a re-ingest from new content. runKey, which names the content in
+// the ingest run id, is the fingerprint unless it is shared with a
+// different content in the ledger, or there is none: then the hash.
+func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
+	var now []int
+	for i := range inputs {
+		in := &inputs[i]
+		if in.plain = isPlain(in.path); !in.plain {
+			now = append(now, i)
+			continue
+		}
+		if err := fingerprintInput(in); err != nil {
+			return err
+		}
+		for _, e := range ledger {
+			if e.Bytes == in.Size && (e.Fingerprint == "" || e.Fingerprint == in.Fingerprint) {
+				now = append(now, i)
+				break
+			}
+		}
+	}
+	sub := make([]Input, len(now))
+	for j, i := range now {
+		sub[j] = inputs[i]
+	}
+	if err := hashInputs(sub); err != nil {
+		return err
+	}
+	for j, i := range now {
+		inputs[i].Hash = sub[j].Hash
+	}
+	for i := range inputs {
+		in := &inputs[i]
+		if _, known := ledger[in.Hash]; in.Fingerprint != "" && (in.Hash == "" || known) {
+			in.runKey = "fingerprint:" + in.Fingerprint
+		} else {
+			in.runKey = "xxh3_128:" + in.Hash
+		}
+	}
+	return nil
 }
 
 func dayString(t time.Time) string {
@@ -619,15 +682,22 @@ func (p *pipeline) run(ctx context.Context) error {
 			}
 		}
 		for i, in := range p.inputs {
-			if isPlain(in.path) {
+			if in.plain {
 				// Plain files are memory-mapped: chunks are slices of the map.
 				m, err := mmapFile(in.path)
+				if err == nil && int64(len(m.data)) != in.Size {
+					m.release()
+					err = fmt.Errorf("changed since it was listed: %d bytes, now %d", in.Size, len(m.data))
+				}
 				if err != nil {
 					readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
 					cancel(readErr)
 					return
 				}
 				mr := &mapReader{m: m, size: cfg.ChunkBytes, rawCap: cfg.RawLineCap, inputIdx: i}
+				if in.Hash == "" {
+					mr.hash = newTreeHash()
+				}
 				for ctx.Err() == nil {
 					ch := mr.next()
 					if ch == nil || !send(ch) {
@@ -639,6 +709,11 @@ func (p *pipeline) run(ctx context.Context) error {
 				}
 				size := int64(len(m.data))
 				m.release()
+				if mr.hash != nil && ctx.Err() == nil {
+					// Every byte was cut into a chunk and hashed (the reader
+					// stops early only on cancellation).
+					p.inputs[i].Hash, _ = mr.hash.sum()
+				}
 				p.mu.Lock()
 				p.bytesRead += size
 				p.mu.Unlock()

@@ -29,8 +29,20 @@ type Input struct {
 	path string
 	// Size is the on-disk size in bytes.
 	Size int64
-	// Hash is the content hash (XXH3-128 tree, see hashInputs), hex.
+	// Hash is the content hash (XXH3-128 tree, see hashInputs), hex. For
+	// a plain file it is computed while the file is read, unless the
+	// ledger holds an input it may equal (see Run).
 	Hash string
+	// Fingerprint (plain files only) is XXH3-128 over the size and the
+	// first and last hash blocks, hex: it stands for the content in the
+	// ingest run id, so that rows can be written before the whole file is
+	// hashed.
+	Fingerprint string
+	// plain is set for an input that is not gzip (read through a memory
+	// map).
+	plain bool
+	// runKey names the content in the ingest run id (see hashFirst).
+	runKey string
 	// pipe is set for a named pipe or device to spool before reading.
 	pipe string
 }
@@ -213,14 +225,80 @@ func hashInputs(inputs []Input) error {
 		return err
 	}
 	for i := range inputs {
-		h := xxh3.New()
-		fmt.Fprintf(h, "%d\x00", inputs[i].Size)
-		for _, d := range digests[i] {
-			h.Write(d[:])
-		}
-		b := h.Sum128().Bytes()
-		inputs[i].Hash = hex.EncodeToString(b[:])
+		inputs[i].Hash = treeSum(inputs[i].Size, digests[i])
 	}
+	return nil
+}
+
+// treeSum is the content hash of a file of size bytes whose hash blocks
+// have the given digests.
+func treeSum(size int64, digests [][16]byte) string {
+	h := xxh3.New()
+	fmt.Fprintf(h, "%d\x00", size)
+	for _, d := range digests {
+		h.Write(d[:])
+	}
+	b := h.Sum128().Bytes()
+	return hex.EncodeToString(b[:])
+}
+
+// treeHash computes the content hash of hashInputs from a file's bytes
+// fed in order (the reader hashes each chunk right after cutting it, while
+// its bytes are in the cache, instead of reading the file a second time).
+type treeHash struct {
+	h       *xxh3.Hasher
+	inBlock int64 // bytes of the current block hashed so far
+	size    int64
+	digests [][16]byte
+}
+
+func newTreeHash() *treeHash { return &treeHash{h: xxh3.New()} }
+
+func (t *treeHash) write(p []byte) {
+	for len(p) > 0 {
+		n := min(int64(len(p)), hashBlock-t.inBlock)
+		t.h.Write(p[:n])
+		t.inBlock += n
+		t.size += n
+		p = p[n:]
+		if t.inBlock == hashBlock {
+			t.digests = append(t.digests, t.h.Sum128().Bytes())
+			t.h.Reset()
+			t.inBlock = 0
+		}
+	}
+}
+
+// sum returns the hash of what was written and its length.
+func (t *treeHash) sum() (string, int64) {
+	digests := t.digests
+	if t.inBlock > 0 {
+		digests = append(digests[:len(digests):len(digests)], t.h.Sum128().Bytes())
+	}
+	return treeSum(t.size, digests), t.size
+}
+
+// fingerprintInput fills in.Fingerprint from the input's size and the
+// digests of its first and last hash blocks (at most 128 MiB read).
+func fingerprintInput(in *Input) error {
+	h := xxh3.New()
+	fmt.Fprintf(h, "fingerprint\x00%d\x00", in.Size)
+	buf := make([]byte, 256<<10)
+	var blocks []int64
+	if nb := (in.Size + hashBlock - 1) / hashBlock; nb > 1 {
+		blocks = []int64{0, nb - 1}
+	} else if nb == 1 {
+		blocks = []int64{0}
+	}
+	for _, b := range blocks {
+		d, err := hashRange(in.path, b*hashBlock, min(hashBlock, in.Size-b*hashBlock), buf)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+		}
+		h.Write(d[:])
+	}
+	b := h.Sum128().Bytes()
+	in.Fingerprint = hex.EncodeToString(b[:])
 	return nil
 }
 

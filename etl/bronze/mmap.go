@@ -66,6 +66,7 @@ type mapReader struct {
 	rawCap   int
 	line     int64
 	inputIdx int
+	hash     *treeHash // if set, fed every byte cut into a chunk
 }
 
 func (r *mapReader) next() *chunk {
@@ -95,12 +96,23 @@ func (r *mapReader) next() *chunk {
 			r.pos = next
 			r.line++
 			r.hold(ch, start, next)
+			if r.hash != nil {
+				r.hash.write(data[start:next])
+			}
 			return ch
 		}
 		end = start + k + 1
 	}
 	ch.data = data[start:end]
-	r.line += int64(bytes.Count(ch.data, []byte{'\n'}))
+	// Count lines and hash in 256 KiB steps: the hash reads what the count
+	// just brought into the cache.
+	for lo := start; lo < end; lo += 256 << 10 {
+		hi := min(lo+256<<10, end)
+		r.line += int64(bytes.Count(data[lo:hi], []byte{'\n'}))
+		if r.hash != nil {
+			r.hash.write(data[lo:hi])
+		}
+	}
 	if ch.data[len(ch.data)-1] != '\n' {
 		r.line++
 	}
