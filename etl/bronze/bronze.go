@@ -459,6 +459,10 @@ func ingestRunID(cfg *Config, inputs []Input) string {
 // the ingest run id, is the fingerprint unless it is shared with a
 // different content in the ledger, or there is none: then the hash.
 func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
+	bySize := map[int64][]ledgerEntry{}
+	for _, e := range ledger {
+		bySize[e.Bytes] = append(bySize[e.Bytes], e)
+	}
 	var now []int
 	for i := range inputs {
 		in := &inputs[i]
@@ -469,8 +473,8 @@ func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
 		if err := fingerprintInput(in); err != nil {
 			return err
 		}
-		for _, e := range ledger {
-			if e.Bytes == in.Size && (e.Fingerprint == "" || e.Fingerprint == in.Fingerprint) {
+		for _, e := range bySize[in.Size] {
+			if e.Fingerprint == "" || e.Fingerprint == in.Fingerprint {
 				now = append(now, i)
 				break
 			}
