@@ -170,3 +170,36 @@ func TestRunLedgerHash(t *testing.T) {
 		t.Errorf("second run = %v, skipped %d", err, st.SkippedInputs)
 	}
 }
+
+// TestFingerprint: the fingerprint sees the size and both ends of a file,
+// not its middle (which the hash covers).
+func TestFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	fp := func(body []byte) string {
+		p := filepath.Join(dir, "f.json")
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in := Input{Name: p, path: p, Size: int64(len(body))}
+		if err := fingerprintInput(&in); err != nil {
+			t.Fatal(err)
+		}
+		return in.Fingerprint
+	}
+	base := bytes.Repeat([]byte("0123456789abcdef\n"), 3*fingerprintEdge/17)
+	edit := func(i int) []byte {
+		b := bytes.Clone(base)
+		b[i] = 'X'
+		return b
+	}
+	f := fp(base)
+	if fp(edit(10)) == f || fp(edit(len(base)-10)) == f || fp(base[:len(base)-1]) == f {
+		t.Error("fingerprint missed a change at an end or in the size")
+	}
+	if fp(edit(len(base)/2)) != f {
+		t.Error("fingerprint changed with the middle of the file")
+	}
+	if fp(nil) == fp([]byte("\n")) || fp([]byte("a\n")) == fp([]byte("b\n")) {
+		t.Error("small files not told apart")
+	}
+}
