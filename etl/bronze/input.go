@@ -31,7 +31,7 @@ type Input struct {
 	Size int64
 	// Hash is the content hash (XXH3-128 tree, see hashInputs), hex. For
 	// a plain file it is computed while the file is read, unless the
-	// ledger holds an input it may equal (see Run).
+	// ledger holds an input it may equal (see hashFirst).
 	Hash string
 	// Fingerprint (plain files only) is XXH3-128 over the size and the
 	// first and last 64 KiB, hex: it stands for the content in the

@@ -196,8 +196,8 @@ type span struct {
 // batch and the stretches between them. Row references are mostly such
 // runs (the rows of a nearly sorted input less a few filtered out), which
 // fillFast converts reading each array sequentially.
-func refSpans(rows []RowRef, spans []span) []span {
-	spans = spans[:0]
+func refSpans(rows []RowRef) []span {
+	var spans []span
 	scattered := 0 // start of the rows not in a span yet
 	for i := 0; i < len(rows); {
 		b, r := rows[i].Batch, rows[i].Row

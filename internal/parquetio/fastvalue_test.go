@@ -50,7 +50,7 @@ func BenchmarkFill(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("refs-%s/%s", order, name), func(b *testing.B) {
 				f := newRefFiller(k, []arrow.Array{arr}, def, ci)
-				spans := refSpans(rows, nil)
+				spans := refSpans(rows)
 				for b.Loop() {
 					f.fill(vals, rows, spans)
 				}
@@ -98,7 +98,7 @@ func TestRefFillerSpans(t *testing.T) {
 		}
 		arrs := []arrow.Array{batches[0].Column(ci), batches[1].Column(ci)}
 		got := make([]parquet.Value, len(refs))
-		newRefFiller(k, arrs, def, ci).fill(got, refs, refSpans(refs, nil))
+		newRefFiller(k, arrs, def, ci).fill(got, refs, refSpans(refs))
 		for j, ref := range refs {
 			want := make([]parquet.Value, 1)
 			fillPortable(want, k, arrs[ref.Batch], int(ref.Row), byte(def), ci)
@@ -120,12 +120,12 @@ func TestRefSpans(t *testing.T) {
 		rows = append(rows, RowRef{Batch: 1, Row: int32(5 + r)})
 	}
 	rows = append(rows, RowRef{Batch: 1, Row: 3})
-	got := refSpans(rows, nil)
+	got := refSpans(rows)
 	want := []span{{0, 20, true}, {20, 22, false}, {22, 22 + minRun, true}, {22 + minRun, 23 + minRun, false}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("refSpans = %v, want %v", got, want)
 	}
-	if got := refSpans(nil, nil); len(got) != 0 {
+	if got := refSpans(nil); len(got) != 0 {
 		t.Errorf("refSpans(nil) = %v", got)
 	}
 }

@@ -233,7 +233,7 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 		// Every column converts the same rows: cut each chunk into spans once.
 		spans := make([][]span, 0, (len(part)+chunkRows-1)/chunkRows)
 		for start := 0; start < len(part); start += chunkRows {
-			spans = append(spans, refSpans(part[start:min(start+chunkRows, len(part))], nil))
+			spans = append(spans, refSpans(part[start:min(start+chunkRows, len(part))]))
 		}
 		for ci := range w.cols {
 			if err := w.writeColumnRefs(ci, recs, part, spans); err != nil {
