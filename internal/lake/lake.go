@@ -35,6 +35,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
 // Tables of the standard layout.
@@ -103,30 +105,84 @@ type Lake struct {
 // New returns the lake rooted at root without touching the file system.
 func New(root string) *Lake { return &Lake{root: filepath.Clean(root)} }
 
-// Open returns the lake at root and, if a crashed run left a committed
-// journal behind and no other process holds the lock, completes that
-// commit first. Readers call Open; writers call Begin (which also recovers).
+// Open returns the lake at root, first completing any commit that a
+// crashed run left behind (a journal written after its commit point), so a
+// reader never sees half a commit: part of a run's partitions new, the rest
+// old. Every command that reads the lake calls Open before reading;
+// writers call Begin, which also recovers.
+//
+// Recovery runs under the lake's lock. A committed journal while another
+// process holds the lock is that process applying its own commit (Begin
+// recovers before it hands out a transaction), which takes moments: Open
+// waits up to OpenWait for the lock, then fails with exitcode.ErrTransient.
+// A root that does not exist is an error wrapping fs.ErrNotExist; Open
+// never creates it.
 func Open(root string) (*Lake, error) {
 	l := New(root)
-	if _, err := os.Stat(l.root); err != nil {
+	fi, err := os.Stat(l.root)
+	if err != nil {
 		return nil, fmt.Errorf("lake: %w", err)
 	}
-	journals, _ := filepath.Glob(filepath.Join(l.root, tmpDir, "*", journalName))
-	if len(journals) == 0 {
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("lake: %s is not a directory", l.root)
+	}
+	if !l.pending() {
 		return l, nil
 	}
-	lk, err := lock(l.root, "recovery")
-	if err != nil {
-		if errors.Is(err, errLocked) {
-			return l, nil // the lock holder recovers before it writes
+	deadline := time.Now().Add(OpenWait)
+	for {
+		lk, err := lock(l.root, "recovery")
+		if err == nil {
+			defer lk.unlock()
+			break
 		}
-		return nil, err
+		if !errors.Is(err, errLocked) {
+			return nil, err
+		}
+		if !l.pending() {
+			return l, nil // the holder finished its commit meanwhile
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: lake %s: a commit in progress did not finish within %v (lock %s held by another process)",
+				exitcode.ErrTransient, l.root, OpenWait, filepath.Join(l.root, lockName))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	defer lk.unlock()
 	if err := l.recover(); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// OpenWait is how long Open waits for a lock holder to finish applying a
+// commit before it gives up.
+var OpenWait = 30 * time.Second
+
+// pending reports whether a committed journal waits to be applied.
+func (l *Lake) pending() bool {
+	journals, _ := filepath.Glob(filepath.Join(l.root, tmpDir, "*", journalName))
+	return len(journals) > 0
+}
+
+// Find returns the root of the lake that path lies in: the nearest of path
+// and its ancestors that holds a lake's lock file (every lake that was ever
+// written has one). ok is false when path is in no lake (a feature table
+// outside any lake, a path that does not exist).
+func Find(path string) (root string, ok bool) {
+	p, err := filepath.Abs(path)
+	if err != nil {
+		return "", false
+	}
+	for {
+		if fi, err := os.Lstat(filepath.Join(p, lockName)); err == nil && fi.Mode().IsRegular() {
+			return p, true
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return "", false
+		}
+		p = parent
+	}
 }
 
 // Root returns the lake's root directory.

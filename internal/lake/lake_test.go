@@ -375,3 +375,99 @@ func TestLinkStagedAndCommitted(t *testing.T) {
 		t.Errorf("after the source was replaced: %q, %v", b, err)
 	}
 }
+
+// TestOpenWaitsForACommitInProgress: a reader that finds a committed
+// journal while the writer still holds the lock (it is applying the
+// commit, or dying) waits for the lock and reads the completed lake, never
+// half of it; a holder that never lets go makes Open fail as transient.
+func TestOpenWaitsForACommitInProgress(t *testing.T) {
+	setup := func(t *testing.T) (root string, want map[string]string) {
+		root = t.TempDir()
+		ref := t.TempDir()
+		for _, r := range []string{root, ref} {
+			if err := publish(t, New(r), "old", "old", "dt=2018-10-01", "dt=2018-10-02").Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := publish(t, New(ref), "new", "new", "dt=2018-10-02", "dt=2018-10-03").Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return root, snapshot(t, ref)
+	}
+	// commitStuck starts a commit that stops after its commit point, holding
+	// the lock, until release is closed; then it dies (panics) there.
+	commitStuck := func(t *testing.T, root string, release chan struct{}) (atJournal, dead chan struct{}) {
+		tx := publish(t, New(root), "new", "new", "dt=2018-10-02", "dt=2018-10-03")
+		atJournal, dead = make(chan struct{}), make(chan struct{})
+		tx.Hook = func(s string) {
+			if s == "journal" {
+				close(atJournal)
+				<-release
+				panic(crash{})
+			}
+		}
+		go func() {
+			defer close(dead)
+			defer func() { _ = recover() }()
+			_ = tx.Commit()
+		}()
+		return atJournal, dead
+	}
+
+	t.Run("holder dies", func(t *testing.T) {
+		root, want := setup(t)
+		release := make(chan struct{})
+		atJournal, dead := commitStuck(t, root, release)
+		<-atJournal
+		time.AfterFunc(200*time.Millisecond, func() { close(release) })
+		if _, err := Open(root); err != nil {
+			t.Fatal(err)
+		}
+		<-dead
+		if got := snapshot(t, root); !maps.Equal(got, want) {
+			t.Fatalf("Open returned before the pending commit was completed:\n got %v\nwant %v", got, want)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(root, tmpDir)); len(ents) != 0 {
+			t.Errorf("recovery left %v in .tmp", ents)
+		}
+	})
+	t.Run("holder never lets go", func(t *testing.T) {
+		root, _ := setup(t)
+		release := make(chan struct{})
+		atJournal, dead := commitStuck(t, root, release)
+		<-atJournal
+		defer func() { close(release); <-dead }()
+		old := OpenWait
+		OpenWait = 100 * time.Millisecond
+		defer func() { OpenWait = old }()
+		if _, err := Open(root); !errors.Is(err, exitcode.ErrTransient) || !strings.Contains(err.Error(), "commit in progress") {
+			t.Fatalf("Open = %v, want a transient 'commit in progress' error", err)
+		}
+	})
+}
+
+func TestOpenMissingRoot(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	if _, err := Open(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open(%s) = %v, want fs.ErrNotExist", missing, err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("Open created %s", missing)
+	}
+}
+
+func TestFind(t *testing.T) {
+	root := t.TempDir()
+	if err := publish(t, New(root), "r", "x", "dt=2018-10-01").Commit(); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(root)
+	for _, p := range []string{root, filepath.Join(root, "features", "as_of=2018-10-31"), filepath.Join(root, "models")} {
+		if got, ok := Find(p); !ok || got != abs {
+			t.Errorf("Find(%s) = %q, %v; want %s", p, got, ok, abs)
+		}
+	}
+	if got, ok := Find(t.TempDir()); ok {
+		t.Errorf("Find(a dir in no lake) = %q, want none", got)
+	}
+}
