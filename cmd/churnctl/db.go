@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/warehouse"
 )
 
@@ -32,6 +33,14 @@ func (f *dbFlags) add(cmd *cobra.Command) {
 // connect resolves the DSN (--dsn, $CHURNCTL_DSN, PG* variables) and
 // connects. It logs where it connects without the password.
 func (f *dbFlags) connect(ctx context.Context, a *App) (*pgx.Conn, error) {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--statement-timeout", f.statementTimeout}, {"--lock-timeout", f.lockTimeout}} {
+		if err := config.CheckTimeout(d.v); err != nil {
+			return nil, usageErrorf("%s %v", d.flag, err)
+		}
+	}
 	dsn := f.dsn
 	if dsn == "" {
 		dsn = os.Getenv("CHURNCTL_DSN")

@@ -99,9 +99,9 @@ func TestIntegrationCLIBadLake(t *testing.T) {
 	}
 }
 
-// TestIntegrationCLIWrongPassword: exit 3 (retrying with the same password
-// cannot help), a clear message, and the password nowhere in the output,
-// however it was given.
+// TestIntegrationCLIWrongPassword: exit 2 (a bad setting: retrying with the
+// same password cannot help), a message naming the setting, and the password
+// nowhere in the output, however it was given.
 func TestIntegrationCLIWrongPassword(t *testing.T) {
 	dsn := pgtest.New(t)
 	pwDSN, pw := pgtest.PasswordDSN(t, dsn)
@@ -125,8 +125,11 @@ func TestIntegrationCLIWrongPassword(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			r := runDB(t, tc.args...)
-			if r.code != 3 || !strings.Contains(r.stderr, "authentication failed") {
-				t.Errorf("exit %d, stderr %s; want 3 and authentication failed", r.code, r.stderr)
+			if r.code != 2 || !strings.Contains(r.stderr, "authentication failed") || !strings.Contains(r.stderr, "CHURNCTL_DSN") {
+				t.Errorf("exit %d, stderr %s; want 2, authentication failed, naming the setting", r.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "Usage:") {
+				t.Errorf("a refused password shows the command's usage:\n%s", r.stderr)
 			}
 			for _, secret := range []string{bad, pw} {
 				if strings.Contains(r.stdout, secret) || strings.Contains(r.stderr, secret) {

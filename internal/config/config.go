@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"strconv"
@@ -354,4 +355,71 @@ func MaskDSN(dsn string) string {
 		}
 	}
 	return strings.Join(fields, " ")
+}
+
+// Validate checks every setting that can be checked without the stages'
+// own rules: ranges, the load tables and the timeouts. The error is a
+// usage error (exit 2) that names the key. `churnctl run` calls it, with the
+// stages' own checks (model name, class_weight, max_features, the DSN),
+// before the first stage runs and in --dry-run, so a bad setting of the
+// last stage cannot fail a run after the first ones have published.
+func (c Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return fmt.Errorf("%w: config %s: %s", exitcode.ErrUsage, key, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Lake == "":
+		return bad("lake", "not set (config key lake, CHURNCTL_LAKE or --lake)")
+	case c.ETL.MaxInvalidRatio < 0 || c.ETL.MaxInvalidRatio > 1:
+		return bad("etl.max_invalid_ratio", "%g: want a share in [0, 1]", c.ETL.MaxInvalidRatio)
+	case c.ETL.Lookback < 0:
+		return bad("etl.lookback", "%d: want 0 or more days", c.ETL.Lookback)
+	case c.Features.Horizon < 1:
+		return bad("features.horizon", "%v: want at least 1d", c.Features.Horizon)
+	case c.Features.Window < 1:
+		return bad("features.window", "%v: want at least 1d", c.Features.Window)
+	case c.Features.TrainEvery < 1:
+		return bad("features.train_every", "%v: want at least 1d", c.Features.TrainEvery)
+	case c.Features.TrainCutoffs < 1:
+		return bad("features.train_cutoffs", "%d: want at least 1", c.Features.TrainCutoffs)
+	case c.Train.Trees < 1:
+		return bad("train.trees", "%d: want at least 1", c.Train.Trees)
+	case c.Train.MaxDepth < 0:
+		return bad("train.max_depth", "%d: want 0 (unlimited) or more", c.Train.MaxDepth)
+	case c.Train.MinSamplesLeaf < 1:
+		return bad("train.min_samples_leaf", "%d: want at least 1", c.Train.MinSamplesLeaf)
+	case c.Train.MinSamplesSplit < 2:
+		return bad("train.min_samples_split", "%d: want at least 2", c.Train.MinSamplesSplit)
+	case c.Train.Folds < 0 || c.Train.Folds == 1:
+		return bad("train.folds", "%d: want 0 (off) or at least 2", c.Train.Folds)
+	case c.Train.HoldoutUsers < 0 || c.Train.HoldoutUsers >= 1:
+		return bad("train.holdout_users", "%g: want a share in [0, 1)", c.Train.HoldoutUsers)
+	case math.IsNaN(c.Train.MinGain) || math.IsInf(c.Train.MinGain, 0) || c.Train.MinGain < -1 || c.Train.MinGain > 1:
+		return bad("train.min_gain", "%g: want a metric difference in [-1, 1]", c.Train.MinGain)
+	case c.Train.Jobs < 0:
+		return bad("train.jobs", "%d: want 0 (all cores) or more", c.Train.Jobs)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"load.statement_timeout", c.Load.StatementTimeout}, {"load.lock_timeout", c.Load.LockTimeout}} {
+		if err := CheckTimeout(d.v); err != nil {
+			return bad(d.key, "%v", err)
+		}
+	}
+	return nil
+}
+
+// CheckTimeout accepts 0 (no limit: the server's default) and durations of
+// at least a millisecond, PostgreSQL's unit for statement_timeout and
+// lock_timeout: 1us would otherwise round down to 0, which means no
+// timeout at all.
+func CheckTimeout(d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("%v is negative: want 0 (the server's default) or at least 1ms", d)
+	case d > 0 && d < time.Millisecond:
+		return fmt.Errorf("%v is below PostgreSQL's 1ms resolution (it would mean no timeout): want 0 (the server's default) or at least 1ms", d)
+	}
+	return nil
 }

@@ -6,13 +6,14 @@ package exitcode
 import (
 	"context"
 	"errors"
+	"syscall"
 )
 
 // The exit-code contract. Schedulers (cron, Airflow) rely on these numbers.
 const (
 	OK          = 0   // done
 	Failure     = 1   // unexpected failure
-	Usage       = 2   // bad flags or arguments
+	Usage       = 2   // bad flags, arguments or configuration
 	BadInput    = 3   // bad input data, failed quality gate
 	Transient   = 4   // database down, lock busy: a retry may succeed
 	Refused     = 5   // a gated action (model promotion) was refused
@@ -22,8 +23,14 @@ const (
 )
 
 var (
-	// ErrUsage marks bad flags, arguments or configuration.
+	// ErrUsage marks bad flags, arguments or configuration; the command's
+	// usage is shown after the error.
 	ErrUsage = errors.New("usage")
+	// ErrConfig marks a setting that is well-formed but wrong for the
+	// environment (a database that does not exist, a password it refuses):
+	// exit 2 like ErrUsage, without the usage text. The message names the
+	// setting to fix.
+	ErrConfig = errors.New("bad configuration")
 	// ErrBadInput marks input data that cannot be trusted or a failed quality gate.
 	ErrBadInput = errors.New("bad input")
 	// ErrTransient marks a failure that may succeed on retry (database down, lock busy).
@@ -37,11 +44,16 @@ var (
 
 // Code returns the exit code for err. A nil error is OK; context.Canceled is
 // reported as Failure here, the caller knows which signal (if any) caused it.
+//
+// Besides the sentinels, file-system errors that no code path wraps keep
+// their promise to the scheduler: a full disk or quota (ENOSPC, EDQUOT) is
+// Transient (a retry after space is freed succeeds), a read-only file
+// system (EROFS) is Usage (point the output somewhere writable).
 func Code(err error) int {
 	switch {
 	case err == nil:
 		return OK
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), errors.Is(err, ErrConfig):
 		return Usage
 	case errors.Is(err, ErrBadInput):
 		return BadInput
@@ -53,6 +65,15 @@ func Code(err error) int {
 		return NothingToDo
 	case errors.Is(err, context.Canceled):
 		return Failure
+	case DiskFull(err):
+		return Transient
+	case errors.Is(err, syscall.EROFS):
+		return Usage
 	}
 	return Failure
+}
+
+// DiskFull reports whether err is a full disk or an exhausted quota.
+func DiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

@@ -6,9 +6,10 @@
 // Errors wrap the sentinels of internal/exitcode: transient database
 // failures (connection refused or lost, serialization failure, deadlock, lock
 // or statement timeout, server shutdown) wrap ErrTransient (exit 4);
-// authentication failures, missing required columns and row-count mismatches
-// wrap ErrBadInput (exit 3): retrying with the same configuration or data
-// cannot succeed. No error or log line carries the connection password.
+// an authentication failure or a database that does not exist wraps
+// ErrConfig (exit 2: fix the connection setting, which the message names);
+// missing required columns and row-count mismatches wrap ErrBadInput (exit
+// 3): retrying with the same configuration or data cannot succeed. No error or log line carries the connection password.
 package warehouse
 
 import (
@@ -126,13 +127,13 @@ func Classify(err error, password string) error {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, exitcode.ErrTransient), errors.Is(err, exitcode.ErrBadInput),
-		errors.Is(err, exitcode.ErrUsage), errors.Is(err, context.Canceled):
+		errors.Is(err, exitcode.ErrUsage), errors.Is(err, exitcode.ErrConfig), errors.Is(err, context.Canceled):
 	case errors.As(err, &pgErr):
 		switch {
 		case pgErr.Code == "28P01" || pgErr.Code == "28000":
 			kind = errAuth
 		case pgErr.Code == "3D000": // invalid_catalog_name: no such database
-			kind = exitcode.ErrBadInput
+			kind = errNoDatabase
 		case pgErr.Code == "21000" || pgErr.Code == "23505": // a key twice in one load
 			kind = errDuplicate
 		case pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22003":
@@ -164,9 +165,12 @@ func Classify(err error, password string) error {
 	return err
 }
 
-// errAuth is an authentication failure: exit 3 (fix the configuration), not
+// errAuth is an authentication failure: exit 2 (fix the configuration), not
 // 4, since retrying with the same password cannot succeed.
-var errAuth = fmt.Errorf("%w: authentication failed (check the user and password; a retry with the same settings will not succeed)", exitcode.ErrBadInput)
+var errAuth = fmt.Errorf("%w: authentication failed (check the user and password of the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGUSER/PGPASSWORD; a retry with the same settings will not succeed)", exitcode.ErrConfig)
+
+// errNoDatabase: the database named by the connection does not exist.
+var errNoDatabase = fmt.Errorf("%w: the database does not exist (check dbname in the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGDATABASE; create it with createdb)", exitcode.ErrConfig)
 
 // errDuplicate: the lake holds a primary key twice (ON CONFLICT cannot
 // affect a row twice, or a unique violation on a direct COPY).

@@ -495,8 +495,8 @@ func TestIntegrationWrongPassword(t *testing.T) {
 		}
 		cfg.Password = bad
 		_, err = Connect(context.Background(), cfg)
-		if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), "authentication failed") {
-			t.Errorf("Connect with a wrong password = %v (exit %d), want exit 3 authentication failed", err, exitcode.Code(err))
+		if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "authentication failed") {
+			t.Errorf("Connect with a wrong password = %v (exit %d), want exit 2 authentication failed", err, exitcode.Code(err))
 		}
 		if err != nil && (strings.Contains(err.Error(), bad) || strings.Contains(err.Error(), pw)) {
 			t.Errorf("error shows the password: %v", err)
@@ -549,8 +549,9 @@ func TestClassify(t *testing.T) {
 		{"starting up", &pgconn.PgError{Code: "57P03"}, exitcode.Transient},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, exitcode.Transient},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, exitcode.Transient},
-		{"wrong password", &pgconn.PgError{Code: "28P01"}, exitcode.BadInput},
-		{"no such database", &pgconn.PgError{Code: "3D000"}, exitcode.BadInput},
+		{"wrong password", &pgconn.PgError{Code: "28P01"}, exitcode.Usage},
+		{"no pg_hba entry", &pgconn.PgError{Code: "28000"}, exitcode.Usage},
+		{"no such database", &pgconn.PgError{Code: "3D000"}, exitcode.Usage},
 		{"duplicate", &pgconn.PgError{Code: "23505"}, exitcode.BadInput},
 		{"syntax error (a bug)", &pgconn.PgError{Code: "42601"}, exitcode.Failure},
 	}
