@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 	var out []Result
 	for _, T := range cfg.Cutoffs {
 		start := time.Now()
-		cfg.Log.Info("features: start", "stage", "features", "as_of", T.String(), "horizon_days", cfg.HorizonDays, "window_days", cmpOr(cfg.WindowDays, DefaultWindowDays))
+		cfg.Log.Info("features start", "stage", "features", "as_of", T.String(), "horizon_days", cfg.HorizonDays, "window_days", cmpOr(cfg.WindowDays, DefaultWindowDays))
 		snap, err := Compute(ctx, src, Config{AsOf: T, HorizonDays: cfg.HorizonDays, WindowDays: cfg.WindowDays, Log: cfg.Log})
 		if err != nil {
 			return out, err
@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		if len(snap.UserIDs) == 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("as_of %s: no user has events before the cutoff", T))
 		}
-		cfg.Log.Info("features: done", "stage", "features", "as_of", T.String(), "rows_out", r.Users, "positives", r.Positives,
+		cfg.Log.Info("features end", "stage", "features", "as_of", T.String(), "rows_out", r.Users, "positives", r.Positives,
 			"labeled", r.Labeled, "inputs", len(snap.Inputs), "path", r.Path, "duration_ms", time.Since(start).Milliseconds())
 		out = append(out, r)
 	}

@@ -83,7 +83,7 @@ check=$("$DUCK" query "with b as (select user_id, cast(ts at time zone 'UTC' as 
 ratio=$(awk -v a="$etl_w" -v b="$duck_w" 'BEGIN { printf "%.2f", a / b }')
 echo "input: $JSON ($bytes bytes), best of $REPEAT"
 echo "summary: $(tail -1 "$WORK/etl.out")"
-grep -o '"msg":"\(bronze done\|silver end\|gold end\)"[^}]*"duration_ms":[0-9]*' "$WORK/etl.err" | sed 's/.*"msg":"\([a-z ]*\)".*"duration_ms":\([0-9]*\)/  \1: \2 ms/' || true
+grep -o '"msg":"\(bronze end\|silver end\|gold end\)"[^}]*"duration_ms":[0-9]*' "$WORK/etl.err" | sed 's/.*"msg":"\([a-z ]*\)".*"duration_ms":\([0-9]*\)/  \1: \2 ms/' || true
 printf 'churnctl etl (bronze+silver+gold): %s s, peak RSS %s MiB\n' "$etl_w" "$etl_r"
 printf 'churnctl silver+gold alone:        %s s, peak RSS %s MiB\n' "$sg_w" "$sg_r"
 printf 'duckpeer ingest:                   %s s, peak RSS %s MiB\n' "$duck_w" "$duck_r"

@@ -154,7 +154,7 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 		cfg.CommitHook = func(string) { time.Sleep(d) } // kill-at-any-moment tests
 	}
 	if a.ShowProgress() {
-		bar := progressbar.DefaultBytes(-1, "bronze")
+		bar := progressbar.DefaultBytes(inputBytes(args), "bronze")
 		defer bar.Finish()
 		cfg.Progress = func(n int64) { _ = bar.Set64(n) }
 	}
@@ -188,8 +188,11 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 	if secs := d.Seconds(); secs > 0 && st.JSONBytes > 0 {
 		a.Summary.Set("mb_per_s", float64(int(float64(st.JSONBytes)/secs/1e6*10))/10)
 	}
-	cfg.Log.Info("bronze done", "rows_in", st.LinesRead, "rows_out", st.RowsWritten, "rows_quarantined", st.RowsQuarantined,
-		"duration_ms", d.Milliseconds(), "err", errString(err))
+	attrs := []any{"rows_in", st.LinesRead, "rows_out", st.RowsWritten, "rows_quarantined", st.RowsQuarantined, "duration_ms", d.Milliseconds()}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	cfg.Log.Info("bronze end", attrs...)
 	return st, err
 }
 
@@ -200,9 +203,25 @@ func nonNil(m map[string]int64) map[string]int64 {
 	return m
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// inputBytes is the total size of the inputs, for the progress bar's
+// total and percentage; -1 (unknown) when one is stdin, a pipe or cannot be
+// listed.
+func inputBytes(args []string) int64 {
+	ins, err := bronze.ResolveInputs(args)
+	if err != nil {
+		return -1
 	}
-	return err.Error()
+	var n int64
+	for _, in := range ins {
+		if in.Name == "-" {
+			return -1
+		}
+		if in.Size == 0 { // a pipe or device is listed without a size
+			if fi, err := os.Stat(in.Name); err != nil || !fi.Mode().IsRegular() {
+				return -1
+			}
+		}
+		n += in.Size
+	}
+	return n
 }

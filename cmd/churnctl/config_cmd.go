@@ -16,10 +16,14 @@ func newConfigCmd(a *App) *cobra.Command {
 		Short: "Show the effective configuration of `churnctl run`",
 	}
 	var path string
-	var scratch config.Config
+	scratch := config.Default() // the flags show the built-in defaults
 	show := &cobra.Command{
 		Use:   "show [--config churnctl.yaml] [--KEY VALUE ...]",
 		Short: "Print the effective config (file < CHURNCTL_* env < flags) with secrets masked",
+		Long: `show prints the configuration that "churnctl run" would use: the built-in
+defaults, then the YAML file (--config or CHURNCTL_CONFIG), then CHURNCTL_*
+environment variables, then flags, with the DSN's password masked. Every
+setting is checked as run checks it: a bad value exits 2 naming the key.`,
 		Example: `  churnctl config show --config churnctl.yaml
   CHURNCTL_TRAIN_TREES=300 churnctl config show --train.seed 7`,
 		Args: cobra.NoArgs,
@@ -29,6 +33,9 @@ func newConfigCmd(a *App) *cobra.Command {
 				return err
 			}
 			config.ApplyChanged(cmd.Flags(), &scratch, &cfg)
+			if err := validateConfig(cfg); err != nil {
+				return err
+			}
 			b, err := config.Masked(cfg)
 			if err != nil {
 				return err

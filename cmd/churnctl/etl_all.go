@@ -98,7 +98,7 @@ func etlAll(a *App, o *layerOpts, bo *etlBronzeOpts) func(cmd *cobra.Command, ar
 			gst, err := g.Finish(ctx)
 			setGoldSummary(a, gst)
 			a.Log.Info("gold end", "stage", "gold", "rows_out", gst.UserDays, "dim_user_rows", gst.DimUserRows,
-				"finish_ms", time.Since(start).Milliseconds())
+				"duration_ms", time.Since(start).Milliseconds())
 			return err
 		})
 		var pa publishAnyway

@@ -149,6 +149,10 @@ type publishAnyway struct{ err error }
 func (p publishAnyway) Error() string { return p.err.Error() }
 func (p publishAnyway) Unwrap() error { return p.err }
 
+// commitHook, if set, is the Hook of the lake transactions of etl, etl
+// silver and etl gold (crash tests kill the process at a commit step).
+var commitHook func(step string)
+
 // inTx runs f in a lake transaction and commits it unless f or the quality
 // report failed (then the lake keeps its previous state); after a
 // publishAnyway error it commits what is staged and returns the error.
@@ -160,6 +164,7 @@ func inTx(ctx context.Context, a *App, dir string, rep *quality.Report, f func(t
 	}
 	ver, _ := buildVersion()
 	tx.Version = ver
+	tx.Hook = commitHook
 	err = f(tx)
 	var pa publishAnyway
 	if errors.As(err, &pa) {

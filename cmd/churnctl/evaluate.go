@@ -192,7 +192,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 			return err
 		}
 	}
-	a.Log.Info("evaluate done", "stage", "evaluate", "model", ev.Model, "rows_in", rep.Rows, "duration_ms", time.Since(start).Milliseconds())
+	a.Log.Info("evaluate end", "stage", "evaluate", "model", ev.Model, "rows_in", rep.Rows, "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 

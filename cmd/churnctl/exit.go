@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -44,4 +45,30 @@ func statusFor(code int) string {
 		return "refused"
 	}
 	return "error"
+}
+
+// errorMessage is the final error as printed (after "churnctl: ") and put
+// in the summary and the run record. After SIGINT/SIGTERM it names the
+// signal rather than saying "context canceled"; a full disk or a read-only
+// file system says what to do.
+func errorMessage(ctx context.Context, err error, code int) string {
+	s := err.Error()
+	var se signalError
+	if (code == exitcode.SIGINT || code == exitcode.SIGTERM) && errors.As(context.Cause(ctx), &se) {
+		if strings.Contains(s, se.Error()) {
+			return s
+		}
+		detail := strings.TrimSuffix(strings.TrimSuffix(s, context.Canceled.Error()), ": ")
+		if detail == "" {
+			return se.Error()
+		}
+		return se.Error() + " (" + detail + ")"
+	}
+	switch {
+	case exitcode.Code(err) == exitcode.Transient && exitcode.DiskFull(err):
+		return s + " (out of disk space or quota: free space, then retry; exit 4)"
+	case errors.Is(err, syscall.EROFS):
+		return s + " (the file system is read-only: write somewhere writable; exit 2)"
+	}
+	return s
 }

@@ -38,9 +38,10 @@ by ts, about 22% of users churning (Cancel, then Cancellation Confirmation).
 The same flags and seed give the same bytes on any machine and any GOMAXPROCS.
 Sizes: --users 10000 --days 60 writes about 1 GB, --users 32000 about 3.4 GB.
 
---out PATH: a file; PATH ending in .gz is gzip-compressed; "-" is stdout (the
-summary line then follows the JSON lines). Files are written to a temporary
-name and renamed when complete.
+--out PATH: a file; PATH ending in .gz is gzip-compressed; "-" is stdout, which
+then carries the JSON lines only (the summary line goes to stderr), so
+"generate --out - | churnctl etl bronze --lake L -" reads nothing else. Files
+are written to a temporary name and renamed when complete.
 --files K splits the log by time into K files of equal time spans, named with
 -0000k-of-0000K before the extension: --out logs/events.json.gz --files 3
 writes logs/events-00001-of-00003.json.gz ... logs/events-00003-of-00003.json.gz.
@@ -64,7 +65,7 @@ null, keys in alphabetical order, an extra unknown key.`,
 	f.IntVar(&o.days, "days", 60, "length of the log in days")
 	f.StringVar(&o.start, "start", "2018-10-01", "first day of the log (UTC), YYYY-MM-DD or RFC 3339")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same bytes")
-	f.StringVar(&o.out, "out", "", `output path, required ("-" for stdout, .gz for gzip)`)
+	f.StringVar(&o.out, "out", "", `output path, required ("-" for stdout: the summary line then goes to stderr; .gz for gzip)`)
 	f.IntVar(&o.files, "files", 1, "split the log by time into this many files")
 	f.Float64Var(&o.badLines, "bad-lines", 0, "fraction of events followed by a malformed copy (for tests)")
 	f.Float64Var(&o.variants, "variants", 0, "fraction of events written in valid but unusual forms")
@@ -137,7 +138,6 @@ func runGenerate(cmd *cobra.Command, a *App, o *generateOptions) error {
 		a.Summary.Set("compressed_bytes", outs.compressed)
 	}
 	a.Summary.Set("files", o.files)
-	a.Summary.Set("seconds", float64(int64(secs*1000))/1000)
 	mbps := 0.0
 	if secs > 0 {
 		mbps = float64(st.Bytes) / 1e6 / secs
@@ -146,7 +146,7 @@ func runGenerate(cmd *cobra.Command, a *App, o *generateOptions) error {
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
-	a.Log.Info("generate done", "stage", "generate", "rows_out", st.Lines, "bytes", st.Bytes, "duration_ms", time.Since(t0).Milliseconds())
+	a.Log.Info("generate end", "stage", "generate", "rows_out", st.Lines, "bytes", st.Bytes, "duration_ms", time.Since(t0).Milliseconds())
 	return nil
 }
 

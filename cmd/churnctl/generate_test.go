@@ -16,18 +16,15 @@ import (
 	"github.com/churnctl/churnctl/internal/eventsim"
 )
 
-// generateStdout runs generate with --out - and returns the JSON lines
-// (everything before the summary) and the decoded summary line.
+// generateStdout runs generate with --out - and returns stdout (the JSON
+// lines, nothing else) and the decoded summary line (the last of stderr).
 func generateStdout(t *testing.T, args ...string) ([]byte, map[string]any) {
 	t.Helper()
 	code, stdout, stderr := runWith(t, context.Background(), append([]string{"generate", "--out", "-"}, args...)...)
 	if code != 0 {
 		t.Fatalf("generate %q exit %d: %s", args, code, stderr)
 	}
-	sum := lastLine(t, stdout)
-	body := strings.TrimSuffix(stdout, "\n")
-	i := strings.LastIndexByte(body, '\n')
-	return []byte(body[:i+1]), sum
+	return []byte(stdout), lastLine(t, stderr)
 }
 
 // topKeys returns the keys of a JSON object in the order they appear.
@@ -73,7 +70,7 @@ func TestGenerateSample200Users(t *testing.T) {
 	if sample := genGunzip(t, filepath.Join("..", "..", "testdata", "sample", "events.json.gz")); !bytes.Equal(sample, one) {
 		t.Errorf("testdata/sample/events.json.gz is not the output of generate --users 200 --seed 7 (regenerate it, see testdata/README.md)")
 	}
-	for _, k := range []string{"users", "events", "churners", "bytes", "files", "seconds", "mb_per_s"} {
+	for _, k := range []string{"users", "events", "churners", "bytes", "files", "mb_per_s"} {
 		if _, ok := sum[k]; !ok {
 			t.Errorf("summary lacks %q: %v", k, sum)
 		}
@@ -233,7 +230,14 @@ func TestGenerateUsageErrors(t *testing.T) {
 		if code != 2 {
 			t.Errorf("run(%q) = %d, want 2; stderr: %s", args, code, stderr)
 		}
-		if m := lastLine(t, stdout); m["status"] != "error" {
+		summaryOn := stdout
+		if slices.Contains(args, "-") {
+			if stdout != "" {
+				t.Errorf("run(%q) wrote %q to stdout, the data stream", args, stdout)
+			}
+			summaryOn = stderr
+		}
+		if m := lastLine(t, summaryOn); m["status"] != "error" {
 			t.Errorf("run(%q) summary %v", args, m)
 		}
 	}

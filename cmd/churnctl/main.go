@@ -43,7 +43,19 @@ func startProfile(path string) func() {
 // signalError is the cancellation cause when SIGINT or SIGTERM arrives.
 type signalError struct{ sig os.Signal }
 
-func (e signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (e signalError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// signalName is the conventional name of a signal ("SIGTERM"), not its
+// description ("terminated").
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case os.Interrupt:
+		return "SIGINT"
+	}
+	return sig.String()
+}
 
 // signalContext returns a context cancelled, with a signalError cause, on the
 // first SIGINT or SIGTERM. A second signal kills the process the usual way.

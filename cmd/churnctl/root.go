@@ -38,10 +38,17 @@ type App struct {
 
 	logFormat   string
 	logLevel    string
+	logJSON     bool // the logs are JSON lines
+	errJSON     bool // --log-format json: the final error is a JSON log record too
+	logReady    bool // setupLogging has run
 	noProgress  bool
 	skipIfEmpty bool
 	nested      bool
 	start       time.Time
+
+	// dataOnStdout is set by a command whose stdout carries data (a file
+	// stream such as generate --out -): its summary goes to stderr.
+	dataOnStdout bool
 
 	// record is this invocation's run record, written to
 	// recordLake/runs/RUN_ID.json (when a lake is known and the command is
@@ -65,15 +72,14 @@ func (a *App) RecordIn(lakeDir string) {
 }
 
 // finishRecord completes and rewrites the run record, if there is one.
-func (a *App) finishRecord(status string, code int, err error) {
+// msg is the error as the user saw it ("" when the command succeeded or
+// had nothing to do).
+func (a *App) finishRecord(status string, code int, msg string) {
 	if a.recordLake == "" {
 		return
 	}
 	r := a.record
-	r.Status, r.ExitCode = status, code
-	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
-		r.Error = err.Error()
-	}
+	r.Status, r.ExitCode, r.Error = status, code, msg
 	r.FinishedAt = time.Now().UTC()
 	r.DurationMS = r.FinishedAt.Sub(r.StartedAt).Milliseconds()
 	a.Summary.mu.Lock()
@@ -87,6 +93,25 @@ func (a *App) finishRecord(status string, code int, err error) {
 	if werr := writeRunRecord(a.recordLake, r); werr != nil {
 		a.Log.Warn("cannot write the run record", "lake", a.recordLake, "err", werr)
 	}
+}
+
+// DataOnStdout tells the App that this command writes data to stdout, so
+// the summary line goes to stderr instead (a flag --out with the value "-"
+// says so without a call).
+func (a *App) DataOnStdout() { a.dataOnStdout = true }
+
+// summaryWriter is where the summary line goes: stdout, unless stdout
+// carries the command's data.
+func (a *App) summaryWriter(cmd *cobra.Command) io.Writer {
+	if a.dataOnStdout {
+		return a.Stderr
+	}
+	if cmd != nil {
+		if f := cmd.Flags().Lookup("out"); f != nil && f.Value.String() == "-" {
+			return a.Stderr
+		}
+	}
+	return a.Stdout
 }
 
 // ShowProgress reports whether a progress bar may be drawn on Stderr.
@@ -119,7 +144,9 @@ Exit codes: 0 ok, 1 unexpected failure, 2 bad flags or arguments, 3 bad input
 or failed quality gate, 4 transient (retry may succeed), 5 refused (gated
 promotion), 99 nothing to do with --skip-if-empty, 130/143 after SIGINT/SIGTERM.
 
-The last line of stdout is always a one-line JSON summary of the run.`,
+The last line of stdout is always a one-line JSON summary of the run. When
+stdout carries data (--out -), the summary is the last line of stderr instead,
+so the data stream holds nothing else.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{noSummary: "true"},
@@ -127,11 +154,8 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 			if err := a.setupLogging(); err != nil {
 				return err
 			}
-			a.record.Command = strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
-			if f := cmd.Flags().Lookup("lake"); f != nil && f.Value.String() != "" && f.Value.Type() == "string" {
-				a.RecordIn(f.Value.String())
-			}
-			return nil
+			a.record.Command = commandName(cmd)
+			return a.prepareLakes(cmd)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -150,6 +174,10 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	pf.BoolVar(&a.nested, "nested", false, "a stage of `churnctl run`: leave printing the error to the run")
 	_ = pf.MarkHidden("nested")
 	pf.BoolVar(&a.skipIfEmpty, "skip-if-empty", false, "exit 99 instead of 0 when there is no new input (Airflow marks the task skipped)")
+	ver, rev := buildVersion()
+	root.Version = ver
+	root.SetVersionTemplate(versionLine(ver, rev) + "\n")
+	root.Flags().BoolP("version", "v", false, "print the version and git revision, like `churnctl version` (no summary line)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	})
@@ -171,7 +199,27 @@ The last line of stdout is always a one-line JSON summary of the run.`,
 	}
 	wrapArgs(root)
 	addExamples(root)
+	addCompletions(root)
 	return root
+}
+
+// commandName is the command's path without the program name ("etl bronze").
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// isCompletion reports whether cmd is shell completion: cobra's hidden
+// __complete / __completeNoDesc (what the completion scripts call on TAB)
+// or a `completion SHELL` script. They print no summary and write no run
+// record: their stdout is read by the shell.
+func isCompletion(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd, "completion":
+			return c.Parent() != nil && c.Parent().Parent() == nil
+		}
+	}
+	return false
 }
 
 func markNoSummary(c *cobra.Command) {
@@ -226,19 +274,22 @@ func (a *App) setupLogging() error {
 	var h slog.Handler
 	switch a.logFormat {
 	case "auto":
-		if a.StderrTTY {
-			h = slog.NewTextHandler(a.Stderr, opts)
-		} else {
-			h = slog.NewJSONHandler(a.Stderr, opts)
-		}
+		a.logJSON = !a.StderrTTY
 	case "text":
-		h = slog.NewTextHandler(a.Stderr, opts)
+		a.logJSON = false
 	case "json":
-		h = slog.NewJSONHandler(a.Stderr, opts)
+		a.logJSON = true
 	default:
 		return usageErrorf("--log-format %q: want auto, text or json", a.logFormat)
 	}
+	a.errJSON = a.logFormat == "json"
+	if a.logJSON {
+		h = slog.NewJSONHandler(a.Stderr, opts)
+	} else {
+		h = slog.NewTextHandler(a.Stderr, opts)
+	}
 	a.Log = slog.New(h).With("run_id", a.RunID)
+	a.logReady = true
 	return nil
 }
 
@@ -248,9 +299,8 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// run is the whole program: arguments and streams in, exit code out. Tests
-// call it directly; main only adds the signal context and os.Exit.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// newApp is the App of one invocation with the given arguments and streams.
+func newApp(args []string, stdin io.Reader, stdout, stderr io.Writer) *App {
 	now := time.Now()
 	a := &App{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
@@ -263,6 +313,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
 	ver, _ := buildVersion()
 	a.record = &runRecord{RunID: a.RunID, Args: redactArgs(args), Counts: map[string]any{}, StartedAt: now.UTC(), Version: ver}
+	return a
+}
+
+// run is the whole program: arguments and streams in, exit code out. Tests
+// call it directly; main only adds the signal context and os.Exit.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := newApp(args, stdin, stdout, stderr)
+	now := a.start
 	root := newRootCmd(a)
 	root.SetArgs(args)
 
@@ -271,41 +329,82 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		(strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "required flag")) {
 		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
 	}
-	// --help prints help, not a run: no summary line.
+	code := exitCode(ctx, err, a.skipIfEmpty)
+	if cmd != nil && isCompletion(cmd) {
+		// The shell reads stdout: no summary, no run record, and an error
+		// in plain text on stderr.
+		if err != nil {
+			fmt.Fprintf(stderr, "churnctl: %v\n", err)
+		}
+		return code
+	}
+	// --help and --version print help or the version, not a run: no summary line.
 	helped := false
 	if cmd != nil {
-		if h := cmd.Flags().Lookup("help"); h != nil && h.Changed {
-			helped = true
+		for _, name := range []string{"help", "version"} {
+			if h := cmd.Flags().Lookup(name); h != nil && h.Changed && h.Value.Type() == "bool" {
+				helped = true
+			}
 		}
 	}
-	code := exitCode(ctx, err, a.skipIfEmpty)
-	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) && !a.nested {
-		fmt.Fprintf(stderr, "churnctl: %v\n", err)
-		if code == exitcode.Usage && cmd != nil {
-			fmt.Fprintln(stderr)
-			fmt.Fprint(stderr, cmd.UsageString())
+	if !a.logReady {
+		// The command never started (an unknown command or flag): still
+		// honour --log-format for the error line if it was parsed.
+		_ = a.setupLogging()
+	}
+	msg := ""
+	if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
+		msg = errorMessage(ctx, err, code)
+		if !a.nested {
+			a.printError(cmd, err, msg, code)
 		}
 	}
 	if !helped && (cmd == nil || cmd.Annotations[noSummary] == "" || (err != nil && cmd == root)) {
 		name := "churnctl"
 		if cmd != nil {
-			name = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+			name = commandName(cmd)
 		}
 		var extra [][2]any
 		extra = append(extra, [2]any{"run_id", a.RunID})
 		if code != exitcode.OK {
 			extra = append(extra, [2]any{"exit_code", code})
 		}
-		if err != nil && !errors.Is(err, exitcode.ErrNothingToDo) {
-			extra = append(extra, [2]any{"error", err.Error()})
+		if msg != "" {
+			extra = append(extra, [2]any{"error", msg})
 		}
 		status := statusFor(code)
 		if errors.Is(err, exitcode.ErrNothingToDo) {
 			status = "skipped"
 		}
 		a.record.Command = name
-		a.finishRecord(status, code, err)
-		_ = a.Summary.write(stdout, name, status, extra, time.Since(now).Milliseconds())
+		a.finishRecord(status, code, msg)
+		_ = a.Summary.write(a.summaryWriter(cmd), name, status, extra, time.Since(now).Milliseconds())
 	}
 	return code
+}
+
+// printError prints the final error once on stderr: "churnctl: MSG" (and
+// the usage after a usage error); under --log-format json a JSON log record
+// with the same message, the exit code and the usage line instead, so a log
+// collector parses every stderr line. (--log-format auto keeps the plain
+// line, the convention people and scripts read, even when the logs are
+// JSON because stderr is not a terminal.)
+func (a *App) printError(cmd *cobra.Command, err error, msg string, code int) {
+	usage := errors.Is(err, exitcode.ErrUsage) && cmd != nil
+	if a.errJSON {
+		attrs := []any{"exit_code", code}
+		if cmd != nil {
+			attrs = append(attrs, "command", commandName(cmd))
+		}
+		if usage {
+			attrs = append(attrs, "usage", cmd.UseLine(), "help", cmd.CommandPath()+" --help")
+		}
+		a.Log.Error("churnctl: "+msg, attrs...)
+		return
+	}
+	fmt.Fprintf(a.Stderr, "churnctl: %s\n", msg)
+	if usage {
+		fmt.Fprintln(a.Stderr)
+		fmt.Fprint(a.Stderr, cmd.UsageString())
+	}
 }

@@ -23,6 +23,9 @@ import (
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/registry"
+	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/train"
 )
 
 func init() { register(newRunCmd) }
@@ -40,27 +43,42 @@ type runOptions struct {
 }
 
 func newRunCmd(a *App) *cobra.Command {
-	o := &runOptions{}
+	// The settings' flags show the built-in defaults (what `config show`
+	// prints with nothing set); only the flags given are applied.
+	o := &runOptions{flags: config.Default()}
 	cmd := &cobra.Command{
 		Use:   "run [--config churnctl.yaml] [--ds YYYY-MM-DD]",
 		Short: "Run the whole job: etl → features → train → evaluate → score → load",
 		Long: `Run the whole job in one command, each stage skipped when its outputs are
 current for its inputs:
 
-  etl        JSON logs → bronze → silver → gold
-  features   labeled training snapshots at cutoffs before the data's end, and
-             an unlabeled scoring snapshot as of the end of --ds
-  train      random forest on all but the latest labeled cutoff (skipped
-             with --no-train), cross-validated by user
-  evaluate   the new model on the latest labeled cutoff (out of time), then
-             promote it to champion if it beats the champion by train.min_gain
+  etl        JSON logs → bronze → silver → gold (with --ds: that day and the
+             etl.lookback days before it; --backfill: every day since the
+             last complete one)
+  features   features.train_cutoffs labeled snapshots, features.train_every
+             apart, whose label windows end by the data's end; plus one
+             unlabeled snapshot to score, as of the end of --ds (or of the data)
+  train      a random forest on every labeled snapshot, less a stable share
+             of users held out (train.holdout_users), cross-validated in
+             folds grouped by user (skipped with --no-train)
+  evaluate   the new model (challenger) on the held-out users: users it never
+             saw, at any cutoff; writes a report
+  promote    challenger → champion only if its churn F1 on those users beats
+             the champion's by train.min_gain (a refusal does not fail the run)
   score      churn probabilities of the scoring snapshot with the champion
   load       everything into PostgreSQL (only when load.dsn is set)
 
 Settings come from the config file, then CHURNCTL_* environment variables,
 then flags (each later source wins); "churnctl config show" prints the result.
-A lock file in the lake keeps two runs from writing at once (the second exits
-4). A record of every run is written to LAKE/runs/RUN_ID.json.`,
+Every setting is checked before the first stage runs (and with --dry-run): a
+bad value exits 2 naming the key. A lock file in the lake keeps two runs from
+writing at once (the second exits 4). A record of every run is written to
+LAKE/runs/RUN_ID.json. SIGTERM or SIGINT stops at the next batch boundary,
+publishes nothing partial and exits 143 / 130; --resume continues.
+
+A daily run (--ds) on a new lake has no history to train on: run it once with
+--backfill (every day up to --ds) or without --ds first.
+`,
 		Example: `  # the whole job on the bundled sample
   churnctl run --lake /tmp/lake --inputs testdata/sample
 
@@ -155,6 +173,7 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 	if cfg.Registry == "" {
 		cfg.Registry = filepath.Join(cfg.Lake, "models")
 	}
+	a.Summary.Set("lake", cfg.Lake)
 	if !o.dryRun {
 		if err := os.MkdirAll(cfg.Lake, 0o755); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -184,12 +203,9 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		a.RecordIn(cfg.Lake)
 	}
 
-	p := &planner{cfg: cfg, o: o, a: a}
+	p := &planner{cfg: cfg, o: o, a: a, newLake: st.LastCompleteDay == ""}
 	ran, current := 0, 0
 	for _, next := range []func() (*stagePlan, error){p.etl, p.features, p.train, p.evaluate, p.promote, p.score, p.load} {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		sp, err := next()
 		if err != nil {
 			return err
@@ -213,6 +229,12 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 			rec.Stages = append(rec.Stages, stageResult{Name: sp.Name, Args: sp.Args, Status: "current", Fingerprint: fp})
 			current++
 			continue
+		}
+		// A signal stops the run before the next stage that would run; one
+		// that arrives after the last stage has finished changes nothing:
+		// the run is recorded as what it was, complete.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("before stage %s: %w", sp.Name, err)
 		}
 		res := p.exec(ctx, sp)
 		res.Fingerprint = fp
@@ -244,7 +266,6 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		}
 		mergeCounts(rec.Counts, sp.Name, res.Summary)
 	}
-	a.Summary.Set("lake", cfg.Lake)
 	a.Summary.Set("stages_run", ran)
 	a.Summary.Set("stages_current", current)
 	for _, k := range sortedKeys(rec.Counts) {
@@ -264,7 +285,12 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 	}
 	if cfg.Load.DSN != "" {
 		// The load stage saw this run as running: load its finished record.
-		a.finishRecord("ok", exitcode.OK, nil)
+		a.finishRecord("ok", exitcode.OK, "")
+		if ctx.Err() != nil {
+			a.Log.Warn("stopped after the last stage: the run is complete; its final record is loaded into churn.run by the next load",
+				"stage", "load", "signal", errorMessage(ctx, ctx.Err(), exitCode(ctx, ctx.Err(), false)))
+			return nil
+		}
 		res := p.exec(ctx, &stagePlan{Name: "load-run", Args: []string{"load", "--dsn", cfg.Load.DSN, "--lake", cfg.Lake, "--tables", "runs"}})
 		if res.ExitCode != 0 && res.ExitCode != exitcode.NothingToDo {
 			return stageError(ctx, res)
@@ -273,10 +299,10 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 	return nil
 }
 
+// validate checks the run's own flags and every setting of every stage,
+// before anything is written: a bad model name or class_weight must not
+// fail the run after etl and features have published.
 func (o *runOptions) validate(cfg *config.Config) error {
-	if cfg.Lake == "" {
-		return usageErrorf("lake is not set (config key lake, CHURNCTL_LAKE or --lake)")
-	}
 	for _, d := range []struct{ name, v string }{{"--ds", o.ds}, {"--from", o.from}, {"--to", o.to}} {
 		if d.v == "" {
 			continue
@@ -291,11 +317,68 @@ func (o *runOptions) validate(cfg *config.Config) error {
 	if o.backfill && o.ds == "" {
 		return usageErrorf("--backfill needs --ds (the last day to fill)")
 	}
+	if o.from != "" && o.to != "" && o.to < o.from {
+		return usageErrorf("--to %s is before --from %s", o.to, o.from)
+	}
+	if err := validateConfig(*cfg); err != nil {
+		return err
+	}
 	if len(cfg.Inputs) == 0 {
 		return usageErrorf("inputs is not set (config key inputs, CHURNCTL_INPUTS or --inputs)")
 	}
 	if o.noTrain {
 		cfg.Train.Skip = true
+	}
+	return nil
+}
+
+// validateConfig checks every setting of a run: the ranges (config.Validate)
+// and, through the stages' own validators, what only they know.
+func validateConfig(cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	keyErr := func(key string, err error) error {
+		msg := strings.TrimPrefix(err.Error(), exitcode.ErrUsage.Error()+": ")
+		return fmt.Errorf("%w: config %s: %s", exitcode.ErrUsage, key, msg)
+	}
+	if err := registry.ValidName(cfg.Train.Name); err != nil {
+		return keyErr("train.name", err)
+	}
+	// One setting at a time over valid defaults, so the error names its key.
+	p := train.DefaultParams()
+	p.MaxFeatures = cfg.Train.MaxFeatures
+	if err := p.Validate(); err != nil {
+		return keyErr("train.max_features", err)
+	}
+	p = train.DefaultParams()
+	p.ClassWeight = cfg.Train.ClassWeight
+	if err := p.Validate(); err != nil {
+		return keyErr("train.class_weight", err)
+	}
+	if ref := cfg.Score.Model; ref != "" {
+		name, sel, hasSel := strings.Cut(ref, "@")
+		_, statErr := os.Stat(ref)
+		if statErr != nil { // not a model file: NAME[@champion|challenger|latest|N]
+			if err := registry.ValidName(name); err != nil {
+				return keyErr("score.model", err)
+			}
+			if hasSel && sel != registry.Champion && sel != registry.Challenger && sel != "latest" {
+				if n, err := strconv.Atoi(sel); err != nil || n < 1 {
+					return keyErr("score.model", fmt.Errorf("%q: want NAME, NAME@champion, NAME@challenger, NAME@latest, NAME@VERSION or a model file", ref))
+				}
+			}
+		}
+	}
+	for _, t := range cfg.Load.Tables {
+		if !slices.Contains(warehouse.Groups, t) {
+			return keyErr("load.tables", fmt.Errorf("%q: want some of %s", t, strings.Join(warehouse.Groups, ", ")))
+		}
+	}
+	if cfg.Load.DSN != "" {
+		if _, err := warehouse.ParseConfig(warehouse.ConnOptions{DSN: cfg.Load.DSN}); err != nil {
+			return keyErr("load.dsn", err)
+		}
 	}
 	return nil
 }
@@ -379,14 +462,14 @@ func stageError(ctx context.Context, res stageResult) error {
 		return fmt.Errorf("%w: %s", exitcode.ErrRefused, msg)
 	case exitcode.SIGINT, exitcode.SIGTERM:
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return fmt.Errorf("stage %s stopped, nothing of it published; continue with --resume: %w", res.Name, ctx.Err())
 		}
 	}
 	return errors.New(msg)
 }
 
 func stageLine(res stageResult) string {
-	b, _ := json.Marshal(map[string]any{"stage": res.Name, "status": res.Status, "exit_code": res.ExitCode,
+	b, _ := marshalJSON(map[string]any{"stage": res.Name, "status": res.Status, "exit_code": res.ExitCode,
 		"duration_ms": res.DurationMS, "summary": res.Summary})
 	return string(b)
 }
@@ -490,7 +573,7 @@ func writeState(lakeDir string, st *runState) error {
 }
 
 func writeRunRecord(lakeDir string, rec *runRecord) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := marshalJSONIndent(rec)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ type planner struct {
 
 	scoreAsOf string   // the unlabeled snapshot scored
 	labeled   []string // labeled snapshots: trained on, less the held-out users, who judge the model
+	// newLake is set when no run has completed a day in the lake yet.
+	newLake bool
 }
 
 func (p *planner) lakePath(elem ...string) string {
@@ -127,11 +129,18 @@ func (p *planner) features() (*stagePlan, error) {
 		if len(labeled) == 0 {
 			// Too little history for a label window: score with the
 			// champion if there is one, else say what is missing.
-			msg := fmt.Sprintf("the data (%s to %s) is too short for a %v label window after a week of history: no labeled cutoff",
-				first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon)
+			// A cutoff needs a week of history before it and its label
+			// window after it: 8+h days from the first day to the scoring day.
+			msg := fmt.Sprintf("the data (%s to %s) is too short for a %v label window after a week of history: no labeled cutoff (training needs at least %d days of data)",
+				first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon, 8+h)
 			if !p.hasChampion() {
-				return nil, fmt.Errorf("%w: run: %s, and no champion model to score with; ingest more history, or set a shorter features.horizon",
-					exitcode.ErrBadInput, msg)
+				hint := "ingest more history, or set a shorter features.horizon"
+				if p.o.ds != "" && !p.o.backfill && p.newLake {
+					hint = fmt.Sprintf("a run with --ds ingests only that day and the etl.lookback (%d) days before it, and this lake has no earlier days: "+
+						"fill the history once with --ds %s --backfill (every day up to --ds) or a run without --ds, then run daily",
+						p.cfg.ETL.Lookback, p.o.ds)
+				}
+				return nil, fmt.Errorf("%w: run: %s, and no champion model to score with; %s", exitcode.ErrBadInput, msg, hint)
 			}
 			p.a.Log.Warn(msg+"; not training, scoring with the champion", "stage", "features")
 		}

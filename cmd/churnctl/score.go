@@ -128,7 +128,7 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 	a.Summary.Set("predicted_churn", npos)
 	a.Summary.Set("threshold", thr)
 	a.Summary.Set("out", out)
-	a.Log.Info("score done", "stage", "score", "model", ref, "rows_out", len(rows), "out", out, "duration_ms", time.Since(start).Milliseconds())
+	a.Log.Info("score end", "stage", "score", "model", ref, "rows_out", len(rows), "out", out, "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 

@@ -57,10 +57,10 @@ func (s *Summary) write(w io.Writer, command, status string, extra [][2]any, dur
 		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
-		vb, err := json.Marshal(v)
+		kb, _ := marshalJSON(k)
+		vb, err := marshalJSON(v)
 		if err != nil {
-			vb, _ = json.Marshal(fmt.Sprint(v))
+			vb, _ = marshalJSON(fmt.Sprint(v))
 		}
 		b.Write(kb)
 		b.WriteByte(':')
@@ -82,4 +82,29 @@ func (s *Summary) write(w io.Writer, command, status string, extra [][2]any, dur
 	b.WriteString("}\n")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// marshalJSON is json.Marshal without HTML escaping: what churnctl prints
+// is read by people and by JSON parsers, never embedded in HTML, so "a > b"
+// stays "a > b" instead of "a \u003e b".
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// marshalJSONIndent is json.MarshalIndent without HTML escaping.
+func marshalJSONIndent(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -200,7 +200,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	a.Summary.Set("threshold", out.Threshold)
 	a.Summary.Set("fit_seconds", round3(out.FitSeconds))
 	a.Summary.Set("model", v.Ref())
-	a.Log.Info("train done", "stage", "train", "model", v.Ref(), "dir", v.Dir, "rows_in", t.Rows(),
+	a.Log.Info("train end", "stage", "train", "model", v.Ref(), "dir", v.Dir, "rows_in", t.Rows(),
 		"duration_ms", time.Since(start).Milliseconds())
 	return nil
 }

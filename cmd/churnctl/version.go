@@ -38,6 +38,11 @@ func buildVersion() (ver, rev string) {
 	return ver, rev
 }
 
+// versionLine is what `churnctl version` and `churnctl --version` print.
+func versionLine(ver, rev string) string {
+	return fmt.Sprintf("churnctl %s (revision %s, %s, %s/%s)", ver, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
 func newVersionCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -45,7 +50,7 @@ func newVersionCmd(a *App) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ver, rev := buildVersion()
-			fmt.Fprintf(a.Stdout, "churnctl %s (revision %s, %s, %s/%s)\n", ver, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(a.Stdout, versionLine(ver, rev))
 			a.Summary.Set("version", ver)
 			a.Summary.Set("revision", rev)
 			return nil
