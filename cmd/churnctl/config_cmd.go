@@ -24,7 +24,7 @@ func newConfigCmd(a *App) *cobra.Command {
 defaults, then the YAML file (--config or CHURNCTL_CONFIG), then CHURNCTL_*
 environment variables, then flags, with the DSN's password masked. Every
 setting is checked as run checks it: a bad value exits 2 naming the key.`,
-		Example: `  churnctl config show --config churnctl.yaml
+		Example: `  churnctl config show --config churnctl.example.yaml
   CHURNCTL_TRAIN_TREES=300 churnctl config show --train.seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -199,3 +199,18 @@ func TestIntegrationCLIRunLoadsSample(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationCLIConnectionSettings: a database that does not exist is a
+// bad setting (exit 2 naming it, no usage text); a TCP port nobody listens
+// on is transient (exit 4).
+func TestIntegrationCLIConnectionSettings(t *testing.T) {
+	dsn := pgtest.New(t)
+	r := runDB(t, "--log-format", "text", "db", "status", "--dsn", dsn+" dbname=no_such_db")
+	if r.code != 2 || !strings.Contains(r.stderr, "no_such_db") || !strings.Contains(r.stderr, "dbname") || strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("db status on a missing database: exit %d, stderr %s; want 2 naming dbname, no usage", r.code, r.stderr)
+	}
+	r = runDB(t, "db", "status", "--dsn", "host=127.0.0.1 port=1 user=u dbname=d connect_timeout=2")
+	if r.code != 4 {
+		t.Errorf("db status on a refused TCP port: exit %d, stderr %s; want 4", r.code, r.stderr)
+	}
+}

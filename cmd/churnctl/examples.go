@@ -47,7 +47,7 @@ var examples = map[string]string{
 	"db migrate": `  churnctl db migrate --dsn "host=/var/run/postgresql dbname=churn"`,
 	"db status":  `  PGHOST=/var/run/postgresql PGDATABASE=churn churnctl db status`,
 	"version":    `  churnctl version`,
-	"config":     `  churnctl config show --config churnctl.yaml`,
+	"config":     `  churnctl config show --config churnctl.example.yaml`,
 }
 
 // addExamples fills in the examples of commands that have none.

@@ -86,7 +86,7 @@ A daily run (--ds) on a new lake has no history to train on: run it once with
   churnctl run --config /etc/churnctl.yaml --ds {{ ds }} --skip-if-empty
 
   # fill every day missed since the last complete one, then show the plan only
-  churnctl run --config churnctl.yaml --ds 2018-11-30 --backfill --dry-run`,
+  churnctl run --config churnctl.example.yaml --ds 2018-11-30 --backfill --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runJob(cmd, a, o)

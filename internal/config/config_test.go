@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -119,5 +120,46 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if c.Lake == "" || c.Train.HoldoutUsers != 0.2 || c.ETL.Lookback != 2 {
 		t.Errorf("example config read as %+v", c)
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("the defaults are invalid: %v", err)
+	}
+	for _, tt := range []struct {
+		key string
+		set func(*Config)
+	}{
+		{"lake", func(c *Config) { c.Lake = "" }},
+		{"etl.max_invalid_ratio", func(c *Config) { c.ETL.MaxInvalidRatio = 1.5 }},
+		{"etl.lookback", func(c *Config) { c.ETL.Lookback = -1 }},
+		{"features.horizon", func(c *Config) { c.Features.Horizon = 0 }},
+		{"features.train_every", func(c *Config) { c.Features.TrainEvery = 0 }},
+		{"train.trees", func(c *Config) { c.Train.Trees = 0 }},
+		{"train.min_samples_split", func(c *Config) { c.Train.MinSamplesSplit = 1 }},
+		{"train.folds", func(c *Config) { c.Train.Folds = 1 }},
+		{"train.holdout_users", func(c *Config) { c.Train.HoldoutUsers = 1 }},
+		{"train.jobs", func(c *Config) { c.Train.Jobs = -2 }},
+		{"load.statement_timeout", func(c *Config) { c.Load.StatementTimeout = time.Microsecond }},
+		{"load.lock_timeout", func(c *Config) { c.Load.LockTimeout = -time.Second }},
+	} {
+		c := Default()
+		tt.set(&c)
+		err := c.Validate()
+		if !errors.Is(err, exitcode.ErrUsage) || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%s: Validate() = %v, want a usage error naming the key", tt.key, err)
+		}
+	}
+}
+
+func TestCheckTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		d  time.Duration
+		ok bool
+	}{{0, true}, {time.Millisecond, true}, {10 * time.Minute, true}, {time.Microsecond, false}, {999 * time.Microsecond, false}, {-time.Second, false}} {
+		if err := CheckTimeout(tt.d); (err == nil) != tt.ok {
+			t.Errorf("CheckTimeout(%v) = %v, want ok %v", tt.d, err, tt.ok)
+		}
 	}
 }
