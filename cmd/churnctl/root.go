@@ -140,9 +140,12 @@ func newRootCmd(a *App) *cobra.Command {
 churn model with honest cross-validated metrics, churn scores, and PostgreSQL
 tables loaded with COPY.
 
-Exit codes: 0 ok, 1 unexpected failure, 2 bad flags or arguments, 3 bad input
-or failed quality gate, 4 transient (retry may succeed), 5 refused (gated
-promotion), 99 nothing to do with --skip-if-empty, 130/143 after SIGINT/SIGTERM.
+Exit codes: 0 ok, 1 unexpected failure (a bug), 2 bad flags, arguments or
+config (a refused database password, a missing database, a read-only file
+system too), 3 bad input or failed quality gate (a --lake that does not exist
+too), 4 transient (database down, lock busy, disk full: a retry may succeed),
+5 refused (gated promotion), 99 nothing to do with --skip-if-empty, 130/143
+after SIGINT/SIGTERM.
 
 The last line of stdout is always a one-line JSON summary of the run. When
 stdout carries data (--out -), the summary is the last line of stderr instead,
