@@ -166,7 +166,8 @@ champion on the same labelled feature table and makes the candidate champion
 only if candidate - champion >= --min-gain on --metric (f1: churn F1 at each
 model's own stored threshold; pr_auc; roc_auc). Otherwise it refuses with
 exit code 5 and prints both figures. With no champion yet, the candidate is
-promoted without comparison.`,
+promoted without comparison. Summary: champion is the champion after the
+command (previous_champion when this promotion replaced one).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runPromote(cmd.Context(), a, *reg, args[0], o) },
 	}
@@ -251,6 +252,10 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	if err := r.SetAlias(cand.Name, registry.Champion, cand.Version); err != nil {
 		return err
 	}
+	if !noChampion {
+		a.Summary.Set("previous_champion", champ.Ref())
+	}
+	a.Summary.Set("champion", cand.Ref())
 	a.Summary.Set("promoted", true)
 	a.Log.Info("promoted", "stage", "models", "model", cand.Ref())
 	return nil
