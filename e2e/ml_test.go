@@ -33,6 +33,10 @@ func TestRunReusesIdenticalModel(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("first run: exit %d\n%s", r.code, tail(r.stderr))
 	}
+	st := stageSummaries(t, r.stdout)
+	if ev := st["evaluate"]; ev["dataset"] != "holdout" || ev["training_rows"] != 0.0 {
+		t.Errorf("run's evaluate: dataset %v, training_rows %v; want holdout, 0 (held-out users are no training rows)", ev["dataset"], ev["training_rows"])
+	}
 	if r := churnctl(t, withSample(t, runArgs(lakeDir, "--no-train"))...); r.code != 0 {
 		t.Fatalf("run --no-train: exit %d\n%s", r.code, tail(r.stderr))
 	}
@@ -40,7 +44,7 @@ func TestRunReusesIdenticalModel(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("third run: exit %d\n%s", r.code, tail(r.stderr))
 	}
-	st := stageSummaries(t, r.stdout)
+	st = stageSummaries(t, r.stdout)
 	if tr := st["train"]; tr == nil || tr["model"] != "churn@1" || tr["reused_version"] != true {
 		t.Errorf("train stage summary = %v; want model churn@1, reused_version true", tr)
 	}

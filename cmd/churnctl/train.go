@@ -162,6 +162,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		ChurnctlVersion: ver, Params: out.Params, Seed: o.seed, Label: o.label, ID: o.id,
 		Threshold: out.Threshold, ThresholdRule: out.Rule, Rows: t.Rows(), Positives: t.Positives(),
 		DataSHA256: t.DataSHA256, CV: out.CV, OOB: out.OOB, Search: out.Search, Importance: map[string]float64{},
+		TrainingRows: train.NewTrainingRows(t.IDs, t.AsOf),
 	}}
 	for i, f := range t.Features {
 		m.Features = append(m.Features, train.FeatureSpec{Name: f.Name, Type: f.Type})
