@@ -327,11 +327,57 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 	}
 }
 
+// TestIntegrationLoadNotMigrated: without Migrate, a fresh database is a
+// setup step missing (exit 2 naming db migrate), not bad data, and nothing
+// is created; with it, Load migrates first (concurrent loads apply each
+// migration once) and loads.
 func TestIntegrationLoadNotMigrated(t *testing.T) {
 	conn := connect(t, pgtest.New(t))
 	_, err := load(t, conn, t.TempDir(), LoadOptions{})
-	if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), "db migrate") {
-		t.Fatalf("Load before migrate = %v, want exit 3 telling to run db migrate", err)
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "churnctl db migrate") || !strings.Contains(err.Error(), "0001_init.up.sql") {
+		t.Fatalf("Load before migrate = %v, want exit 2 naming the pending files and churnctl db migrate", err)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'churn'"); n != 0 {
+		t.Errorf("a refused load created schema churn")
+	}
+
+	lake := t.TempDir()
+	if err := lakefixture.WriteLake(lake, days, 50); err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgtest.New(t)
+	all, _ := Migrations()
+	var wg sync.WaitGroup
+	applied := make([]int, 3)
+	errs := make([]error, 3)
+	for i := range applied {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st *LoadStats
+			st, errs[i] = load(t, connect(t, dsn), lake, LoadOptions{Migrate: true, Groups: []string{"gold"}})
+			if st != nil {
+				applied[i] = len(st.Migrations)
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range applied {
+		if errs[i] != nil {
+			t.Errorf("concurrent Load with Migrate %d: %v", i, errs[i])
+		}
+		total += applied[i]
+	}
+	if total != len(all) {
+		t.Errorf("concurrent loads applied %v migrations, want %d in all", applied, len(all))
+	}
+	c2 := connect(t, dsn)
+	if _, pending, err := Status(context.Background(), c2); err != nil || len(pending) != 0 {
+		t.Errorf("after Load with Migrate: %d pending, %v", len(pending), err)
+	}
+	if n := count(t, c2, "SELECT count(*) FROM churn.fact_user_day"); n != 100 {
+		t.Errorf("churn.fact_user_day has %d rows, want 100", n)
 	}
 }
 
