@@ -182,7 +182,7 @@ func WriteTable(w io.Writer, s *Snapshot, format string, mem memory.Allocator) e
 	}
 	rec := s.Record(mem)
 	defer rec.Release()
-	pw, err := parquetio.NewWriter(w, rec.Schema())
+	pw, err := parquetio.NewWriter(w, rec.Schema(), parquetio.WithDictionary(CategoryColumns()...))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,8 @@ features.schema.json (feature names, types, descriptions, category codes) beside
 --out PATH (features.schema.json goes in PATH's directory; with several cutoffs a
 directory of PATH must contain {as_of}, e.g. out/{as_of}/features.csv). CSV has every column numeric
 except user_id (bools 0/1, categories as integer codes, no as_of column) so pandas and
-scikit-learn load it as is.
+scikit-learn load it as is; Parquet and Arrow hold the categories' values as
+(dictionary-encoded) strings.
 
 Summary: users (distinct users over all snapshots), rows (rows over all
 snapshots: a user is a row of each snapshot it is active before), positives

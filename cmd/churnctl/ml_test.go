@@ -91,11 +91,11 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("score exit %d: %s", code, errs)
 	}
-	rows, err := parquet.ReadFile[scoreRow](pq)
+	rows, err := parquet.ReadFile[prediction](pq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1500 || rows[0].UserID != "100000" || rows[0].AsOf != "2018-12-01" || rows[0].ModelVersion != "churn@1" ||
+	if len(rows) != 1500 || rows[0].UserID != "100000" || rows[0].AsOf == nil || *rows[0].AsOf != 17866 || rows[0].ModelVersion != "churn@1" ||
 		rows[0].RunID != summaryOf(t, out)["run_id"] || rows[0].Predicted != (rows[0].PChurn >= rows[0].Threshold) {
 		t.Errorf("score rows[0] = %+v (of %d)", rows[0], len(rows))
 	}
@@ -113,7 +113,7 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		t.Fatalf("score --lake exit %d: %s", code, errs)
 	}
 	part := filepath.Join(lk, "predictions", "as_of=2018-12-01")
-	lrows, err := parquet.ReadFile[scoreRow](filepath.Join(part, "part-0.parquet"))
+	lrows, err := parquet.ReadFile[prediction](filepath.Join(part, "part-0.parquet"))
 	if err != nil || len(lrows) != 1500 || lrows[7].PChurn != rows[7].PChurn {
 		t.Errorf("lake predictions: %d rows, %v", len(lrows), err)
 	}
