@@ -68,7 +68,7 @@ var featureDefs = func() []featureDef {
 		{Feature{Name: "paid_share", Type: Float64, Description: "share of the user's events before T made at level paid"}, func(u *user, c *calc) float64 {
 			return ratio(float64(u.nPaidAll), float64(u.nAll))
 		}},
-		{Feature{Name: "gender", Type: Category, Description: "gender from dim_user as of T (0 unknown, 1 F, 2 M)", Categories: GenderCategories}, func(u *user, c *calc) float64 { return float64(u.gender) }},
+		{Feature{Name: "gender", Type: Category, Description: "gender from dim_user as of T: F, M or unknown", Categories: GenderCategories}, func(u *user, c *calc) float64 { return float64(u.gender) }},
 		{Feature{Name: "os", Type: Category, Description: "operating system parsed from the user agent in dim_user as of T", Categories: OSCategories}, func(u *user, c *calc) float64 { return float64(u.os) }},
 		{Feature{Name: "state", Type: Category, Description: "US state parsed from the location in dim_user as of T (first state of a multi-state metro)", Categories: StateCategories}, func(u *user, c *calc) float64 { return float64(u.state) }},
 		{Feature{Name: "active_days", Type: Int64, Description: "days with at least one event in the window [T-W, T)"}, func(u *user, c *calc) float64 { return float64(u.active) }},

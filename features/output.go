@@ -13,7 +13,9 @@ import (
 )
 
 // ArrowSchema is the table schema of a snapshot: user_id, as_of, the
-// features in order, churn (nullable; null when unlabeled).
+// features in order (category features as their values: strings of the
+// feature's vocabulary, "unknown" for code 0), churn (nullable; null when
+// unlabeled).
 func ArrowSchema() *arrow.Schema {
 	fields := []arrow.Field{
 		{Name: IDColumn, Type: arrow.BinaryTypes.String},
@@ -32,6 +34,8 @@ func arrowType(t Type) arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case Bool:
 		return arrow.FixedWidthTypes.Boolean
+	case Category:
+		return arrow.BinaryTypes.String
 	default:
 		return arrow.PrimitiveTypes.Int64
 	}
@@ -62,6 +66,10 @@ func (s *Snapshot) Record(mem memory.Allocator) arrow.RecordBatch {
 			for _, v := range vals {
 				fb.Append(int64(v))
 			}
+		case *array.StringBuilder:
+			for _, v := range vals {
+				fb.Append(f.Categories[int(v)])
+			}
 		default:
 			panic(fmt.Sprintf("features: feature %s: unexpected builder %T", f.Name, fb))
 		}
@@ -75,6 +83,18 @@ func (s *Snapshot) Record(mem memory.Allocator) arrow.RecordBatch {
 		}
 	}
 	return b.NewRecordBatch()
+}
+
+// CategoryColumns names the category features (dictionary-encoded strings
+// in Parquet).
+func CategoryColumns() []string {
+	var out []string
+	for _, f := range featureDefs {
+		if f.Type == Category {
+			out = append(out, f.Name)
+		}
+	}
+	return out
 }
 
 // WriteCSV writes the snapshot as CSV for pandas/sklearn: user_id, the

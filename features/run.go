@@ -50,8 +50,11 @@ type RunConfig struct {
 
 // Result describes one written snapshot.
 type Result struct {
-	AsOf      Date
-	Users     int
+	AsOf  Date
+	Users int // rows: one per user
+	// IDs are the snapshot's user ids (one per row).
+	IDs []string
+	// Positives counts churn = 1 rows; meaningless (0) when !Labeled.
 	Positives int
 	Labeled   bool
 	LastDay   Date
@@ -124,7 +127,7 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 		if err != nil {
 			return out, err
 		}
-		r := Result{AsOf: T, Users: len(snap.UserIDs), Labeled: snap.Labeled, LastDay: snap.LastDay}
+		r := Result{AsOf: T, Users: len(snap.UserIDs), IDs: snap.UserIDs, Labeled: snap.Labeled, LastDay: snap.LastDay}
 		// the audit reads the snapshot while it is written out
 		var sus []FeatureAUC
 		audited := make(chan struct{})
@@ -179,7 +182,7 @@ func WriteTable(w io.Writer, s *Snapshot, format string, mem memory.Allocator) e
 	}
 	rec := s.Record(mem)
 	defer rec.Release()
-	pw, err := parquetio.NewWriter(w, rec.Schema())
+	pw, err := parquetio.NewWriter(w, rec.Schema(), parquetio.WithDictionary(CategoryColumns()...))
 	if err != nil {
 		return err
 	}
@@ -271,20 +274,16 @@ func manifest(cfg RunConfig, s *Snapshot) lake.Manifest {
 	} else {
 		add("gold/dim_user")
 	}
-	labeled := int64(0)
+	stats := map[string]int64{
+		"users": int64(len(s.UserIDs)), "labeled": 0,
+		"features": int64(len(featureDefs)), "horizon_days": int64(s.HorizonDays), "window_days": int64(s.WindowDays),
+	}
 	if s.Labeled {
-		labeled = 1
+		// an unlabeled snapshot has no positives to count, not zero
+		stats["labeled"], stats["positives"] = 1, int64(s.Positives())
 	}
 	extra, _ := json.Marshal(map[string]any{"as_of": s.AsOf.String(), "labeled": s.Labeled, "last_data_day": s.LastDay.String()})
-	return lake.Manifest{
-		Inputs:  inputs,
-		Version: cfg.Version,
-		Stats: map[string]int64{
-			"users": int64(len(s.UserIDs)), "positives": int64(s.Positives()), "labeled": labeled,
-			"features": int64(len(featureDefs)), "horizon_days": int64(s.HorizonDays), "window_days": int64(s.WindowDays),
-		},
-		Extra: extra,
-	}
+	return lake.Manifest{Inputs: inputs, Version: cfg.Version, Stats: stats, Extra: extra}
 }
 
 func writeFileAtomic(path string, data []byte) error {

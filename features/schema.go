@@ -11,7 +11,10 @@ type Type string
 
 // Feature types. Float64 and Int64 columns are stored as such; Bool columns
 // are Arrow booleans in Parquet/Arrow and 0/1 in CSV; Category columns are
-// int64 codes into Feature.Categories (code 0 = unknown).
+// computed as codes into Feature.Categories (code 0 = unknown) and stored as
+// the values themselves (dictionary-encoded strings) in Parquet and Arrow,
+// as the codes in CSV (for scikit-learn); readers map values back to codes
+// through the schema file.
 const (
 	Float64  Type = "float64"
 	Int64    Type = "int64"

@@ -42,6 +42,14 @@ elif src.endswith(".parquet"):
     df = pd.read_parquet(src)
 else:
     df = pd.read_csv(src)
+# churnctl stores category features (gender, os, state) as their values and
+# reads them as codes through features.schema.json: give sklearn the codes too.
+import json
+schemas = glob.glob(os.path.join(src if os.path.isdir(src) else os.path.dirname(src), "**", "features.schema.json"), recursive=True)
+if schemas:
+    for f in json.load(open(schemas[0]))["features"]:
+        if f["type"] == "category" and f["name"] in df.columns and df[f["name"]].dtype == object:
+            df[f["name"]] = df[f["name"]].map({v: i for i, v in enumerate(f["categories"])})
 drop = [c for c in df.columns if c not in (label, idc) and (c == "as_of" or df[c].dtype == object)]
 df = df.drop(columns=drop)
 for c in df.columns:

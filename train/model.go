@@ -53,6 +53,9 @@ type Header struct {
 	Positives  int         `json:"positives"`
 	DataSHA256 string      `json:"data_sha256"`
 	Inputs     []InputFile `json:"inputs"`
+	// TrainingRows are the (cutoff, id) rows of the final fit; nil in
+	// models written before churnctl recorded them.
+	TrainingRows *TrainingRows `json:"training_rows,omitempty"`
 	// Figures from training, all deterministic for a given input and seed.
 	CV         *CVMetrics         `json:"cv,omitempty"`
 	OOB        *OOBMetrics        `json:"oob,omitempty"`

@@ -107,8 +107,10 @@ func TestDataOnStdoutSummaryOnStderr(t *testing.T) {
 func fakeRegistry(t *testing.T, dir string) string {
 	t.Helper()
 	r := registry.Registry{Root: filepath.Join(dir, "models")}
-	for _, n := range []string{"churn", "churn", "other"} {
-		if _, err := r.Register(n, map[string][]byte{registry.ModelFile: []byte("not a model")}); err != nil {
+	for i, n := range []string{"churn", "churn", "other"} {
+		// Distinct bytes: identical model bytes reuse their version.
+		body := []byte(fmt.Sprintf("not a model %d", i))
+		if _, _, err := r.Register(n, map[string][]byte{registry.ModelFile: body}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -39,12 +39,26 @@ type evaluateOptions struct {
 	holdout   float64
 	dataset   string
 	noRecord  bool
+	// allowTrainingRows lets evaluate score rows the model was fitted on;
+	// the evaluation is then labelled dataset "training" everywhere.
+	allowTrainingRows bool
 }
+
+// datasetTraining names an evaluation that includes rows the model was
+// fitted on (--allow-training-rows): its figures are optimistic.
+const datasetTraining = "training"
 
 // evaluation is evaluate's JSON output (stable schema).
 type evaluation struct {
 	Model    string   `json:"model"`
 	Features []string `json:"features"`
+	// Dataset names the evaluated rows: holdout (users train
+	// --holdout-users left out), eval, training (rows the model was fitted
+	// on, only with --allow-training-rows) or --dataset.
+	Dataset string `json:"dataset"`
+	// TrainingRows counts the evaluated rows the model was fitted on (null:
+	// the model does not record its training rows).
+	TrainingRows *int `json:"training_rows"`
 	evaluate.Report
 	ImpurityImportance    map[string]float64 `json:"impurity_importance"`
 	PermutationImportance map[string]float64 `json:"permutation_importance,omitempty"`
@@ -65,6 +79,12 @@ Output: a table on a terminal, else (or with --json) one JSON document with a
 stable schema. --report DIR also writes report.md, metrics.json and ROC, PR,
 calibration and feature-importance charts (PNG).
 
+evaluate refuses (exit 3) a table holding rows the model was fitted on (the
+model records its training rows: train/FORMAT.md): such scores say nothing
+about new users. --allow-training-rows scores them anyway and labels the
+evaluation dataset "training" in the summary, the JSON, the report and the
+metric history (churn.model_metric); promote never judges on such rows.
+
 REF: NAME (its champion), NAME@champion, NAME@challenger, NAME@VERSION, or a
 model file path.`,
 		Args: cobra.NoArgs,
@@ -83,6 +103,7 @@ model file path.`,
 	addHoldoutFlag(cmd, &o.holdout)
 	f.StringVar(&o.dataset, "dataset", "", "name of the evaluation data in the registry's metric history (default: holdout with --holdout-users, else eval)")
 	f.BoolVar(&o.noRecord, "no-record", false, "do not append this evaluation to the model version's evaluations.json")
+	f.BoolVar(&o.allowTrainingRows, "allow-training-rows", false, "score rows the model was fitted on too (the evaluation is labelled dataset \"training\")")
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
 }
@@ -124,16 +145,51 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	return m, v, t, d, m.Forest.PredictProba(d, jobs), nil
 }
 
-func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *train.Dataset, []float64, error) {
+func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
 	m, v, t, d, p, err := scoreTable(reg, ref, paths, label, id, true, jobs, split)
 	if err != nil {
-		return nil, v, nil, nil, err
+		return nil, v, nil, nil, nil, err
 	}
-	if pos := t.Positives(); pos == 0 || pos == t.Rows() {
-		return nil, v, nil, nil, fmt.Errorf("%w: the evaluation table has one class only (%d of %d rows positive): ROC-AUC and F1 are undefined",
-			exitcode.ErrBadInput, pos, t.Rows())
+	if err := twoClasses(d.Y); err != nil {
+		return nil, v, nil, nil, nil, err
 	}
-	return m, v, d, p, nil
+	return m, v, t, d, p, nil
+}
+
+// twoClasses refuses labels of one class only.
+func twoClasses(y []uint8) error {
+	pos := 0
+	for _, v := range y {
+		pos += int(v)
+	}
+	if pos == 0 || pos == len(y) {
+		return fmt.Errorf("%w: the evaluation table has one class only (%d of %d rows positive): ROC-AUC and F1 are undefined",
+			exitcode.ErrBadInput, pos, len(y))
+	}
+	return nil
+}
+
+// trainingOverlap marks the rows of t the model was fitted on; known is
+// false for a model that does not record its training rows.
+func trainingOverlap(m *train.Model, t *featuretable.Table) (mask []bool, n int, known bool) {
+	if m.TrainingRows == nil {
+		return make([]bool, t.Rows()), 0, false
+	}
+	mask, n = m.TrainingRows.Overlap(t.IDs, t.AsOf)
+	return mask, n, true
+}
+
+// datasetName is the dataset an evaluation is recorded under.
+func datasetName(o *evaluateOptions, trainingRows int) string {
+	switch {
+	case trainingRows > 0:
+		return datasetTraining
+	case o.dataset != "":
+		return o.dataset
+	case o.holdout > 0:
+		return "holdout"
+	}
+	return "eval"
 }
 
 func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
@@ -141,15 +197,36 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		return usageErrorf("--model and --features are required")
 	}
 	start := time.Now()
-	m, v, d, p, err := evaluateModel(o.registry, o.model, o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
+	m, v, t, d, p, err := evaluateModel(o.registry, o.model, o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
 	if err != nil {
 		return err
+	}
+	_, overlap, known := trainingOverlap(m, t)
+	var trainingRows *int
+	if known {
+		trainingRows = &overlap
+	} else {
+		a.Log.Warn("the model does not record the rows it was trained on (written by an older churnctl): cannot tell whether these rows are new to it",
+			"stage", "evaluate", "model", modelRef(v))
+	}
+	if overlap > 0 && !o.allowTrainingRows {
+		how := "evaluate rows it never saw (the users `train --holdout-users` left out: pass the same --holdout-users here)"
+		if o.holdout > 0 {
+			how = "evaluate rows it never saw (is --holdout-users the share train used?)"
+		}
+		return fmt.Errorf("%w: %d of %d evaluation rows are rows %s was trained on (same %s and as_of): a score on them says nothing about new users; %s, or pass --allow-training-rows to score them anyway (recorded as dataset %q)",
+			exitcode.ErrBadInput, overlap, t.Rows(), modelRef(v), t.IDName, how, datasetTraining)
+	}
+	dataset := datasetName(o, overlap)
+	if overlap > 0 {
+		a.Log.Warn("evaluating on rows the model was trained on (--allow-training-rows): recorded as dataset training",
+			"stage", "evaluate", "training_rows", overlap, "rows_in", t.Rows())
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	rep := evaluate.Compute(p, d.Y, m.Threshold, o.bootstrap, o.seed)
-	ev := evaluation{Model: modelRef(v), Features: o.features, Report: rep, ImpurityImportance: m.Importance}
+	ev := evaluation{Model: modelRef(v), Features: o.features, Dataset: dataset, TrainingRows: trainingRows, Report: rep, ImpurityImportance: m.Importance}
 	if o.report != "" {
 		pd := d
 		if d.Rows() > permRows { // a seeded sample keeps the report quick
@@ -179,7 +256,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 	for _, kv := range []struct {
 		k string
 		v any
-	}{{"model", ev.Model}, {"rows", rep.Rows}, {"positives", rep.Positives}, {"threshold", rep.Threshold},
+	}{{"model", ev.Model}, {"dataset", dataset}, {"training_rows", trainingRows}, {"rows", rep.Rows}, {"positives", rep.Positives}, {"threshold", rep.Threshold},
 		{"f1", rep.F1}, {"precision", rep.Precision}, {"recall", rep.Recall}, {"accuracy", rep.Accuracy},
 		{"weighted_f1", rep.WeightedF1}, {"roc_auc", rep.ROCAUC}, {"pr_auc", rep.PRAUC}} {
 		a.Summary.Set(kv.k, kv.v)
@@ -188,7 +265,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		a.Summary.Set("report", filepath.Join(o.report, "report.md"))
 	}
 	if v.File == "" && v.Dir != "" && !o.noRecord {
-		if err := recordEvaluation(v.Dir, o, &rep, time.Now().UTC()); err != nil {
+		if err := recordEvaluation(v.Dir, dataset, &rep, time.Now().UTC()); err != nil {
 			return err
 		}
 	}
@@ -198,14 +275,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 
 // recordEvaluation appends the headline metrics of an evaluation to the
 // version's evaluations.json (metric history for churn.model_metric).
-func recordEvaluation(dir string, o *evaluateOptions, rep *evaluate.Report, at time.Time) error {
-	dataset := o.dataset
-	if dataset == "" {
-		dataset = "eval"
-		if o.holdout > 0 {
-			dataset = "holdout"
-		}
-	}
+func recordEvaluation(dir, dataset string, rep *evaluate.Report, at time.Time) error {
 	type row struct {
 		Metric      string    `json:"metric"`
 		Value       float64   `json:"value"`
@@ -261,7 +331,10 @@ func metricRows(r *evaluate.Report) [][3]string {
 
 func printEvaluation(w io.Writer, ev *evaluation) {
 	r := &ev.Report
-	fmt.Fprintf(w, "model %s on %d rows, base rate %.4f, threshold %.4f\n\n", ev.Model, r.Rows, r.BaseRate, r.Threshold)
+	fmt.Fprintf(w, "model %s on %d rows (dataset %s), base rate %.4f, threshold %.4f\n\n", ev.Model, r.Rows, ev.Dataset, r.BaseRate, r.Threshold)
+	if ev.TrainingRows != nil && *ev.TrainingRows > 0 {
+		fmt.Fprintf(w, "WARNING: %d of these rows were used to fit the model: these figures are optimistic\n\n", *ev.TrainingRows)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "metric\tvalue\t95% CI")
 	for _, row := range metricRows(r) {
@@ -297,6 +370,15 @@ func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p
 	fmt.Fprintf(&s, "# Churn model evaluation: %s\n\n", ev.Model)
 	fmt.Fprintf(&s, "Data: %s — %d rows, %d churners (base rate %.4f). Decision threshold %.4f (%s).\n\n",
 		strings.Join(ev.Features, ", "), r.Rows, r.Positives, r.BaseRate, r.Threshold, m.ThresholdRule)
+	fmt.Fprintf(&s, "Dataset: **%s**", ev.Dataset)
+	switch {
+	case ev.TrainingRows == nil:
+		s.WriteString(" (the model does not record its training rows: whether they overlap these is unknown).\n\n")
+	case *ev.TrainingRows > 0:
+		fmt.Fprintf(&s, " — %d of these %d rows were used to fit the model: the figures below are optimistic and say nothing about new users.\n\n", *ev.TrainingRows, r.Rows)
+	default:
+		s.WriteString(" — none of these rows was used to fit the model.\n\n")
+	}
 	fmt.Fprintf(&s, "| metric | value | bootstrap 95%% CI (%d resamples) |\n|---|---|---|\n", r.Bootstrap)
 	for _, row := range metricRows(r) {
 		fmt.Fprintf(&s, "| %s | %s | %s |\n", row[0], row[1], row[2])

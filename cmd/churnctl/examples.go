@@ -25,12 +25,13 @@ var examples = map[string]string{
   # weekly snapshots, exported as CSV for pandas/sklearn
   churnctl features --lake /data/lake --every 7d --from 2018-10-15 --to 2018-10-29 --format csv --out /tmp/features/{as_of}/features.csv`,
 	"train": `  churnctl train --features /data/lake/features/as_of=2018-10-24 --features /data/lake/features/as_of=2018-10-31 \
-      --registry /data/lake/models --name churn --seed 42 --trees 200 --class-weight balanced
+      --registry /data/lake/models --name churn --seed 42 --trees 200 --class-weight balanced --holdout-users 0.2
 
   # any numeric table: a CSV with its own label and id columns
   churnctl train --features table.csv --label churned --id customer --registry models --name mine --folds 5`,
-	"evaluate": `  churnctl evaluate --registry /data/lake/models --model churn@challenger \
-      --features /data/lake/features/as_of=2018-10-31 --report /tmp/report`,
+	"evaluate": `  # the users train --holdout-users 0.2 left out (evaluate refuses training rows)
+  churnctl evaluate --registry /data/lake/models --model churn@challenger \
+      --features /data/lake/features/as_of=2018-10-31 --holdout-users 0.2 --report /tmp/report`,
 	"score": `  churnctl score --registry /data/lake/models --model churn@champion \
       --features /data/lake/features/as_of=2018-11-30 --lake /data/lake --as-of 2018-11-30`,
 	"models": `  churnctl models list --registry /data/lake/models
@@ -39,7 +40,7 @@ var examples = map[string]string{
 	"models show": `  churnctl models show churn@champion --registry /data/lake/models`,
 	"models promote": `  # make the challenger champion only if its churn F1 beats the champion's by 0.01 on the same data
   churnctl models promote churn@challenger --registry /data/lake/models \
-      --features /data/lake/features/as_of=2018-10-31 --min-gain 0.01`,
+      --features /data/lake/features/as_of=2018-10-31 --holdout-users 0.2 --min-gain 0.01`,
 	"load": `  churnctl load --dsn "host=/var/run/postgresql dbname=churn" --lake /data/lake
   CHURNCTL_DSN=postgres://churn@db/churn churnctl load --lake /data/lake --ds 2018-11-05 --tables gold,predictions`,
 	"db": `  churnctl db migrate --dsn "host=/var/run/postgresql dbname=churn"

@@ -42,9 +42,14 @@ features.schema.json (feature names, types, descriptions, category codes) beside
 --out PATH (features.schema.json goes in PATH's directory; with several cutoffs a
 directory of PATH must contain {as_of}, e.g. out/{as_of}/features.csv). CSV has every column numeric
 except user_id (bools 0/1, categories as integer codes, no as_of column) so pandas and
-scikit-learn load it as is.
+scikit-learn load it as is; Parquet and Arrow hold the categories' values as
+(dictionary-encoded) strings.
 
-The summary warns when one feature alone separates the label with ROC-AUC above 0.95.`,
+Summary: users (distinct users over all snapshots), rows (rows over all
+snapshots: a user is a row of each snapshot it is active before), positives
+(churners of the labeled snapshots; null when none is labeled), snapshots
+(per cutoff: as_of, rows, positives, null when unlabeled). It warns when one
+feature alone separates the label with ROC-AUC above 0.95.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runFeatures(cmd, a, o) },
 	}
@@ -141,7 +146,12 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 		Lake: o.lake, Cutoffs: cuts, HorizonDays: h, WindowDays: w, Out: o.out, Format: o.format,
 		Version: ver, RunID: a.RunID, Log: a.Log,
 	})
-	users, positives := 0, 0
+	// users are distinct users over all snapshots (a user is a row of
+	// every snapshot it is active before); rows count the rows; positives
+	// sum the labeled snapshots' (null when none is labeled).
+	rows, positives, anyLabeled := 0, 0, false
+	distinct := map[string]struct{}{}
+	var snapshots []map[string]any
 	var asOf, paths []string
 	var labeled []bool
 	warnings := []string{}
@@ -157,15 +167,30 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 		if best != "" {
 			topAUC = append(topAUC, map[string]any{"as_of": r.AsOf.String(), "feature": best, "roc_auc": math.Round(bestAUC*1000) / 1000})
 		}
-		users += r.Users
-		positives += r.Positives
+		rows += r.Users
+		for _, id := range r.IDs {
+			distinct[id] = struct{}{}
+		}
+		var pos any // null: an unlabeled snapshot has no positives to count
+		if r.Labeled {
+			positives += r.Positives
+			anyLabeled = true
+			pos = r.Positives
+		}
+		snapshots = append(snapshots, map[string]any{"as_of": r.AsOf.String(), "rows": r.Users, "positives": pos, "labeled": r.Labeled})
 		asOf = append(asOf, r.AsOf.String())
 		labeled = append(labeled, r.Labeled)
 		paths = append(paths, r.Path)
 		warnings = append(warnings, r.Warnings...)
 	}
-	a.Summary.Set("users", users)
-	a.Summary.Set("positives", positives)
+	a.Summary.Set("users", len(distinct))
+	a.Summary.Set("rows", rows)
+	if anyLabeled {
+		a.Summary.Set("positives", positives)
+	} else {
+		a.Summary.Set("positives", nil)
+	}
+	a.Summary.Set("snapshots", snapshots)
 	a.Summary.Set("features", len(features.Features()))
 	if len(cuts) == 1 && len(res) == 1 {
 		a.Summary.Set("as_of", asOf[0])

@@ -22,13 +22,17 @@ func newLoadCmd(a *App) *cobra.Command {
 		from, to      string
 		tables        []string
 		allPartitions bool
+		noMigrate     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Load the lake into PostgreSQL (binary COPY, idempotent upserts, one transaction per table and day)",
 		Long: `load copies the lake's gold tables, feature snapshots, predictions, model
-registry and run records into the warehouse (schema churn; run db migrate
-first). Each table and day is one transaction: COPY into a staging table,
+registry and run records into the warehouse (schema churn). It first applies
+the embedded migrations the database lacks, as db migrate does (under its
+advisory lock, so concurrent loads apply each once); with --no-migrate a
+schema that is not current exits 2 naming db migrate. Each table and day is
+one transaction: COPY into a staging table,
 remove the day's rows the lake no longer has, upsert the rest, check the row
 count against the lake, commit. Loading a day twice leaves the same rows; a
 failed or killed load leaves the previous rows.
@@ -70,10 +74,11 @@ the connection was lost (a retry may succeed).`,
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
 			st, err := warehouse.Load(ctx, conn, warehouse.LoadOptions{
-				Lake: lake, From: from, To: to, Groups: groups, Log: a.Log,
+				Lake: lake, From: from, To: to, Groups: groups, Log: a.Log, Migrate: !noMigrate,
 				OnUnit: func(u warehouse.UnitStats) { a.Summary.Add("units", 1) },
 			})
 			if st != nil {
+				a.Summary.Set("migrations_applied", len(st.Migrations))
 				var total int64
 				for t, n := range st.Rows {
 					a.Summary.Set("rows_"+t, n)
@@ -104,5 +109,6 @@ the connection was lost (a retry may succeed).`,
 	fs.StringVar(&to, "to", "", "last day to load (YYYY-MM-DD, inclusive)")
 	fs.StringSliceVar(&tables, "tables", warehouse.Groups, "table groups to load, comma-separated or repeated: "+strings.Join(warehouse.Groups, ","))
 	fs.BoolVar(&allPartitions, "all", false, "load every partition (the default without --ds/--from/--to; silences the log line)")
+	fs.BoolVar(&noMigrate, "no-migrate", false, "do not apply pending schema migrations: exit 2 if the schema is not current (run db migrate yourself)")
 	return cmd
 }

@@ -50,7 +50,8 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	feats := synthCSV(t, dir, 1500)
 	reg := filepath.Join(dir, "models")
 
-	code, out, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "20", "--folds", "3", "--seed", "1")
+	// 30 % of the users are held out of training: evaluate and promote judge on them
+	code, out, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "20", "--folds", "3", "--seed", "1", "--holdout-users", "0.3")
 	if code != 0 {
 		t.Fatalf("train exit %d: %s", code, errs)
 	}
@@ -60,14 +61,14 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 			t.Errorf("train summary lacks %q: %s", k, out)
 		}
 	}
-	if s["model"] != "churn@1" || s["rows"] != 1500.0 || s["features"] != 14.0 {
+	if s["model"] != "churn@1" || s["rows"].(float64) > 1200 || s["rows"].(float64) < 900 || s["features"] != 14.0 {
 		t.Errorf("train summary = %s", out)
 	}
 	if s["cv_f1_tuned"].(float64) < s["cv_f1"].(float64) || s["cv_roc_auc"].(float64) < 0.8 {
 		t.Errorf("cv figures implausible: %s", out)
 	}
 
-	code, out, errs = runCLI(t, "evaluate", "--model", "churn@champion", "--registry", reg, "--features", feats, "--json", "--bootstrap", "50", "--report", filepath.Join(dir, "report"))
+	code, out, errs = runCLI(t, "evaluate", "--model", "churn@champion", "--registry", reg, "--features", feats, "--holdout-users", "0.3", "--json", "--bootstrap", "50", "--report", filepath.Join(dir, "report"))
 	if code != 0 {
 		t.Fatalf("evaluate exit %d: %s", code, errs)
 	}
@@ -75,7 +76,8 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	if err := json.Unmarshal([]byte(out[:strings.LastIndex(strings.TrimRight(out, "\n"), "\n")]), &ev); err != nil {
 		t.Fatalf("evaluate JSON: %v\n%s", err, out)
 	}
-	if ev.Model != "churn@1" || ev.Rows != 1500 || ev.CI95["f1"][0] > ev.F1 || ev.Confusion.TP+ev.Confusion.FN != ev.Positives {
+	if ev.Model != "churn@1" || ev.Rows+int(s["rows"].(float64)) != 1500 || ev.CI95["f1"][0] > ev.F1 || ev.Confusion.TP+ev.Confusion.FN != ev.Positives ||
+		ev.Dataset != "holdout" || ev.TrainingRows == nil || *ev.TrainingRows != 0 {
 		t.Errorf("evaluation = %+v", ev)
 	}
 	for _, f := range []string{"report.md", "roc.png", "pr.png", "calibration.png", "importance.png", "metrics.json"} {
@@ -89,11 +91,11 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("score exit %d: %s", code, errs)
 	}
-	rows, err := parquet.ReadFile[scoreRow](pq)
+	rows, err := parquet.ReadFile[prediction](pq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 1500 || rows[0].UserID != "100000" || rows[0].AsOf != "2018-12-01" || rows[0].ModelVersion != "churn@1" ||
+	if len(rows) != 1500 || rows[0].UserID != "100000" || rows[0].AsOf == nil || *rows[0].AsOf != 17866 || rows[0].ModelVersion != "churn@1" ||
 		rows[0].RunID != summaryOf(t, out)["run_id"] || rows[0].Predicted != (rows[0].PChurn >= rows[0].Threshold) {
 		t.Errorf("score rows[0] = %+v (of %d)", rows[0], len(rows))
 	}
@@ -111,7 +113,7 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		t.Fatalf("score --lake exit %d: %s", code, errs)
 	}
 	part := filepath.Join(lk, "predictions", "as_of=2018-12-01")
-	lrows, err := parquet.ReadFile[scoreRow](filepath.Join(part, "part-0.parquet"))
+	lrows, err := parquet.ReadFile[prediction](filepath.Join(part, "part-0.parquet"))
 	if err != nil || len(lrows) != 1500 || lrows[7].PChurn != rows[7].PChurn {
 		t.Errorf("lake predictions: %d rows, %v", len(lrows), err)
 	}
@@ -120,11 +122,11 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	}
 
 	// a much weaker model: registered as challenger, refused as champion
-	code, _, errs = runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "1", "--max-depth", "1", "--folds", "0")
+	code, _, errs = runCLI(t, "train", "--features", feats, "--registry", reg, "--name", "churn", "--trees", "1", "--max-depth", "1", "--folds", "0", "--holdout-users", "0.3")
 	if code != 0 {
 		t.Fatalf("train weak exit %d: %s", code, errs)
 	}
-	code, out, errs = runCLI(t, "models", "promote", "churn", "--registry", reg, "--features", feats, "--min-gain", "0.01")
+	code, out, errs = runCLI(t, "models", "promote", "churn", "--registry", reg, "--features", feats, "--holdout-users", "0.3", "--min-gain", "0.01")
 	if code != 5 || !strings.Contains(errs, "below --min-gain") || summaryOf(t, out)["status"] != "refused" {
 		t.Errorf("promote weak: exit %d, stderr %q, stdout %q; want 5 refused", code, errs, out)
 	}
@@ -133,8 +135,8 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		t.Errorf("models list after refusal: exit %d\n%s", code, out)
 	}
 	// gate opened: any gain accepted
-	code, out, errs = runCLI(t, "models", "promote", "churn@2", "--registry", reg, "--features", feats, "--min-gain", "-1")
-	if code != 0 || summaryOf(t, out)["promoted"] != true {
+	code, out, errs = runCLI(t, "models", "promote", "churn@2", "--registry", reg, "--features", feats, "--holdout-users", "0.3", "--min-gain", "-1")
+	if s := summaryOf(t, out); code != 0 || s["promoted"] != true || s["champion"] != "churn@2" || s["previous_champion"] != "churn@1" || s["rows_excluded"] != 0.0 {
 		t.Errorf("promote with --min-gain -1: exit %d, %s %s", code, out, errs)
 	}
 	code, out, _ = runCLI(t, "models", "show", "churn", "--registry", reg)

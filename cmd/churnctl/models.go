@@ -13,6 +13,7 @@ import (
 
 	"github.com/churnctl/churnctl/evaluate"
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/train"
 )
@@ -135,7 +136,19 @@ func newModelsShowCmd(a *App, reg *string) *cobra.Command {
 			if err := registry.ReadJSON(v, "metadata.json", &meta); err != nil {
 				return err
 			}
-			out := map[string]any{"model": modelRef(v), "dir": v.Dir, "aliases": v.Aliases, "header": m.Header, "metrics": metrics, "metadata": meta}
+			// The training rows' ids are for membership tests, not for reading.
+			h := map[string]any{}
+			hb, err := json.Marshal(m.Header)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(hb, &h); err != nil {
+				return err
+			}
+			if m.TrainingRows != nil {
+				h["training_rows"] = m.TrainingRows.Summary()
+			}
+			out := map[string]any{"model": modelRef(v), "dir": v.Dir, "aliases": v.Aliases, "header": h, "metrics": metrics, "metadata": meta}
 			b, err := json.MarshalIndent(out, "", "  ")
 			if err != nil {
 				return err
@@ -166,7 +179,13 @@ champion on the same labelled feature table and makes the candidate champion
 only if candidate - champion >= --min-gain on --metric (f1: churn F1 at each
 model's own stored threshold; pr_auc; roc_auc). Otherwise it refuses with
 exit code 5 and prints both figures. With no champion yet, the candidate is
-promoted without comparison.`,
+promoted without comparison.
+
+Both models are judged only on the rows of --features that neither was
+trained on (each model records its training rows); those left out are
+counted in the summary (rows_excluded), and a table made only of training
+rows exits 3. Summary: champion is the champion after the command
+(previous_champion when this promotion replaced one).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runPromote(cmd.Context(), a, *reg, args[0], o) },
 	}
@@ -179,6 +198,24 @@ promoted without comparison.`,
 	addHoldoutFlag(cmd, &o.holdout)
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
 	return cmd
+}
+
+// judged is one model of a promotion and its predictions on the table.
+type judged struct {
+	ref string
+	m   *train.Model
+	t   *featuretable.Table
+	d   *train.Dataset
+	p   []float64
+}
+
+// refsOf names the models judged: "a" or "a or b".
+func refsOf(js []*judged) string {
+	var n []string
+	for _, j := range js {
+		n = append(n, j.ref)
+	}
+	return strings.Join(n, " or ")
 }
 
 func promoteMetric(metric string, m *train.Model, d *train.Dataset, p []float64) float64 {
@@ -218,27 +255,90 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	if err != nil && !noChampion {
 		return err
 	}
-	cm, _, cd, cp, err := evaluateModel(reg, cand.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
+	score := func(ref string) (*judged, error) {
+		m, _, t, d, p, err := evaluateModel(reg, ref, o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
+		if err != nil {
+			return nil, err
+		}
+		return &judged{ref, m, t, d, p}, nil
+	}
+	models := []*judged{}
+	c, err := score(cand.Ref())
 	if err != nil {
 		return fmt.Errorf("candidate %s: %w", cand.Ref(), err)
 	}
-	cs := promoteMetric(o.metric, cm, cd, cp)
+	models = append(models, c)
+	same := !noChampion && champ.Version == cand.Version
+	if !noChampion && !same {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := score(champ.Ref())
+		if err != nil {
+			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
+		}
+		if h.t.Rows() != c.t.Rows() {
+			return fmt.Errorf("%w: the evaluation table read %d rows for %s and %d for %s (different id or label columns?)",
+				exitcode.ErrBadInput, c.t.Rows(), c.ref, h.t.Rows(), h.ref)
+		}
+		models = append(models, h)
+	}
+	// Judge only on rows neither model was fitted on: a score on training
+	// rows says nothing about new users.
+	excluded := make([]bool, c.t.Rows())
+	nExcluded := 0
+	for _, j := range models {
+		mask, n, known := trainingOverlap(j.m, j.t)
+		if !known {
+			a.Log.Warn("the model does not record the rows it was trained on (written by an older churnctl): cannot keep them out of the comparison",
+				"stage", "models", "model", j.ref)
+		}
+		if n > 0 {
+			a.Log.Warn("leaving out rows a model was trained on", "stage", "models", "model", j.ref, "training_rows", n, "rows_in", j.t.Rows())
+		}
+		for i, x := range mask {
+			if x && !excluded[i] {
+				excluded[i] = true
+				nExcluded++
+			}
+		}
+	}
+	a.Summary.Set("rows_excluded", nExcluded)
+	if nExcluded > 0 {
+		var keep []int
+		for i, x := range excluded {
+			if !x {
+				keep = append(keep, i)
+			}
+		}
+		if len(keep) == 0 {
+			return fmt.Errorf("%w: all %d rows of --features were used to train %s: promote judges models only on rows neither was fitted on (hold users out with train --holdout-users and pass the same --holdout-users here)",
+				exitcode.ErrBadInput, c.t.Rows(), refsOf(models))
+		}
+		for _, j := range models {
+			j.d = j.d.Subset(keep)
+			p := make([]float64, len(keep))
+			for k, i := range keep {
+				p[k] = j.p[i]
+			}
+			j.p = p
+		}
+		if err := twoClasses(c.d.Y); err != nil {
+			return fmt.Errorf("the %d rows neither model was trained on: %w", len(keep), err)
+		}
+	}
+	a.Summary.Set("rows", c.d.Rows())
+	cs := promoteMetric(o.metric, c.m, c.d, c.p)
 	a.Summary.Set("candidate_score", cs)
 	if !noChampion {
 		a.Summary.Set("champion", champ.Ref())
-		if champ.Version == cand.Version {
+		if same {
 			a.Log.Info("already champion", "model", cand.Ref())
 			a.Summary.Set("promoted", false)
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hm, _, hd, hp, err := evaluateModel(reg, champ.Ref(), o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))
-		if err != nil {
-			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
-		}
-		hs := promoteMetric(o.metric, hm, hd, hp)
+		h := models[1]
+		hs := promoteMetric(o.metric, h.m, h.d, h.p)
 		gain := cs - hs
 		a.Summary.Set("champion_score", hs)
 		a.Summary.Set("gain", gain)
@@ -251,6 +351,10 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	if err := r.SetAlias(cand.Name, registry.Champion, cand.Version); err != nil {
 		return err
 	}
+	if !noChampion {
+		a.Summary.Set("previous_champion", champ.Ref())
+	}
+	a.Summary.Set("champion", cand.Ref())
 	a.Summary.Set("promoted", true)
 	a.Log.Info("promoted", "stage", "models", "model", cand.Ref())
 	return nil

@@ -270,6 +270,9 @@ func (p *planner) load() (*stagePlan, error) {
 	for _, t := range l.Tables {
 		args = append(args, "--tables", t)
 	}
+	if !l.Migrate {
+		args = append(args, "--no-migrate")
+	}
 	return &stagePlan{Name: "load", Args: args,
 		Reads: []string{p.lakePath("*", "_manifest.json"), p.lakePath("*", "*", "_manifest.json"), p.lakePath("*", "*", "*", "_manifest.json"),
 			p.lakePath("features", "*", "*.json")}}, nil

@@ -34,7 +34,8 @@ type scoreOptions struct {
 	jobs      int
 }
 
-// scoreRow is one output row of `churnctl score`.
+// scoreRow is one output row of `churnctl score` (AsOf "" when unknown);
+// it is written as a prediction.
 type scoreRow struct {
 	UserID       string  `parquet:"user_id"`
 	AsOf         string  `parquet:"as_of"`
@@ -45,14 +46,30 @@ type scoreRow struct {
 	RunID        string  `parquet:"run_id"`
 }
 
+// prediction is a row of the predictions Parquet (schema root "prediction"):
+// as_of is a DATE like the features' (null when unknown, only with --out).
+type prediction struct {
+	UserID       string  `parquet:"user_id"`
+	AsOf         *int32  `parquet:"as_of,date"` // days since 1970-01-01
+	PChurn       float64 `parquet:"p_churn"`
+	Predicted    bool    `parquet:"predicted"`
+	Threshold    float64 `parquet:"threshold"`
+	ModelVersion string  `parquet:"model_version,dict"`
+	RunID        string  `parquet:"run_id,dict"`
+}
+
+// predictionSchema is prediction's Parquet schema, named for what it holds.
+var predictionSchema = parquet.NewSchema("prediction", parquet.SchemaOf(prediction{}))
+
 func newScoreCmd(a *App) *cobra.Command {
 	o := &scoreOptions{}
 	cmd := &cobra.Command{
 		Use:   "score --model NAME@champion --features PATH... (--out FILE | --lake DIR)",
 		Short: "Score a feature table with a registered model and write churn probabilities to Parquet",
 		Long: `score predicts the churn probability of every row of a feature table and
-writes Parquet (zstd) with columns user_id, as_of (YYYY-MM-DD string), p_churn,
-predicted (p_churn >= threshold), threshold, model_version and run_id.
+writes Parquet (zstd, schema root "prediction") with columns user_id, as_of
+(DATE, as in the features), p_churn, predicted (p_churn >= threshold),
+threshold, model_version and run_id.
 
 The table's features must be exactly the model's (names and types; order may
 differ): otherwise score refuses with exit 3 and names the differences. The
@@ -132,19 +149,37 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 	return nil
 }
 
-// writeScores writes rows to path atomically (temp file in the same
-// directory, then rename).
-// encodeScores writes rows as Parquet (zstd, 64Ki-row row groups).
+// encodeScores writes rows as Parquet predictions (zstd, 64Ki-row row
+// groups).
 func encodeScores(out io.Writer, rows []scoreRow) error {
-	w := parquet.NewGenericWriter[scoreRow](out, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
-	for lo := 0; lo < len(rows); lo += 65536 {
-		if _, err := w.Write(rows[lo:min(lo+65536, len(rows))]); err != nil {
+	w := parquet.NewGenericWriter[prediction](out, predictionSchema, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(65536))
+	buf := make([]prediction, 0, min(len(rows), 4096))
+	days := map[string]*int32{}
+	for lo := 0; lo < len(rows); lo += cap(buf) {
+		buf = buf[:0]
+		for _, r := range rows[lo:min(lo+cap(buf), len(rows))] {
+			d, ok := days[r.AsOf]
+			if !ok && r.AsOf != "" {
+				t, err := time.Parse(time.DateOnly, r.AsOf)
+				if err != nil {
+					return fmt.Errorf("%w: as_of %q is not a date YYYY-MM-DD", exitcode.ErrBadInput, r.AsOf)
+				}
+				n := int32(t.Unix() / 86400)
+				d = &n
+				days[r.AsOf] = d
+			}
+			buf = append(buf, prediction{UserID: r.UserID, AsOf: d, PChurn: r.PChurn, Predicted: r.Predicted,
+				Threshold: r.Threshold, ModelVersion: r.ModelVersion, RunID: r.RunID})
+		}
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}
 	return w.Close()
 }
 
+// writeScores writes rows to path atomically (temp file in the same
+// directory, then rename).
 func writeScores(path string, rows []scoreRow) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

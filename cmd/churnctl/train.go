@@ -162,6 +162,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		ChurnctlVersion: ver, Params: out.Params, Seed: o.seed, Label: o.label, ID: o.id,
 		Threshold: out.Threshold, ThresholdRule: out.Rule, Rows: t.Rows(), Positives: t.Positives(),
 		DataSHA256: t.DataSHA256, CV: out.CV, OOB: out.OOB, Search: out.Search, Importance: map[string]float64{},
+		TrainingRows: train.NewTrainingRows(t.IDs, t.AsOf),
 	}}
 	for i, f := range t.Features {
 		m.Features = append(m.Features, train.FeatureSpec{Name: f.Name, Type: f.Type})
@@ -182,7 +183,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		"threshold": out.Threshold, "threshold_rule": out.Rule}
 	mj, _ := json.MarshalIndent(metrics, "", "  ")
 	dj, _ := json.MarshalIndent(meta, "", "  ")
-	v, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{
+	v, reused, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{
 		registry.ModelFile: mb.Bytes(), "metrics.json": append(mj, '\n'), "metadata.json": append(dj, '\n'),
 	})
 	if err != nil {
@@ -200,6 +201,10 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	a.Summary.Set("threshold", out.Threshold)
 	a.Summary.Set("fit_seconds", round3(out.FitSeconds))
 	a.Summary.Set("model", v.Ref())
+	a.Summary.Set("reused_version", reused)
+	if reused {
+		a.Log.Info("the model is byte-identical to a registered version: reusing it", "stage", "train", "model", v.Ref())
+	}
 	a.Log.Info("train end", "stage", "train", "model", v.Ref(), "dir", v.Dir, "rows_in", t.Rows(),
 		"duration_ms", time.Since(start).Milliseconds())
 	return nil

@@ -84,6 +84,7 @@ type LoadSettings struct {
 	Tables           []string      `yaml:"tables" help:"what to load: gold, features, predictions, models, runs"`
 	StatementTimeout time.Duration `yaml:"statement_timeout" help:"statement timeout for each load statement"`
 	LockTimeout      time.Duration `yaml:"lock_timeout" help:"lock timeout for each load statement"`
+	Migrate          bool          `yaml:"migrate" help:"apply pending warehouse schema migrations before loading (false: fail, exit 2, until churnctl db migrate has run)"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -100,7 +101,7 @@ func Default() Config {
 		},
 		Load: LoadSettings{
 			Tables:           []string{"gold", "features", "predictions", "models", "runs"},
-			StatementTimeout: 10 * time.Minute, LockTimeout: time.Minute,
+			StatementTimeout: 10 * time.Minute, LockTimeout: time.Minute, Migrate: true,
 		},
 	}
 }

@@ -6,7 +6,9 @@
 // label column (--label, default churn) as 0/1 (also true/false), an as_of
 // column as a date string YYYY-MM-DD (when absent, a Hive partition segment
 // as_of=YYYY-MM-DD in the file's path fills it), and every other column is a
-// numeric feature. Booleans read as 0/1. Empty CSV cells and Parquet nulls
+// numeric feature. Booleans read as 0/1. A category feature of the schema
+// file may be a string column of its values (the features stage writes
+// them so): each reads as its code, the value's index in "categories". Empty CSV cells and Parquet nulls
 // read as NaN; training rejects them with the column and row.
 //
 // The feature schema file features.schema.json, written by the features
@@ -15,7 +17,8 @@
 // their types, and the label, id and as_of columns:
 //
 //	{"version":1,
-//	 "features":[{"name":"songs","type":"float64|int64|bool|category","description":"..."}],
+//	 "features":[{"name":"songs","type":"float64|int64|bool|category","description":"...",
+//	              "categories":["unknown","F","M"]}],
 //	 "label":"churn","id":"user_id","as_of":"2018-11-01"}
 //
 // Columns the schema does not list are ignored; a listed feature missing from
@@ -67,6 +70,8 @@ type Feature struct {
 	Name        string `json:"name"`
 	Type        string `json:"type"` // float64, int64, bool or category
 	Description string `json:"description,omitempty"`
+	// Categories is a category feature's vocabulary: value i has code i.
+	Categories []string `json:"categories,omitempty"`
 }
 
 // ReadSchema reads a features.schema.json file.
@@ -267,6 +272,12 @@ func Read(paths []string, o Options) (*Table, error) {
 		}
 		for j, f := range t.Features {
 			c, ok := r.nums[f.Name]
+			if vals, isStr := r.strs[f.Name]; !ok && isStr && f.Type == "category" && len(f.Categories) > 0 {
+				if c, err = categoryCodes(vals, f, path); err != nil {
+					return nil, err
+				}
+				ok = true
+			}
 			if !ok {
 				if _, isStr := r.strs[f.Name]; isStr {
 					return nil, fmt.Errorf("%w: %s: feature column %q is not numeric (encode categories as integers in the features stage)", exitcode.ErrBadInput, path, f.Name)
@@ -337,6 +348,25 @@ func Read(paths []string, o Options) (*Table, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// categoryCodes maps a category column's values to their codes in the
+// feature's vocabulary (the model works on codes).
+func categoryCodes(vals []string, f Feature, path string) ([]float64, error) {
+	code := make(map[string]float64, len(f.Categories))
+	for i, c := range f.Categories {
+		code[c] = float64(i)
+	}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		c, ok := code[v]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: category feature %q row %d: value %q is not in its vocabulary (%d values in %s)",
+				exitcode.ErrBadInput, path, f.Name, i+1, v, len(f.Categories), SchemaFile)
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 func chooseFeatures(r *raw, schema *Schema, o Options) []Feature {

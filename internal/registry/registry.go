@@ -6,6 +6,7 @@
 //	ROOT/<name>/<version>/metrics.json   training figures (CV, OOB, fit time)
 //	ROOT/<name>/<version>/metadata.json  who/when/what: created_at, run_id, inputs, params
 //	ROOT/<name>/aliases.json             {"champion":"2","challenger":"3"}
+//	ROOT/<name>/.lock                    held while a version or an alias is written
 //
 // Versions are 1, 2, 3, ... in creation order. A version directory is built
 // under ROOT/<name>/.tmp-* and renamed into place, so it is complete or
@@ -14,6 +15,7 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
@@ -73,57 +76,127 @@ func (v Version) ModelPath() string {
 // Register creates the next version of name from files (file name →
 // content) and returns it. If name has no champion yet, the new version
 // becomes champion; it always becomes challenger.
-func (r Registry) Register(name string, files map[string][]byte) (Version, error) {
+//
+// A model file byte-identical to an existing version's (same data, seed,
+// parameters and build) is not registered again: that version is returned
+// with reused true, becomes challenger (the model just trained is that
+// one) and keeps its files (metadata.json still names the run that first
+// trained it). Registration holds ROOT/<name>/.lock so that concurrent
+// trainers neither allocate one number twice nor both register the same
+// bytes.
+func (r Registry) Register(name string, files map[string][]byte) (v Version, reused bool, err error) {
 	if err := ValidName(name); err != nil {
-		return Version{}, err
+		return Version{}, false, err
 	}
 	dir := filepath.Join(r.Root, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Version{}, err
+		return Version{}, false, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return Version{}, false, err
+	}
+	defer unlock()
+	vs, err := r.Versions(name)
+	if err != nil {
+		return Version{}, false, err
+	}
+	if model, ok := files[ModelFile]; ok {
+		for _, old := range vs {
+			same, err := sameFile(old.ModelPath(), model)
+			if err != nil {
+				return Version{}, false, err
+			}
+			if same {
+				if err := r.pointNew(name, old.Version); err != nil {
+					return Version{}, false, err
+				}
+				v, err := r.version(name, old.Version)
+				return v, true, err
+			}
+		}
 	}
 	tmp, err := os.MkdirTemp(dir, ".tmp-")
 	if err != nil {
-		return Version{}, err
+		return Version{}, false, err
 	}
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return Version{}, err
+		return Version{}, false, err
 	}
 	for fn, b := range files {
 		if err := os.WriteFile(filepath.Join(tmp, fn), b, 0o644); err != nil {
-			return Version{}, err
+			return Version{}, false, err
 		}
 	}
+	next := 1
+	if len(vs) > 0 {
+		next = vs[len(vs)-1].Version + 1
+	}
 	for range 100 {
-		vs, err := r.Versions(name)
-		if err != nil {
-			return Version{}, err
-		}
-		next := 1
-		if len(vs) > 0 {
-			next = vs[len(vs)-1].Version + 1
-		}
 		vdir := filepath.Join(dir, strconv.Itoa(next))
 		if err := os.Rename(tmp, vdir); err != nil {
 			if _, serr := os.Stat(vdir); serr == nil {
-				continue // lost a race for this number
+				next++ // taken by a writer that does not lock (an older churnctl)
+				continue
 			}
-			return Version{}, err
+			return Version{}, false, err
 		}
-		al, err := r.Aliases(name)
-		if err != nil {
-			return Version{}, err
+		if err := r.pointNew(name, next); err != nil {
+			return Version{}, false, err
 		}
-		if _, ok := al[Champion]; !ok {
-			al[Champion] = strconv.Itoa(next)
-		}
-		al[Challenger] = strconv.Itoa(next)
-		if err := r.writeAliases(name, al); err != nil {
-			return Version{}, err
-		}
-		return r.version(name, next)
+		v, err := r.version(name, next)
+		return v, false, err
 	}
-	return Version{}, errors.New("registry: could not allocate a version number")
+	return Version{}, false, errors.New("registry: could not allocate a version number")
+}
+
+// pointNew makes version n the challenger of name, and its champion when
+// name has none.
+func (r Registry) pointNew(name string, n int) error {
+	al, err := r.Aliases(name)
+	if err != nil {
+		return err
+	}
+	if _, ok := al[Champion]; !ok {
+		al[Champion] = strconv.Itoa(n)
+	}
+	al[Challenger] = strconv.Itoa(n)
+	return r.writeAliases(name, al)
+}
+
+// sameFile reports whether the file at path holds exactly b (a missing
+// file holds nothing).
+func sameFile(path string, b []byte) (bool, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil || st.Size() != int64(len(b)) {
+		return false, err
+	}
+	have, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(have, b), nil
+}
+
+// lockDir takes an exclusive lock on dir/.lock (released by the kernel if
+// the process dies) and returns its release.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("registry: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("registry: lock %s: %w", f.Name(), err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // Names lists the registered model names.
@@ -230,6 +303,11 @@ func (r Registry) SetAlias(name, alias string, v int) error {
 	if _, err := r.version(name, v); err != nil {
 		return err
 	}
+	unlock, err := lockDir(filepath.Join(r.Root, name))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	al, err := r.Aliases(name)
 	if err != nil {
 		return err

@@ -30,7 +30,11 @@ type LoadOptions struct {
 	From, To string
 	// Groups are the --tables groups to load; empty means all (Groups).
 	Groups []string
-	Log    *slog.Logger
+	// Migrate applies the pending embedded migrations first (Migrate, under
+	// its advisory lock); without it a schema that is not current is an
+	// error (exit 2) naming `churnctl db migrate`.
+	Migrate bool
+	Log     *slog.Logger
 	// OnUnit is called after each committed table/day (progress).
 	OnUnit func(UnitStats)
 
@@ -50,9 +54,11 @@ type UnitStats struct {
 
 // LoadStats sums a load.
 type LoadStats struct {
-	Units   []UnitStats
-	Rows    map[string]int64 // per table
-	Skipped []string         // sources absent from the lake
+	// Migrations are the migrations applied before loading (Migrate).
+	Migrations []Migration
+	Units      []UnitStats
+	Rows       map[string]int64 // per table
+	Skipped    []string         // sources absent from the lake
 }
 
 // Load loads the selected groups from the lake, one transaction per table
@@ -73,8 +79,22 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadStats, error
 			return nil, fmt.Errorf("%w: unknown table group %q (want %s)", exitcode.ErrUsage, g, strings.Join(Groups, ", "))
 		}
 	}
-	if err := checkMigrated(ctx, conn); err != nil {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	pending, err := checkMigrated(ctx, conn)
+	if err != nil {
 		return nil, err
+	}
+	if len(pending) > 0 {
+		if !o.Migrate {
+			return nil, fmt.Errorf("%w: the warehouse schema is not current: %d migration(s) pending (%s); run `churnctl db migrate` first, or load without --no-migrate (load.migrate: true) to apply them",
+				exitcode.ErrUsage, len(pending), migrationFiles(pending))
+		}
+		o.Log.Info("applying pending warehouse migrations before loading", "stage", "load", "pending", migrationFiles(pending))
+		if st.Migrations, err = Migrate(ctx, conn, o.Log); err != nil {
+			return st, fmt.Errorf("load: migrate the warehouse schema (%d pending; or run `churnctl db migrate` as a role that may create tables): %w", len(pending), err)
+		}
 	}
 	for _, g := range Groups { // fixed order: models before predictions
 		if !slices.Contains(groups, g) {
@@ -102,15 +122,19 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadStats, error
 	return st, nil
 }
 
-func checkMigrated(ctx context.Context, conn *pgx.Conn) error {
-	applied, pending, err := Status(ctx, conn)
-	if err != nil {
-		return err
+// checkMigrated returns the embedded migrations the database lacks. It only
+// reads, so a role that may not create tables can load a current schema.
+func checkMigrated(ctx context.Context, conn *pgx.Conn) ([]Migration, error) {
+	_, pending, err := Status(ctx, conn)
+	return pending, err
+}
+
+func migrationFiles(ms []Migration) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.File
 	}
-	if len(applied) == 0 || len(pending) > 0 {
-		return fmt.Errorf("%w: the warehouse schema is not current (%d migration(s) pending); run `churnctl db migrate` first", exitcode.ErrBadInput, len(pending))
-	}
-	return nil
+	return strings.Join(names, ", ")
 }
 
 // partitions lists dir's <key>=YYYY-MM-DD subdirectories within [from, to].

@@ -31,11 +31,13 @@ import (
 // modification time. DIR/models/<name>/<version>/metrics.json (or the
 // "metrics" field) is one of
 //
-//	{"auc": 0.9, "f1": 0.8}                          dataset ""
+//	{"auc": 0.9, "f1": 0.8}                          dataset "training"
 //	{"cv": {"auc": 0.9}, "holdout": {"auc": 0.88}}   per dataset
 //	[{"metric": "auc", "value": 0.9, "dataset": "cv", "evaluated_at": "RFC 3339"}]
 //
-// with evaluated_at defaulting to the model's created_at. Aliases may also
+// with evaluated_at defaulting to the model's created_at and a list row's
+// dataset to "unknown": every metric row names its dataset. A JSON null is
+// no figure and loads no row (not a 0). Aliases may also
 // come from DIR/models/<name>/aliases.json: {"champion": "3"}.
 //
 // DIR/runs/*.json: {"run_id", "command", "args": [...], "status",
@@ -48,6 +50,12 @@ import (
 // evaluations ([{"metric","value","dataset","evaluated_at"}]) that
 // `churnctl evaluate` appends to; they load into churn.model_metric.
 const EvaluationsFile = "evaluations.json"
+
+// DatasetTraining is the dataset of a metrics.json's top-level numbers: the
+// training run's own figures (rows, positives, threshold, fit_seconds).
+const DatasetTraining = "training"
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 type modelMeta struct {
 	Name      string          `json:"name"`
@@ -114,9 +122,12 @@ func parseMetrics(raw json.RawMessage, at time.Time, where string) ([]metricRow,
 			return nil, fmt.Errorf("%w: %s: metrics: %v", exitcode.ErrBadInput, where, err)
 		}
 		for k, v := range m {
+			if isNull(v) {
+				continue // not computed: no figure, not 0
+			}
 			var f float64
 			if json.Unmarshal(v, &f) == nil {
-				out = append(out, metricRow{Metric: k, Value: &f})
+				out = append(out, metricRow{Metric: k, Value: &f, Dataset: DatasetTraining})
 				continue
 			}
 			var sub map[string]json.RawMessage
@@ -125,7 +136,7 @@ func parseMetrics(raw json.RawMessage, at time.Time, where string) ([]metricRow,
 			}
 			for mk, mv := range sub {
 				var f float64
-				if json.Unmarshal(mv, &f) == nil {
+				if !isNull(mv) && json.Unmarshal(mv, &f) == nil {
 					out = append(out, metricRow{Metric: mk, Value: &f, Dataset: k})
 				}
 			}
@@ -139,6 +150,9 @@ func parseMetrics(raw json.RawMessage, at time.Time, where string) ([]metricRow,
 		if r.EvaluatedAt == nil {
 			t := at
 			r.EvaluatedAt = &t
+		}
+		if r.Dataset == "" {
+			r.Dataset = "unknown"
 		}
 		kept = append(kept, r)
 	}

@@ -95,7 +95,7 @@ var Tables = []*Table{
 	{Name: "fact_user_day", Group: "gold", Dir: "gold/fact_user_day", Part: "dt", Key: []string{"user_id", "dt"},
 		Columns: factUserDayColumns(), Ignore: []string{"artist_sketch"}},
 	{Name: "feature_snapshot", Group: "features", Dir: "features", Part: "as_of", Key: []string{"user_id", "as_of"},
-		Columns: []Column{req("user_id", Text), req("as_of", Date), {Name: "label", Type: Int2, Aliases: []string{"churn"}}}, FeatureJSON: true,
+		Columns: []Column{req("user_id", Text), req("as_of", Date), {Name: "churn", Type: Int2, Aliases: []string{"label"}}}, FeatureJSON: true,
 		Ignore: []string{"run_id", "ingest_run_id"}},
 	{Name: "prediction", Group: "predictions", Dir: "predictions", Part: "as_of", Key: []string{"user_id", "as_of", "model_name", "model_version"},
 		Columns: []Column{req("user_id", Text), req("as_of", Date), req("p_churn", Float8), req("predicted", Bool),

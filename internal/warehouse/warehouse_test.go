@@ -184,9 +184,9 @@ func TestIntegrationLoadTwiceIdentical(t *testing.T) {
 	checks := []struct{ q, want string }{
 		{"SELECT features::text FROM churn.feature_snapshot WHERE user_id = 'u000006'",
 			`{"level": "free", "is_paid": true, "days_active": 7, "songs_per_day": 0.8571428571428571, "thumbs_down_ratio": null}`},
-		{"SELECT label::text FROM churn.feature_snapshot WHERE user_id = 'u000005'", "1"},
+		{"SELECT churn::text FROM churn.feature_snapshot WHERE user_id = 'u000005'", "1"},
 		{"SELECT model_name || '/' || model_version || '/' || as_of FROM churn.prediction LIMIT 1", "rf/1/2026-01-02"},
-		{"SELECT coalesce(label::text, 'null') FROM churn.feature_snapshot WHERE user_id = 'u000004'", "null"},
+		{"SELECT coalesce(churn::text, 'null') FROM churn.feature_snapshot WHERE user_id = 'u000004'", "null"},
 		{"SELECT as_of::text FROM churn.feature_snapshot LIMIT 1", "2026-01-02"},
 		{"SELECT user_agent FROM churn.dim_user WHERE user_id = 'u000001'", "Mozilla/5.0 (\"quoted\", tab\there)"},
 		{"SELECT count(*)::text FROM churn.dim_user WHERE is_current", "200"},
@@ -327,11 +327,57 @@ func TestIntegrationLoadSchemaErrors(t *testing.T) {
 	}
 }
 
+// TestIntegrationLoadNotMigrated: without Migrate, a fresh database is a
+// setup step missing (exit 2 naming db migrate), not bad data, and nothing
+// is created; with it, Load migrates first (concurrent loads apply each
+// migration once) and loads.
 func TestIntegrationLoadNotMigrated(t *testing.T) {
 	conn := connect(t, pgtest.New(t))
 	_, err := load(t, conn, t.TempDir(), LoadOptions{})
-	if exitcode.Code(err) != exitcode.BadInput || !strings.Contains(err.Error(), "db migrate") {
-		t.Fatalf("Load before migrate = %v, want exit 3 telling to run db migrate", err)
+	if exitcode.Code(err) != exitcode.Usage || !strings.Contains(err.Error(), "churnctl db migrate") || !strings.Contains(err.Error(), "0001_init.up.sql") {
+		t.Fatalf("Load before migrate = %v, want exit 2 naming the pending files and churnctl db migrate", err)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'churn'"); n != 0 {
+		t.Errorf("a refused load created schema churn")
+	}
+
+	lake := t.TempDir()
+	if err := lakefixture.WriteLake(lake, days, 50); err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgtest.New(t)
+	all, _ := Migrations()
+	var wg sync.WaitGroup
+	applied := make([]int, 3)
+	errs := make([]error, 3)
+	for i := range applied {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st *LoadStats
+			st, errs[i] = load(t, connect(t, dsn), lake, LoadOptions{Migrate: true, Groups: []string{"gold"}})
+			if st != nil {
+				applied[i] = len(st.Migrations)
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i := range applied {
+		if errs[i] != nil {
+			t.Errorf("concurrent Load with Migrate %d: %v", i, errs[i])
+		}
+		total += applied[i]
+	}
+	if total != len(all) {
+		t.Errorf("concurrent loads applied %v migrations, want %d in all", applied, len(all))
+	}
+	c2 := connect(t, dsn)
+	if _, pending, err := Status(context.Background(), c2); err != nil || len(pending) != 0 {
+		t.Errorf("after Load with Migrate: %d pending, %v", len(pending), err)
+	}
+	if n := count(t, c2, "SELECT count(*) FROM churn.fact_user_day"); n != 100 {
+		t.Errorf("churn.fact_user_day has %d rows, want 100", n)
 	}
 }
 
@@ -650,5 +696,80 @@ func TestIntegrationTypeConversions(t *testing.T) {
 				t.Errorf("Load = %v (exit %d), want exit 3 containing %q", err, exitcode.Code(err), tc.want)
 			}
 		})
+	}
+}
+
+// TestIntegrationMigrateKeepsOldData: a warehouse loaded before migration
+// 0004 keeps its labels (now in column churn) and its metrics, whose
+// unnamed dataset becomes training; the zeros that JSON nulls loaded as go.
+func TestIntegrationMigrateKeepsOldData(t *testing.T) {
+	ctx := context.Background()
+	conn := connect(t, pgtest.New(t))
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []Migration
+	for _, m := range all {
+		if m.Version < 4 {
+			before = append(before, m)
+		}
+	}
+	if _, err := migrate(ctx, conn, quiet, before); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO churn.feature_snapshot (user_id, as_of, features, label) VALUES ('a', '2018-10-01', '{}', 1), ('b', '2018-10-01', '{}', NULL)`,
+		`INSERT INTO churn.model (name, version, created_at) VALUES ('churn', '1', '2018-10-02')`,
+		`INSERT INTO churn.model_metric (name, version, metric, value, evaluated_at, dataset) VALUES
+			('churn', '1', 'rows', 349, '2018-10-02', ''), ('churn', '1', 'search', 0, '2018-10-02', ''),
+			('churn', '1', 'f1', 0.3, '2018-10-03', 'holdout'), ('churn', '1', 'f1', 0.5, '2018-10-02', 'oob')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := Migrate(ctx, conn, quiet); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int64{
+		"SELECT count(*) FROM churn.feature_snapshot WHERE user_id = 'a' AND churn = 1":                          1,
+		"SELECT count(*) FROM churn.feature_snapshot WHERE user_id = 'b' AND churn IS NULL":                      1,
+		"SELECT count(*) FROM churn.model_metric WHERE metric = 'rows' AND dataset = 'training' AND value = 349": 1,
+		"SELECT count(*) FROM churn.model_metric WHERE metric = 'search' OR dataset = ''":                        0,
+		"SELECT count(*) FROM churn.model_metric":                                                                3,
+	} {
+		if got := count(t, conn, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO churn.feature_snapshot (user_id, as_of, features, churn) VALUES ('c', '2018-10-01', '{}', 2)`); err == nil {
+		t.Error("churn = 2 accepted: the CHECK did not follow the renamed column")
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO churn.model_metric (name, version, metric, value, evaluated_at) VALUES ('churn', '1', 'x', 1, now())`); err == nil {
+		t.Error("a metric row without a dataset was accepted")
+	}
+}
+
+// TestParseMetricsNamesDatasetsAndSkipsNulls: train's metrics.json
+// ("search": null without a search, "cv": null without CV) loads no zero,
+// and every row names its dataset.
+func TestParseMetricsNamesDatasetsAndSkipsNulls(t *testing.T) {
+	at := time.Date(2018, 10, 2, 0, 0, 0, 0, time.UTC)
+	raw := []byte(`{"cv": null, "oob": {"f1": 0.5, "roc_auc": null}, "fit_seconds": 0.02, "rows": 349, "search": null, "threshold_rule": "max_f1"}`)
+	rows, err := parseMetrics(raw, at, "metrics.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s:%s=%v", r.Dataset, r.Metric, *r.Value))
+	}
+	if want := "oob:f1=0.5 training:fit_seconds=0.02 training:rows=349"; strings.Join(got, " ") != want {
+		t.Errorf("parseMetrics = %s, want %s", strings.Join(got, " "), want)
+	}
+	rows, err = parseMetrics([]byte(`[{"metric": "f1", "value": 0.4}, {"metric": "auc", "value": null, "dataset": "x"}]`), at, "evaluations.json")
+	if err != nil || len(rows) != 1 || rows[0].Dataset != "unknown" {
+		t.Errorf("list rows = %+v, %v; want the f1 row with dataset unknown", rows, err)
 	}
 }
