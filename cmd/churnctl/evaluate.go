@@ -245,7 +245,7 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		}
 	}
 	if o.json || !a.StdoutTTY {
-		b, err := json.MarshalIndent(ev, "", "  ")
+		b, err := marshalJSONIndent(ev)
 		if err != nil {
 			return err
 		}
@@ -299,7 +299,7 @@ func recordEvaluation(dir, dataset string, rep *evaluate.Report, at time.Time) e
 			rows = append(rows, row{Metric: m.k, Value: m.v, Dataset: dataset, EvaluatedAt: at})
 		}
 	}
-	b, err := json.MarshalIndent(rows, "", "  ")
+	b, err := marshalJSONIndent(rows)
 	if err != nil {
 		return err
 	}
@@ -359,7 +359,7 @@ func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p
 	if err := evaluate.ImportanceChart("Permutation importance (ROC-AUC drop, this data)", d.Names, perm, 20, filepath.Join(dir, "permutation_importance.png")); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(ev, "", "  ")
+	b, err := marshalJSONIndent(ev)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -61,7 +64,7 @@ feature alone separates the label with ROC-AUC above 0.95.`,
 	f.StringVar(&o.to, "to", "", "last possible cutoff with --every")
 	f.StringVar(&o.horizon, "horizon", "30d", "label window H: churn in [T, T+H) (days: 30d, 4w or 30)")
 	f.StringVar(&o.window, "window", "30d", "count-feature window W: [T-W, T)")
-	f.StringVar(&o.out, "out", "", "output file instead of the lake partition ({as_of} is replaced by the cutoff; with several cutoffs put it in a directory: out/{as_of}/f.csv)")
+	f.StringVar(&o.out, "out", "", `output file instead of the lake partition ({as_of} is replaced by the cutoff; with several cutoffs put it in a directory: out/{as_of}/f.csv; "-": one snapshot to stdout, without its schema file, and the summary line on stderr)`)
 	f.StringVar(&o.format, "format", "parquet", "output format: parquet, csv or arrow (Arrow IPC file)")
 	return cmd
 }
@@ -141,11 +144,34 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	if err != nil {
 		return err
 	}
+	out := o.out
+	if out == "-" {
+		// One table on stdout (the summary goes to stderr): built in a
+		// scratch file, then copied, so a failure writes nothing to stdout.
+		// Its features.schema.json is not kept.
+		if len(cuts) != 1 {
+			return usageErrorf("--out - writes one snapshot to stdout: give one --as-of (got %d cutoffs)", len(cuts))
+		}
+		tmp, err := os.MkdirTemp("", "churnctl-features-")
+		if err != nil {
+			return fmt.Errorf("features: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		out = filepath.Join(tmp, "features."+o.format)
+	}
 	ver, _ := buildVersion()
 	res, err := features.Run(cmd.Context(), features.RunConfig{
-		Lake: o.lake, Cutoffs: cuts, HorizonDays: h, WindowDays: w, Out: o.out, Format: o.format,
+		Lake: o.lake, Cutoffs: cuts, HorizonDays: h, WindowDays: w, Out: out, Format: o.format,
 		Version: ver, RunID: a.RunID, Log: a.Log,
 	})
+	if err == nil && o.out == "-" {
+		for i := range res {
+			if err = copyToStdout(a, res[i].Path); err != nil {
+				break
+			}
+			res[i].Path = "-"
+		}
+	}
 	// users are distinct users over all snapshots (a user is a row of
 	// every snapshot it is active before); rows count the rows; positives
 	// sum the labeled snapshots' (null when none is labeled).
@@ -209,6 +235,19 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	a.Summary.Set("warnings", warnings)
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
+	}
+	return nil
+}
+
+// copyToStdout copies the file at path to the command's stdout.
+func copyToStdout(a *App, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(a.Stdout, f); err != nil {
+		return fmt.Errorf("write stdout: %w", err)
 	}
 	return nil
 }

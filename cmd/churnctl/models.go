@@ -93,7 +93,7 @@ func newModelsListCmd(a *App, reg *string) *cobra.Command {
 			}
 			if asJSON || !a.StdoutTTY {
 				for _, r := range rows {
-					b, _ := json.Marshal(r)
+					b, _ := marshalJSON(r)
 					fmt.Fprintf(a.Stdout, "%s\n", b)
 				}
 			} else {
@@ -149,7 +149,7 @@ func newModelsShowCmd(a *App, reg *string) *cobra.Command {
 				h["training_rows"] = m.TrainingRows.Summary()
 			}
 			out := map[string]any{"model": modelRef(v), "dir": v.Dir, "aliases": v.Aliases, "header": h, "metrics": metrics, "metadata": meta}
-			b, err := json.MarshalIndent(out, "", "  ")
+			b, err := marshalJSONIndent(out)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -86,7 +87,7 @@ through the lake's transaction.`,
 	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories")
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
 	addRegistryFlag(cmd, &o.registry)
-	f.StringVar(&o.out, "out", "", "output Parquet file")
+	f.StringVar(&o.out, "out", "", `output Parquet file ("-" for stdout: the summary line then goes to stderr)`)
 	f.StringVar(&o.lake, "lake", "", "lake root: publish DIR/predictions/as_of=DATE/part-0.parquet")
 	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
 	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
@@ -136,6 +137,16 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 		var err error
 		if out, err = publishScores(o.lake, rows, ref, t, a.RunID); err != nil {
 			return err
+		}
+	} else if out == "-" {
+		// Parquet on stdout (the summary goes to stderr): encoded whole
+		// first, so a failure writes nothing rather than half a file.
+		var buf bytes.Buffer
+		if err := encodeScores(&buf, rows); err != nil {
+			return err
+		}
+		if _, err := a.Stdout.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("score: write stdout: %w", err)
 		}
 	} else if err := writeScores(out, rows); err != nil {
 		return err
