@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"time"
@@ -154,7 +155,7 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 		cfg.CommitHook = func(string) { time.Sleep(d) } // kill-at-any-moment tests
 	}
 	if a.ShowProgress() {
-		bar := progressbar.DefaultBytes(inputBytes(args), "bronze")
+		bar := bronzeBar(a.Stderr, inputBytes(args))
 		defer bar.Finish()
 		cfg.Progress = func(n int64) { _ = bar.Set64(n) }
 	}
@@ -201,6 +202,26 @@ func nonNil(m map[string]int64) map[string]int64 {
 		return map[string]int64{}
 	}
 	return m
+}
+
+// bronzeBar is bronze's progress bar on w: bytes read of total (the
+// inputs' size, so it shows a percentage; -1 when unknown: a spinner).
+// progressbar.DefaultBytes with the writer churnctl was given, not
+// os.Stderr.
+func bronzeBar(w io.Writer, total int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetDescription("bronze"),
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionSetWidth(10),
+		progressbar.OptionThrottle(65*time.Millisecond),
+		progressbar.OptionShowCount(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprint(w, "\n") }),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionSetRenderBlankState(true),
+	)
 }
 
 // inputBytes is the total size of the inputs, for the progress bar's

@@ -363,6 +363,15 @@ func TestInputBytes(t *testing.T) {
 	if got := inputBytes([]string{a, "-"}); got != -1 {
 		t.Errorf("inputBytes with stdin = %d, want -1 (unknown)", got)
 	}
+	// The bar bronze draws (on the stderr churnctl was given) shows the
+	// percentage and the total.
+	var buf bytes.Buffer
+	bar := bronzeBar(&buf, 4_000_000)
+	_ = bar.Set64(1_000_000)
+	_ = bar.Finish()
+	if out := buf.String(); !strings.Contains(out, "100%") || !strings.Contains(out, "4.0 MB") {
+		t.Errorf("bronze's progress bar on its writer = %q, want a percentage and the total 4.0 MB", out)
+	}
 }
 
 // TestLakeThatDoesNotExist: a command that reads a lake refuses a path that
