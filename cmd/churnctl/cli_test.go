@@ -573,18 +573,43 @@ func TestSIGTERMAfterTheLastStageIsNotAnInterruption(t *testing.T) {
 }
 
 // TestDailyRunOnANewLakeSaysWhatToDo: a daily --ds run on an empty lake
-// has a single day of history; it must say how to fill the history.
+// (the README's daily example, with churnctl.example.yaml's lookback of 2)
+// has three days of history; it must say how to fill the history, and each
+// way it names must then work.
 func TestDailyRunOnANewLakeSaysWhatToDo(t *testing.T) {
-	sample, _ := filepath.Abs("../../testdata/sample")
-	code, _, stderr := runWith(t, context.Background(), "--log-format", "text", "run", "--lake", filepath.Join(t.TempDir(), "lake"),
-		"--inputs", sample, "--ds", "2018-11-05", "--etl.lookback", "2")
+	sample, _ := filepath.Abs("../../testdata/sample") // 2018-10-01 to 2018-12-03
+	runArgs := func(lakeDir string, extra ...string) []string {
+		return append([]string{"--log-format", "text", "run", "--lake", lakeDir, "--inputs", sample,
+			"--etl.lookback", "2", "--train.trees", "5", "--train.folds", "2"}, extra...)
+	}
+	daily := filepath.Join(t.TempDir(), "lake")
+	code, _, stderr := runWith(t, context.Background(), runArgs(daily, "--ds", "2018-11-05")...)
 	if code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", code, stderr)
 	}
 	last := stderr[strings.LastIndex(strings.TrimSpace(stderr), "\n")+1:]
-	for _, w := range []string{"--backfill", "2018-11-03 to 2018-11-05", "at least 38 days of data"} {
+	for _, w := range []string{"2018-11-03 to 2018-11-05", "at least 38 days of data", "a run without --ds", "--ds D --backfill", "38th day of the inputs"} {
 		if !strings.Contains(last, w) {
 			t.Errorf("the error does not say %q:\n%s", w, last)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	// The first way: a run without --ds, then the daily run works.
+	for _, extra := range [][]string{nil, {"--ds", "2018-11-05"}} {
+		if code, _, stderr := runWith(t, context.Background(), runArgs(daily, extra...)...); code != 0 {
+			t.Fatalf("following the hint, run %q: exit %d\n%s", extra, code, stderr)
+		}
+	}
+	// The second way: a backfill up to the 38th day (2018-11-07), not before.
+	for _, tt := range []struct {
+		ds   string
+		want int
+	}{{"2018-11-06", 3}, {"2018-11-07", 0}} {
+		l := filepath.Join(t.TempDir(), "lake")
+		if code, _, stderr := runWith(t, context.Background(), runArgs(l, "--ds", tt.ds, "--backfill")...); code != tt.want {
+			t.Errorf("run --ds %s --backfill on a new lake: exit %d, want %d\n%s", tt.ds, code, tt.want, stderr)
 		}
 	}
 }

@@ -136,9 +136,15 @@ func (p *planner) features() (*stagePlan, error) {
 			if !p.hasChampion() {
 				hint := "ingest more history, or set a shorter features.horizon"
 				if p.o.ds != "" && !p.o.backfill && p.newLake {
+					// Either fix works: a run without --ds ingests every day
+					// of the inputs and trains a first champion, which later
+					// daily runs score with; a backfill to a D late enough
+					// in the inputs has a labeled cutoff whose label window
+					// ends by D.
 					hint = fmt.Sprintf("a run with --ds ingests only that day and the etl.lookback (%d) days before it, and this lake has no earlier days: "+
-						"fill the history once with --ds %s --backfill (every day up to --ds) or a run without --ds, then run daily",
-						p.cfg.ETL.Lookback, p.o.ds)
+						"fill the history once with a run without --ds (every day of the inputs; it trains a first champion), "+
+						"or with --ds D --backfill (every day up to D) for a D that is the %dth day of the inputs or later; then run daily with --ds",
+						p.cfg.ETL.Lookback, 8+h)
 				}
 				return nil, fmt.Errorf("%w: run: %s, and no champion model to score with; %s", exitcode.ErrBadInput, msg, hint)
 			}
