@@ -722,6 +722,16 @@ func TestReadersCompleteAPendingCommit(t *testing.T) {
 				"--features", filepath.Join(l, "features", "as_of="+asOf), "--out", filepath.Join(l, "..", "p.parquet")}
 		}},
 		{"models list", func(l string) []string { return []string{"models", "list", "--registry", filepath.Join(l, "models")} }},
+		{"models show", func(l string) []string {
+			return []string{"models", "show", "churn@champion", "--registry", filepath.Join(l, "models")}
+		}},
+		{"evaluate", func(l string) []string {
+			return []string{"evaluate", "--registry", filepath.Join(l, "models"), "--model", "churn@champion",
+				"--features", filepath.Join(l, "features", "as_of="+asOf), "--allow-training-rows", "--bootstrap", "0", "--no-record"}
+		}},
+		{"run --dry-run", func(l string) []string {
+			return []string{"run", "--lake", l, "--inputs", filepath.Join(filepath.Dir(crashed), "events-00002-of-00002.json"), "--dry-run"}
+		}},
 		{"etl silver", func(l string) []string { return []string{"etl", "silver", "--lake", l, "--ds", "2018-10-05"} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/internal/warehouse"
 	"github.com/churnctl/churnctl/train"
@@ -183,6 +184,15 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 			return err
 		}
 		defer unlock()
+	}
+	// The plan reads the lake (gold's and the snapshots' fingerprints): a
+	// commit that a killed writer left past its commit point is completed
+	// first, as every reader does (dry runs too: it only finishes what was
+	// committed).
+	if fi, err := os.Stat(cfg.Lake); err == nil && fi.IsDir() {
+		if _, err := lake.Open(cfg.Lake); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
 	}
 	st := readState(cfg.Lake)
 	if o.backfill {
