@@ -146,6 +146,7 @@ type running struct {
 	out  *bytes.Buffer // stdout, complete once done is closed
 	done chan struct{} // closed when the process has exited
 	code int           // exit code, valid once done is closed
+	log  string        // stderr, complete once done is closed
 }
 
 // startRun starts a run and returns once its stderr logs the start of stage.
@@ -179,7 +180,7 @@ func startRun(t *testing.T, args []string, stage string) *running {
 		scanned <- log.String()
 	}()
 	go func() {
-		<-scanned // all of stderr read before Wait closes the pipe
+		r.log = <-scanned // all of stderr read before Wait closes the pipe
 		_ = cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
 		close(r.done)
@@ -326,8 +327,14 @@ func TestSignalsStopCleanly(t *testing.T) {
 			if code := waitExit(t, run); code != tt.want {
 				t.Fatalf("exit %d, want %d", code, tt.want)
 			}
-			if s := lastJSON(t, run.out.String()); s["status"] != "interrupted" {
-				t.Errorf("summary %v", s)
+			name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[tt.sig]
+			if s := lastJSON(t, run.out.String()); s["status"] != "interrupted" || !strings.HasPrefix(fmt.Sprint(s["error"]), "interrupted by "+name) {
+				t.Errorf("summary %v, want status interrupted and an error naming %s", s, name)
+			}
+			// The final error line (a JSON record under --log-format json)
+			// names the signal, not "context canceled".
+			if e := lastJSON(t, run.log); !strings.HasPrefix(fmt.Sprint(e["msg"]), "churnctl: interrupted by "+name) || e["level"] != "ERROR" {
+				t.Errorf("final stderr record %v, want churnctl: interrupted by %s", e, name)
 			}
 			if tmp, _ := filepath.Glob(filepath.Join(lakeDir, ".tmp", "*")); len(tmp) > 0 {
 				t.Errorf("staging left behind: %v", tmp)
