@@ -44,7 +44,8 @@ or gzip, directories recursively, globs, "-" for stdin) and writes
 DIR/bronze/events/dt=YYYY-MM-DD/*.parquet (dt = event day, UTC) plus
 DIR/bronze/quarantine/dt=YYYY-MM-DD/*.parquet (dt = ingest day) for lines that
 fail a rule: malformed_json, missing_field, wrong_type, ts_out_of_range,
-invalid_utf8, line_too_long, negative_length. Every line is accounted for:
+invalid_utf8, line_too_long, negative_length, nul_character (a \u0000 in a
+string: PostgreSQL cannot store it). Every line is accounted for:
 lines_read = rows_written + rows_quarantined (+ rows_filtered with a day filter).
 
 The run is published atomically (a killed run leaves the lake as it was).

@@ -20,10 +20,17 @@ const (
 	RuleInvalidUTF8    = "invalid_utf8"
 	RuleLineTooLong    = "line_too_long"
 	RuleNegativeLength = "negative_length"
+	RuleNULCharacter   = "nul_character"
 )
 
 // Rules lists every rule id, in a fixed order.
-var Rules = []string{RuleMalformedJSON, RuleMissingField, RuleWrongType, RuleTSOutOfRange, RuleInvalidUTF8, RuleLineTooLong, RuleNegativeLength}
+var Rules = ruleList[:]
+
+var ruleList = [...]string{RuleMalformedJSON, RuleMissingField, RuleWrongType, RuleTSOutOfRange, RuleInvalidUTF8, RuleLineTooLong,
+	RuleNegativeLength, RuleNULCharacter}
+
+// numRules is len(Rules).
+const numRules = len(ruleList)
 
 // Accepted event time range: [2000-01-01, 2100-01-01) UTC, in ms.
 const (
@@ -90,6 +97,11 @@ type decoder struct {
 	// high ORs the bytes special scanned: a byte >= 0x80 anywhere in it
 	// means the line has non-ASCII text to check as UTF-8.
 	high uint64
+	// nul is set when a string (key or value, known key or not) holds
+	// \u0000: PostgreSQL text cannot store it, so the line is quarantined
+	// (nul_character) once the rest of it has parsed.
+	nul    bool
+	nulPos int
 	// follow[f] is the key that followed key f on the last line
 	// (follow[numFields]: the first key; numFields: none), set from
 	// followCanonical on first use (ready).
@@ -113,6 +125,7 @@ func (d *decoder) decode(line []byte, e *event) bool {
 	e.unknown = e.unknown[:0]
 	d.err = decodeError{}
 	d.high = 0
+	d.nul = false
 	if !d.ready {
 		d.follow, d.ready = followCanonical, true
 	}
@@ -200,6 +213,11 @@ func (d *decoder) parse(e *event) bool {
 	d.ws()
 	if d.pos < len(d.line) {
 		return d.malformed("data after the closing '}'")
+	}
+	if d.nul {
+		d.err = decodeError{RuleNULCharacter, "NUL character (\\u0000) in a string at byte " + strconv.Itoa(d.nulPos) +
+			" (PostgreSQL text cannot hold it)"}
+		return false
 	}
 	if miss := requiredMask &^ e.present; miss != 0 {
 		f := bits.TrailingZeros32(miss)
@@ -764,6 +782,9 @@ func (d *decoder) strEscaped(start, i int) ([]byte, bool) {
 				if !ok {
 					d.pos = i
 					return nil, d.malformed("invalid \\u escape")
+				}
+				if r == 0 && !d.nul {
+					d.nul, d.nulPos = true, i-2
 				}
 				i += 4
 				if utf16.IsSurrogate(r) {

@@ -89,6 +89,11 @@ func TestDecodeValid(t *testing.T) {
 			}
 		}},
 		{"CR stripped by caller, trailing spaces ok", goodLine + "  ", nil},
+		{"an escaped backslash before u0000 is no NUL", strings.Replace(goodLine, `"Boyd"`, `"Bo\\u0000yd"`, 1), func(t *testing.T, e *event) {
+			if got := string(e.str[fLastName]); got != `Bo\u0000yd` {
+				t.Errorf("lastName = %q", got)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +145,13 @@ func TestDecodeInvalid(t *testing.T) {
 		{"invalid utf8 and malformed", strings.Replace(goodLine, `"Boyd"`, "\"Bo\xff", 1), RuleInvalidUTF8},
 		{"invalid utf8 and missing field", strings.Replace(strings.Replace(goodLine, `"page":"Home",`, ``, 1), `"Boyd"`, "\"Bo\xffyd\"", 1), RuleInvalidUTF8},
 		{"negative length", strings.Replace(goodLine, `"length":null`, `"length":-218.48`, 1), RuleNegativeLength},
+		{"NUL in a value", strings.Replace(goodLine, `"Boyd"`, `"Bo\u0000yd"`, 1), RuleNULCharacter},
+		{"NUL alone", strings.Replace(goodLine, `"Boyd"`, `"\u0000"`, 1), RuleNULCharacter},
+		{"NUL in userId", strings.Replace(goodLine, `"159"`, `"15\u00009"`, 1), RuleNULCharacter},
+		{"NUL in an unknown key", strings.Replace(goodLine, `"ts":`, `"z\u0000":1,"ts":`, 1), RuleNULCharacter},
+		{"NUL in an unknown value", strings.Replace(goodLine, `"ts":`, `"zip":{"a":["\u0000"]},"ts":`, 1), RuleNULCharacter},
+		{"NUL and missing field", strings.Replace(strings.Replace(goodLine, `"page":"Home",`, ``, 1), `"Boyd"`, `"\u0000"`, 1), RuleNULCharacter},
+		{"NUL then malformed", strings.Replace(goodLine, `"Boyd"`, `"\u0000",`, 1), RuleMalformedJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
