@@ -242,8 +242,23 @@ func (d *decoder) malformed(msg string) bool {
 	return false
 }
 
-func (d *decoder) wrongType(f int, want string) bool {
-	d.err = decodeError{RuleWrongType, jsonKeys[f] + ": want " + want + ", got " + d.kindAt()}
+// wrongType is field's way out when the value at pos does not start as
+// field f's type. Whitespace there (`"key": value`, as json.dumps writes:
+// only the fast key path in parse gets here with it) is skipped and the
+// value parsed again, so that compact lines pay nothing for it. Else the
+// line is rejected: wrong_type if the value is a JSON value, malformed_json
+// if not (a cut line, a bad literal).
+func (d *decoder) wrongType(f int, want string, e *event) bool {
+	if c := d.peek(); c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+		d.ws()
+		return d.field(f, nil, e)
+	}
+	kind, start := d.kindAt(), d.pos
+	if !d.skip(0) {
+		return false
+	}
+	d.pos = start
+	d.err = decodeError{RuleWrongType, jsonKeys[f] + ": want " + want + ", got " + kind}
 	return false
 }
 
@@ -424,7 +439,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fTS, fSessionID, fRegistration:
 		v, ok, isNum := d.integer(f == fRegistration || f == fTS)
 		if !isNum {
-			return d.wrongType(f, "integer")
+			return d.wrongType(f, "integer", e)
 		}
 		if !ok {
 			return false
@@ -440,7 +455,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fStatus, fItemInSession:
 		v, ok, isNum := d.integer(false)
 		if !isNum {
-			return d.wrongType(f, "integer")
+			return d.wrongType(f, "integer", e)
 		}
 		if !ok {
 			return false
@@ -457,7 +472,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fLength:
 		c := d.peek()
 		if c != '-' && (c < '0' || c > '9') {
-			return d.wrongType(f, "number")
+			return d.wrongType(f, "number", e)
 		}
 		if v, ok := d.decimal(); ok {
 			e.length = v
@@ -501,11 +516,11 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 			}
 			e.str[f] = tok
 		} else {
-			return d.wrongType(f, "string or integer")
+			return d.wrongType(f, "string or integer", e)
 		}
 	default: // string fields
 		if d.peek() != '"' {
-			return d.wrongType(f, "string")
+			return d.wrongType(f, "string", e)
 		}
 		s, ok := d.str()
 		if !ok {
@@ -581,10 +596,10 @@ func (d *decoder) integer(allowFloat bool) (v int64, ok, isNum bool) {
 		return 0, false, true
 	}
 	tok := d.line[start:d.pos]
+	if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+		return n, true, true // 19 digits: exact, not through a float
+	}
 	if !allowFloat {
-		if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
-			return n, true, true
-		}
 		d.err = decodeError{RuleWrongType, "want an integer, got " + string(tok)}
 		return 0, false, true
 	}
