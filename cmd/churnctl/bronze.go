@@ -40,7 +40,9 @@ func newBronzeCmd(a *App) *cobra.Command {
 		Use:   "bronze --lake DIR INPUT...",
 		Short: "Ingest JSON event logs into typed, validated bronze Parquet",
 		Long: `bronze reads Sparkify/eventsim JSON event logs (one object per line; files plain
-or gzip, directories recursively, globs, "-" for stdin) and writes
+or gzip, globs, "-" for stdin, and directories: recursively, their *.json, *.jsonl
+and *.ndjson files, plain or .gz, links followed, other files listed as skipped)
+and writes
 DIR/bronze/events/dt=YYYY-MM-DD/*.parquet (dt = event day, UTC) plus
 DIR/bronze/quarantine/dt=YYYY-MM-DD/*.parquet (dt = ingest day) for lines that
 fail a rule: malformed_json, missing_field, wrong_type, ts_out_of_range,
@@ -171,6 +173,9 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 	a.Summary.Set("empty_lines", st.EmptyLines)
 	a.Summary.Set("files_read", st.FilesRead)
 	a.Summary.Set("skipped_inputs", st.SkippedInputs)
+	if len(st.Skipped) > 0 {
+		a.Summary.Set("skipped", st.Skipped)
+	}
 	a.Summary.Set("partitions", st.Partitions)
 	a.Summary.Set("quarantine_partitions", st.QuarantineParts)
 	a.Summary.Set("bytes_read", st.BytesRead)

@@ -140,7 +140,11 @@ type Stats struct {
 	SchemaDrift     map[string]int64 `json:"schema_drift,omitempty"`
 	IngestRunID     string           `json:"ingest_run_id"`
 	Truncated       []string         `json:"truncated,omitempty"`
-	Published       bool             `json:"published"`
+	// Skipped lists the inputs not read and why (SkippedInputs counts
+	// them): files in directories that are not event files, second names
+	// of one file, inputs already ingested.
+	Skipped   []Skipped `json:"skipped,omitempty"`
+	Published bool      `json:"published"`
 	// Staged (with Config.Tx) means the transaction holds what is to be
 	// published, even when Run returns a quality-gate error (then only
 	// the quarantine).
@@ -233,9 +237,21 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if len(cfg.Inputs) == 0 {
 		return st, fmt.Errorf("%w: no input", exitcode.ErrUsage)
 	}
-	inputs, err := ResolveInputs(cfg.Inputs)
+	inputs, listed, err := resolveInputs(cfg.Inputs)
 	if err != nil {
 		return st, err
+	}
+	skip := func(sk Skipped) {
+		st.Skipped = append(st.Skipped, sk)
+		st.SkippedInputs = len(st.Skipped)
+		if sk.warn {
+			cfg.Log.Warn("input skipped", "input", sk.Path, "reason", sk.Reason)
+		} else {
+			cfg.Log.Info("input skipped", "input", sk.Path, "reason", sk.Reason)
+		}
+	}
+	for _, sk := range listed {
+		skip(sk)
 	}
 	l := lake.New(cfg.Lake)
 	tx := cfg.Tx
@@ -291,8 +307,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	for _, in := range inputs {
 		if e, ok := ledger[in.Hash]; ok && in.Hash != "" {
 			if !cfg.Force && e.covers(cfg.From, cfg.To) {
-				st.SkippedInputs++
-				cfg.Log.Info("input already ingested, skipped (use --force to re-ingest)", "input", in.Name, "ingest_run_id", e.IngestRunID)
+				skip(Skipped{Path: in.Name, Reason: "already ingested by " + e.IngestRunID + " (use --force to re-ingest)"})
 				continue
 			}
 			if !cfg.Force {
@@ -308,6 +323,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		todo = append(todo, in)
 	}
 	if len(todo) == 0 {
+		if len(inputs) == 0 {
+			return st, fmt.Errorf("%w: no event file among the inputs (%d skipped)", exitcode.ErrNothingToDo, len(st.Skipped))
+		}
 		return st, fmt.Errorf("%w: all %d inputs already ingested", exitcode.ErrNothingToDo, len(inputs))
 	}
 	todoHash := map[string]bool{}

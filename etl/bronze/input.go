@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/zeebo/xxh3"
@@ -47,37 +48,119 @@ type Input struct {
 	pipe string
 }
 
+// Skipped is an input that a run does not read, and why.
+type Skipped struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	// warn marks a reason worth a warning (a broken link, a symlink loop,
+	// a pipe in a directory), not a file that is simply not events.
+	warn bool
+}
+
+// IsEventFile reports whether a file found in a directory is read as
+// events: its name ends in .json, .jsonl or .ndjson, optionally followed
+// by .gz (case-insensitive). A file named explicitly, or matched by a
+// glob, is read whatever its name.
+func IsEventFile(name string) bool {
+	n := strings.TrimSuffix(strings.ToLower(name), ".gz")
+	return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".jsonl") || strings.HasSuffix(n, ".ndjson")
+}
+
 // ResolveInputs expands the arguments: files, directories (recursive,
-// regular non-hidden files, sorted), globs (sorted) and "-" (stdin, at most
-// once). A missing or unreadable input is exitcode.ErrBadInput naming it.
-// Duplicates are dropped (first occurrence kept).
+// sorted: their event files, see IsEventFile; symbolic links followed),
+// globs (sorted) and "-" (stdin, at most once). A missing or unreadable
+// input is exitcode.ErrBadInput naming it. A file named twice (or reached
+// twice, through links) is read once, at its first occurrence.
 func ResolveInputs(args []string) ([]Input, error) {
+	in, _, err := resolveInputs(args)
+	return in, err
+}
+
+// fileID identifies a file or directory whatever the path to it.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(st fs.FileInfo) (fileID, bool) {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fileID{uint64(s.Dev), uint64(s.Ino)}, true
+	}
+	return fileID{}, false
+}
+
+// resolveInputs is ResolveInputs, also listing what it skipped: files in
+// directories that are not event files, second names of one file, broken
+// links, directories reached again through a link, and pipes or devices
+// inside directories. Names starting with "." in directories are ignored
+// without a word (editors' and rsync's temporary files, .git).
+func resolveInputs(args []string) ([]Input, []Skipped, error) {
 	var out []Input
-	seen := map[string]bool{}
+	var skipped []Skipped
+	seen := map[string]bool{}     // cleaned paths
+	files := map[fileID]string{}  // file -> first name
+	walked := map[fileID]string{} // directories walked -> first name
+	// preferred names a file that a directory holds under its own name
+	// and also through a link: that name is read, the link's skipped.
+	preferred := map[fileID]string{}
 	add := func(p string) error {
 		p = filepath.Clean(p)
 		if seen[p] {
+			skipped = append(skipped, Skipped{Path: p, Reason: "named more than once"})
 			return nil
 		}
-		f, err := os.Open(p)
+		seen[p] = true
+		st, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
 		}
-		st, err := f.Stat()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
-		}
-		seen[p] = true
 		if st.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
 			// A pipe (e.g. <(zcat ...)) is spooled like stdin.
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+			}
+			f.Close()
 			out = append(out, Input{Name: p, pipe: p})
 			return nil
 		}
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%w: input %s: not a regular file", exitcode.ErrBadInput, p)
 		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+		}
+		f.Close()
+		if id, ok := idOf(st); ok {
+			first, dup := files[id]
+			if pref := preferred[id]; !dup && pref != "" && pref != p {
+				first, dup = pref, true
+			}
+			if dup {
+				skipped = append(skipped, Skipped{Path: p, Reason: "same file as " + first})
+				return nil
+			}
+			files[id] = p
+		}
 		out = append(out, Input{Name: p, path: p, Size: st.Size()})
+		return nil
+	}
+	addDir := func(dir string) error {
+		found, sk, err := walkInputDir(dir, walked)
+		skipped = append(skipped, sk...)
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			if !f.viaLink {
+				if id, ok := idOf(f.st); ok && preferred[id] == "" {
+					preferred[id] = filepath.Clean(f.path)
+				}
+			}
+		}
+		for _, f := range found {
+			if err := add(f.path); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	for _, a := range args {
@@ -92,69 +175,127 @@ func ResolveInputs(args []string) ([]Input, error) {
 		if strings.ContainsAny(a, "*?[") {
 			m, err := filepath.Glob(a)
 			if err != nil {
-				return nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
+				return nil, nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
 			}
 			if len(m) == 0 {
-				return nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
+				return nil, nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
 			}
 			slices.Sort(m)
 			for _, p := range m {
 				if st, err := os.Stat(p); err == nil && st.IsDir() {
-					if err := addDir(p, add); err != nil {
-						return nil, err
+					if err := addDir(p); err != nil {
+						return nil, nil, err
 					}
 					continue
 				}
 				if err := add(p); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			continue
 		}
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
+			return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
 		}
 		if st.IsDir() {
-			if err := addDir(a, add); err != nil {
-				return nil, err
+			if err := addDir(a); err != nil {
+				return nil, nil, err
 			}
 			continue
 		}
 		if err := add(a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
-func addDir(dir string, add func(string) error) error {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
-		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
+// cause is err without its *fs.PathError wrapping (whose path the caller
+// names anyway).
+func cause(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
+}
+
+// foundFile is an event file in a directory.
+type foundFile struct {
+	path    string
+	st      fs.FileInfo
+	viaLink bool // the path goes through a symbolic link
+}
+
+// walkInputDir lists the event files under dir, sorted by path, following
+// symbolic links to files and directories. walked holds the directories
+// already walked (by device and inode): one reached again (a link loop, or
+// a second link to it) is skipped, which also ends any loop.
+func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skipped []Skipped, err error) {
+	var walk func(d string, st fs.FileInfo, viaLink bool) error
+	walk = func(d string, st fs.FileInfo, viaLink bool) error {
+		if id, ok := idOf(st); ok {
+			if first, again := walked[id]; again {
+				skipped = append(skipped, Skipped{Path: d, Reason: "directory already read as " + first + " (a link loop or a second link)", warn: true})
+				return nil
 			}
-			return nil
+			walked[id] = d
 		}
-		if d.Type().IsRegular() {
-			files = append(files, p)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, d, errors.Unwrap(err))
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := filepath.Join(d, e.Name())
+			var st fs.FileInfo
+			link := e.Type()&fs.ModeSymlink != 0
+			if link {
+				if st, err = os.Stat(p); err != nil {
+					skipped = append(skipped, Skipped{Path: p, Reason: "broken symbolic link: " + cause(err).Error(), warn: true})
+					continue
+				}
+			} else if st, err = e.Info(); err != nil {
+				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+			}
+			switch {
+			case st.IsDir():
+				if err := walk(p, st, viaLink || link); err != nil {
+					return err
+				}
+			case !st.Mode().IsRegular():
+				skipped = append(skipped, Skipped{Path: p, Reason: "not a regular file (" + kindOf(st.Mode()) + "); name it to read it", warn: true})
+			case IsEventFile(e.Name()):
+				files = append(files, foundFile{p, st, viaLink || link})
+			default:
+				skipped = append(skipped, Skipped{Path: p, Reason: "not an event file (*.json, *.jsonl, *.ndjson, or .gz of one); name it to read it"})
+			}
 		}
 		return nil
-	})
+	}
+	st, err := os.Stat(dir)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, dir, errors.Unwrap(err))
 	}
-	slices.Sort(files)
-	for _, f := range files {
-		if err := add(f); err != nil {
-			return err
-		}
+	if err := walk(filepath.Clean(dir), st, false); err != nil {
+		return nil, skipped, err
 	}
-	return nil
+	slices.SortFunc(files, func(a, b foundFile) int { return strings.Compare(a.path, b.path) })
+	return files, skipped, nil
 }
 
 // spoolStdin copies r into a file in dir and points in at it.

@@ -1,0 +1,195 @@
+package bronze
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
+)
+
+// write creates the file (and its directories) under dir.
+func write(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// eventLines is n distinct good lines.
+func eventLines(n int, user string) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		l := strings.Replace(goodLine, `"159"`, fmt.Sprintf(`"%s%d"`, user, i), 1)
+		b.WriteString(strings.Replace(l, `1538352820116`, fmt.Sprint(1538352820116+int64(i)*1000), 1) + "\n")
+	}
+	return b.Bytes()
+}
+
+func names(in []Input) []string {
+	var out []string
+	for _, i := range in {
+		out = append(out, i.Name)
+	}
+	return out
+}
+
+func skippedMap(sk []Skipped) map[string]string {
+	m := map[string]string{}
+	for _, s := range sk {
+		m[s.Path] = s.Reason
+	}
+	return m
+}
+
+// TestResolveInputsEventFilesOnly: a directory yields its event files
+// (*.json, *.jsonl, *.ndjson and their .gz, any case), recursively and
+// sorted; other files are listed as skipped; dot files are ignored; a file
+// named explicitly or matched by a glob is read whatever its name.
+func TestResolveInputsEventFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	line := eventLines(1, "u")
+	for _, n := range []string{"a.json", "b.jsonl", "c.ndjson", "d.json.gz", "E.JSON", "f.NDJSON.GZ", "sub/g.jsonl",
+		"README.md", "notes.txt", "h.json.bak", "sub/x.csv", "i.gz", ".hidden.json", ".git/config.json"} {
+		write(t, dir, n, line)
+	}
+	in, skipped, err := resolveInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"E.JSON", "a.json", "b.jsonl", "c.ndjson", "d.json.gz", "f.NDJSON.GZ", "sub/g.jsonl"}
+	for i := range want {
+		want[i] = filepath.Join(dir, want[i])
+	}
+	if got := names(in); !slices.Equal(got, want) {
+		t.Errorf("inputs = %v\nwant %v", got, want)
+	}
+	var gotSkipped []string
+	for _, s := range skipped {
+		if !strings.Contains(s.Reason, "not an event file") {
+			t.Errorf("%s skipped: %q", s.Path, s.Reason)
+		}
+		gotSkipped = append(gotSkipped, filepath.Base(s.Path))
+	}
+	slices.Sort(gotSkipped)
+	if want := []string{"README.md", "h.json.bak", "i.gz", "notes.txt", "x.csv"}; !slices.Equal(gotSkipped, want) {
+		t.Errorf("skipped = %v, want %v", gotSkipped, want)
+	}
+
+	// Named, or matched by a glob: read.
+	in, skipped, err = resolveInputs([]string{filepath.Join(dir, "README.md"), filepath.Join(dir, "*.txt")})
+	if err != nil || len(skipped) != 0 {
+		t.Fatal(err, skipped)
+	}
+	if got := names(in); !slices.Equal(got, []string{filepath.Join(dir, "README.md"), filepath.Join(dir, "notes.txt")}) {
+		t.Errorf("named inputs = %v", got)
+	}
+}
+
+// TestResolveInputsSymlinks: links in a directory are followed, to files
+// and to directories; a file reached twice (a link to a file also listed)
+// is read once, the second name skipped; a broken link, a link loop and a
+// FIFO in a directory are skipped with a warning.
+func TestResolveInputsSymlinks(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "in")
+	line := eventLines(1, "u")
+	write(t, dir, "real.json", line)
+	write(t, root, "outside/o.json", line)
+	write(t, root, "other/p.jsonl", line)
+	for link, target := range map[string]string{
+		"in/link.json":   "real.json",         // a second name of real.json
+		"in/out.json":    "../outside/o.json", // a file outside the directory
+		"in/broken.json": "nowhere.json",
+		"in/linked":      "../other", // a directory outside
+		"in/sub/loop":    "..",       // a loop
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, link)), 0o755)
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mkfifo(filepath.Join(dir, "fifo.json")); err != nil {
+		t.Fatal(err)
+	}
+	in, skipped, err := resolveInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"in/linked/p.jsonl", "in/out.json", "in/real.json"}
+	for i := range want {
+		want[i] = filepath.Join(root, want[i])
+	}
+	if got := names(in); !slices.Equal(got, want) {
+		t.Errorf("inputs = %v\nwant %v", got, want)
+	}
+	got := skippedMap(skipped)
+	for path, reason := range map[string]string{
+		"in/link.json":   "same file as " + filepath.Join(dir, "real.json"),
+		"in/broken.json": "broken symbolic link",
+		"in/sub/loop":    "directory already read as " + dir,
+		"in/fifo.json":   "not a regular file (a named pipe)",
+	} {
+		if r := got[filepath.Join(root, path)]; !strings.HasPrefix(r, reason) {
+			t.Errorf("%s skipped as %q, want %q (skipped: %v)", path, r, reason, got)
+		}
+	}
+	if len(got) != 4 {
+		t.Errorf("skipped %v, want 4", got)
+	}
+	for _, s := range skipped {
+		if s.warn != !strings.HasSuffix(s.Path, "link.json") {
+			t.Errorf("%s: warn %v", s.Path, s.warn)
+		}
+	}
+}
+
+// TestRunSkipsWhatIsNotEvents: a run over a directory reads its event
+// files only and lists the others in Stats.Skipped; a directory with none
+// is nothing to do.
+func TestRunSkipsWhatIsNotEvents(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "events.json", eventLines(3, "u"))
+	readme := write(t, dir, "README.md", []byte("# notes\n\nnot events\n"))
+	root := t.TempDir()
+	st, err := run(t, testConfig(root, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilesRead != 1 || st.LinesRead != 3 || st.RowsQuarantined != 0 || st.SkippedInputs != 1 ||
+		len(st.Skipped) != 1 || st.Skipped[0].Path != readme {
+		t.Errorf("stats = %+v", st)
+	}
+
+	empty := t.TempDir()
+	write(t, empty, "README.md", []byte("nothing\n"))
+	st, err = run(t, testConfig(t.TempDir(), empty))
+	if !errors.Is(err, exitcode.ErrNothingToDo) || st.SkippedInputs != 1 {
+		t.Errorf("dir without events: %v, %+v", err, st)
+	}
+}
+
+func mkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }
