@@ -55,10 +55,10 @@ Inputs whose content was ingested before are skipped unless --force, which
 replaces that earlier run's rows. Re-running the same inputs writes identical
 bytes.
 
-Exit 3 when more than --max-invalid-ratio of the lines are quarantined (the
-quarantine is still published), when an input is missing or unreadable
-(before writing anything), or when a gzip input is truncated or corrupt
-(unless --allow-truncated).`,
+Exit 3 when more than --max-invalid-ratio of the lines are quarantined, or
+when a gzip input is truncated or corrupt (unless --allow-truncated): the
+quarantine is still published, the events are not; or when an input is
+missing or unreadable (before writing anything).`,
 		Example: `  churnctl etl bronze --lake /data/lake logs/
   churnctl etl bronze --lake /data/lake --ds 2018-10-05 'logs/*.json.gz'
   zcat events.json.gz | churnctl etl bronze --lake /data/lake -`,

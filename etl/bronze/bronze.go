@@ -74,7 +74,8 @@ type Config struct {
 	// publishes only its quarantine and fails with exitcode.ErrBadInput.
 	MaxInvalidRatio float64
 	// AllowTruncated publishes what a truncated or corrupt gzip input
-	// yielded; without it such a run publishes nothing and fails.
+	// yielded; without it such a run publishes only its quarantine and
+	// fails with exitcode.ErrBadInput.
 	AllowTruncated bool
 	// Force re-ingests inputs whose content was ingested before, replacing
 	// the rows of the earlier run.
@@ -378,17 +379,23 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			st.LinesRead, st.RowsWritten, st.RowsQuarantined, st.RowsFiltered)
 	}
 
+	// A quality gate that fails publishes the quarantine only: the exit
+	// code table promises it for bad input, and a re-run (a looser gate,
+	// --allow-truncated, a repaired file) replaces it.
 	var gateErr error
+	status := "ok"
 	ratio := 0.0
 	if st.LinesRead > 0 {
 		ratio = float64(st.RowsQuarantined) / float64(st.LinesRead)
 	}
 	switch {
 	case len(pipe.truncated) > 0 && !cfg.AllowTruncated:
-		return st, fmt.Errorf("%w: %s; nothing published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+		gateErr = fmt.Errorf("%w: %s; only the quarantine was published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+		status = "damaged_input"
 	case ratio > cfg.MaxInvalidRatio:
 		gateErr = fmt.Errorf("%w: %d of %d lines quarantined (%.4f > --max-invalid-ratio %g); only the quarantine was published",
 			exitcode.ErrBadInput, st.RowsQuarantined, st.LinesRead, ratio, cfg.MaxInvalidRatio)
+		status = "quality_gate_failed"
 	}
 
 	// Restage every partition this run writes to or that holds rows of a
@@ -434,7 +441,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	st.FilesWritten = pipe.files
 	rec := map[string]any{
 		"stage": "bronze", "run_id": cfg.RunID, "ingest_run_id": st.IngestRunID, "finished_at": time.Now().UTC().Format(time.RFC3339Nano),
-		"stats": st, "inputs": inputsM, "status": map[bool]string{true: "ok", false: "quality_gate_failed"}[gateErr == nil],
+		"stats": st, "inputs": inputsM, "status": status,
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
 	// The run's own record (runs/RUN_ID.json, written by the command) is

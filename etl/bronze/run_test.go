@@ -196,11 +196,18 @@ func TestMalformedFixtures(t *testing.T) {
 				t.Errorf("truncated = %v", st.Truncated)
 			}
 			if tt.wantErr != nil {
-				if !strings.Contains(err.Error(), "last good line 12") {
-					t.Errorf("error %q does not name the last good line", err)
+				// Exit 3 writes the quarantine (the exit code table says
+				// so), and nothing else: no events, no ledger entry.
+				if !strings.Contains(err.Error(), "last good line 12") || !strings.Contains(err.Error(), tt.file) {
+					t.Errorf("error %q does not name the file and its last good line", err)
 				}
-				if got := snapshot(t, root); len(got) != 0 {
-					t.Errorf("a failed run published %v", got)
+				for p := range snapshot(t, root) {
+					if !strings.HasPrefix(p, lake.BronzeQuarantine+"/") {
+						t.Errorf("a failed run published %s", p)
+					}
+				}
+				if got := int64(len(readColumn(t, root, lake.BronzeQuarantine, "rule"))); got != tt.quarantined {
+					t.Errorf("quarantine has %d rows, want %d", got, tt.quarantined)
 				}
 				return
 			}
