@@ -143,7 +143,7 @@ type Stats struct {
 	Truncated       []string         `json:"truncated,omitempty"`
 	// Skipped lists the inputs not read and why (SkippedInputs counts
 	// them): files in directories that are not event files, second names
-	// of one file, inputs already ingested.
+	// or copies of one content, inputs already ingested.
 	Skipped   []Skipped `json:"skipped,omitempty"`
 	Published bool      `json:"published"`
 	// Staged (with Config.Tx) means the transaction holds what is to be
@@ -300,12 +300,21 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 
-	// Skip inputs already ingested (unless --force); remember the runs a
-	// forced re-ingest replaces. An input hashed only while it is read has
-	// no ledger entry (hashFirst).
+	// Skip a second input of the same content, and inputs already
+	// ingested (unless --force); remember the runs a forced re-ingest
+	// replaces. An input hashed only while it is read has no ledger entry
+	// and no twin among the inputs (hashFirst).
 	var todo []Input
 	replaced := map[string]bool{}
+	byHash := map[string]string{}
 	for _, in := range inputs {
+		if in.Hash != "" {
+			if first, dup := byHash[in.Hash]; dup {
+				skip(Skipped{Path: in.Name, Reason: "same content as " + first})
+				continue
+			}
+			byHash[in.Hash] = in.Name
+		}
 		if e, ok := ledger[in.Hash]; ok && in.Hash != "" {
 			if !cfg.Force && e.covers(cfg.From, cfg.To) {
 				skip(Skipped{Path: in.Name, Reason: "already ingested by " + e.IngestRunID + " (use --force to re-ingest)"})
@@ -478,31 +487,49 @@ func ingestRunID(cfg *Config, inputs []Input) string {
 // hashFirst prepares the inputs' identities before a run. A plain file
 // gets a fingerprint and is hashed while it is read, so that the run reads
 // it once; a gzip file is hashed now. So is a plain file that the ledger
-// may already hold: an entry of the same size and fingerprint (or of the
-// same size and no fingerprint, written before fingerprints were), to
-// tell a re-ingest from new content. runKey, which names the content in
-// the ingest run id, is the fingerprint unless it is shared with a
-// different content in the ledger, or there is none: then the hash.
+// may already hold (an entry of the same size and fingerprint, or of the
+// same size and no fingerprint, written before fingerprints were), to tell
+// a re-ingest from new content, and a plain file that shares its size and
+// fingerprint with another input, to tell a second copy of one content
+// (skipped) from two contents. runKey, which names the content in the
+// ingest run id, is the fingerprint unless it is shared with a different
+// content (in the ledger or among the inputs), or there is none: then the
+// hash.
 func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
 	bySize := map[int64][]ledgerEntry{}
 	for _, e := range ledger {
 		bySize[e.Bytes] = append(bySize[e.Bytes], e)
 	}
-	var now []int
+	type key struct {
+		size int64
+		fp   string
+	}
+	twins := map[key]int{}
 	for i := range inputs {
 		in := &inputs[i]
-		if in.plain = isPlain(in.path); !in.plain {
+		if in.plain = isPlain(in.path); in.plain {
+			if err := fingerprintInput(in); err != nil {
+				return err
+			}
+			twins[key{in.Size, in.Fingerprint}]++
+		}
+	}
+	var now []int
+	inLedger := make([]bool, len(inputs)) // hashed now for a ledger entry
+	for i := range inputs {
+		in := &inputs[i]
+		if !in.plain {
 			now = append(now, i)
 			continue
 		}
-		if err := fingerprintInput(in); err != nil {
-			return err
-		}
 		for _, e := range bySize[in.Size] {
 			if e.Fingerprint == "" || e.Fingerprint == in.Fingerprint {
-				now = append(now, i)
+				inLedger[i] = true
 				break
 			}
+		}
+		if inLedger[i] || twins[key{in.Size, in.Fingerprint}] > 1 {
+			now = append(now, i)
 		}
 	}
 	sub := make([]Input, len(now))
@@ -512,12 +539,23 @@ func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
 	if err := hashInputs(sub); err != nil {
 		return err
 	}
+	contents := map[key]map[string]bool{} // the hashes of the inputs of one size and fingerprint
 	for j, i := range now {
-		inputs[i].Hash = sub[j].Hash
+		in := &inputs[i]
+		in.Hash = sub[j].Hash
+		if in.plain {
+			k := key{in.Size, in.Fingerprint}
+			if contents[k] == nil {
+				contents[k] = map[string]bool{}
+			}
+			contents[k][in.Hash] = true
+		}
 	}
 	for i := range inputs {
 		in := &inputs[i]
-		if _, known := ledger[in.Hash]; in.Fingerprint != "" && (in.Hash == "" || known) {
+		_, known := ledger[in.Hash]
+		oneContent := !inLedger[i] && len(contents[key{in.Size, in.Fingerprint}]) == 1
+		if in.Fingerprint != "" && (in.Hash == "" || known || oneContent) {
 			in.runKey = "fingerprint:" + in.Fingerprint
 		} else {
 			in.runKey = "xxh3_128:" + in.Hash

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,6 +190,53 @@ func TestRunSkipsWhatIsNotEvents(t *testing.T) {
 	st, err = run(t, testConfig(t.TempDir(), empty))
 	if !errors.Is(err, exitcode.ErrNothingToDo) || st.SkippedInputs != 1 {
 		t.Errorf("dir without events: %v, %+v", err, st)
+	}
+}
+
+// TestRunDedupesContent: one content named twice in a call (a copy, a
+// gzip copy, stdin) is read once, the second name listed as skipped, and
+// the lake is byte for byte the lake of the call without the copies.
+func TestRunDedupesContent(t *testing.T) {
+	dir := t.TempDir()
+	data := eventLines(20, "u")
+	a := write(t, dir, "a.json", data)
+	copyA := write(t, dir, "copy-of-a.json", data)
+	other := write(t, dir, "b.json", eventLines(20, "v"))
+	gz := gzipped(t, data)
+	z1 := write(t, dir, "z1.json.gz", gz)
+	z2 := write(t, dir, "z2.json.gz", gz)
+
+	ref := t.TempDir()
+	if _, err := run(t, testConfig(ref, a, other, z1)); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	c := testConfig(root, a, copyA, other, z1, z2, "-")
+	c.Stdin = bytes.NewReader(data)
+	st, err := run(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FilesRead != 3 || st.RowsWritten != 60 || st.SkippedInputs != 3 {
+		t.Errorf("stats = %+v", st)
+	}
+	want := map[string]string{copyA: "same content as " + a, z2: "same content as " + z1, "-": "same content as " + a}
+	if got := skippedMap(st.Skipped); !maps.Equal(got, want) {
+		t.Errorf("skipped = %v\nwant %v", got, want)
+	}
+	if got, want := snapshot(t, root), snapshot(t, ref); !maps.Equal(got, want) {
+		t.Errorf("lake differs from the lake without the copies:\n%v\n%v", got, want)
+	}
+	// A different content of the same size and first and last 64 KiB is
+	// no copy: both are read.
+	big := bytes.Repeat(data, 40) // > 2 × 64 KiB
+	twin := bytes.Clone(big)
+	mid := len(twin) / 2
+	twin[bytes.Index(twin[mid:], []byte(`:"u`))+mid+2] = 'w' // a userId in the middle
+	p1, p2 := write(t, dir, "big1.json", big), write(t, dir, "big2.json", twin)
+	st, err = run(t, testConfig(t.TempDir(), p1, p2))
+	if err != nil || st.FilesRead != 2 || st.SkippedInputs != 0 || st.RowsWritten != 2*20*40 {
+		t.Errorf("same fingerprint, other content: %v, %+v", err, st)
 	}
 }
 

@@ -393,7 +393,7 @@ func TestRunInputs(t *testing.T) {
 	t.Run("glob and stdin", func(t *testing.T) {
 		root := t.TempDir()
 		c := testConfig(root, filepath.Join(dir, "sub", "*.json"), "-")
-		c.Stdin = bytes.NewReader(plain)
+		c.Stdin = strings.NewReader(strings.ReplaceAll(string(plain), "Boyd", "Kim"))
 		st, err := run(t, c)
 		if err != nil {
 			t.Fatal(err)
