@@ -176,6 +176,9 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 	if len(st.Skipped) > 0 {
 		a.Summary.Set("skipped", st.Skipped)
 	}
+	if len(st.Warnings) > 0 {
+		a.Summary.Set("input_warnings", st.Warnings)
+	}
 	a.Summary.Set("partitions", st.Partitions)
 	a.Summary.Set("quarantine_partitions", st.QuarantineParts)
 	a.Summary.Set("bytes_read", st.BytesRead)

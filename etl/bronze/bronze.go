@@ -144,8 +144,11 @@ type Stats struct {
 	// Skipped lists the inputs not read and why (SkippedInputs counts
 	// them): files in directories that are not event files, second names
 	// or copies of one content, inputs already ingested.
-	Skipped   []Skipped `json:"skipped,omitempty"`
-	Published bool      `json:"published"`
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Warnings are about inputs read in spite of something odd (zero
+	// padding after a gzip file's last member).
+	Warnings  []string `json:"input_warnings,omitempty"`
+	Published bool     `json:"published"`
 	// Staged (with Config.Tx) means the transaction holds what is to be
 	// published, even when Run returns a quality-gate error (then only
 	// the quarantine).
@@ -383,6 +386,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 	st.Truncated = pipe.truncated
+	st.Warnings = pipe.warnings
 	if st.LinesRead != st.RowsWritten+st.RowsQuarantined+st.RowsFiltered {
 		return st, fmt.Errorf("bronze: accounting identity broken: lines_read %d != rows_written %d + rows_quarantined %d + rows_filtered %d",
 			st.LinesRead, st.RowsWritten, st.RowsQuarantined, st.RowsFiltered)
@@ -691,6 +695,7 @@ type pipeline struct {
 	bytesRead  int64
 	jsonBytes  int64
 	truncated  []string
+	warnings   []string
 	partitions map[string]map[string]int64 // table -> partition -> rows
 	files      int
 
@@ -814,9 +819,19 @@ func (p *pipeline) run(ctx context.Context) error {
 			if cr.err != nil {
 				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.complete, err: cr.err}).Error())
 			}
+			var padding int64
+			if g, ok := rc.(*gzipFile); ok && cr.err == nil {
+				padding = g.padding
+			}
+			if padding > 0 {
+				p.warnings = append(p.warnings, fmt.Sprintf("input %s: %d zero bytes after the last gzip member, ignored (block padding)", in.Name, padding))
+			}
 			p.mu.Unlock()
 			if cr.err != nil {
 				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_good_line", cr.complete, "err", cr.err)
+			}
+			if padding > 0 {
+				cfg.Log.Warn("zero bytes after the last gzip member, ignored (block padding)", "input", in.Name, "bytes", padding)
 			}
 		}
 	}()

@@ -518,7 +518,8 @@ func openInput(path string) (io.ReadCloser, *countingReader, error) {
 			f.Close()
 			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		return &gzipFile{zr: zr, f: f}, cr, nil
+		zr.Multistream(false)
+		return &gzipFile{zr: zr, br: br, cr: cr, f: f}, cr, nil
 	}
 	return &plainFile{r: br, f: f}, cr, nil
 }
@@ -542,18 +543,82 @@ type plainFile struct {
 func (p *plainFile) Read(b []byte) (int, error) { return p.r.Read(b) }
 func (p *plainFile) Close() error               { return p.f.Close() }
 
+// gzipFile reads a gzip file member by member (RFC 1952: a file is a
+// series of members, read as the concatenation of their data). After the
+// last member it accepts zero bytes to the end, as gzip -d does (tape and
+// block devices pad files with them), counting them in padding; any other
+// trailing data is an error naming its offset.
 type gzipFile struct {
 	zr *gzip.Reader
+	br *bufio.Reader // positioned just after a member when zr ends one
+	cr *countingReader
 	f  *os.File
+	// padding is how many zero bytes followed the last member.
+	padding int64
+	done    bool
 }
 
 func (g *gzipFile) Read(b []byte) (int, error) {
-	n, err := g.zr.Read(b)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("gzip: %w", err)
+	for !g.done {
+		n, err := g.zr.Read(b)
+		if err == io.EOF {
+			// The end of a member (its CRC and size checked): another one,
+			// the end of the file, or padding.
+			err = g.next()
+		}
+		if err != nil && err != io.EOF {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return 0, io.EOF
 }
+
+// next moves to the member after the one just read, or ends the file.
+func (g *gzipFile) next() error {
+	magic, err := g.br.Peek(2)
+	switch {
+	case len(magic) == 0 && err == io.EOF:
+		g.done = true
+		return io.EOF
+	case len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		if err := g.zr.Reset(g.br); err != nil {
+			return noEOF(err)
+		}
+		g.zr.Multistream(false)
+		return nil
+	}
+	// Not a member: zero padding to the end, or garbage.
+	at := g.cr.n - int64(g.br.Buffered()) // compressed offset of the byte after the member
+	for {
+		buf, err := g.br.Peek(max(g.br.Buffered(), 1))
+		for i, c := range buf {
+			if c != 0 {
+				return fmt.Errorf("trailing garbage after the last gzip member at compressed byte %d", at+g.padding+int64(i))
+			}
+		}
+		g.padding += int64(len(buf))
+		_, _ = g.br.Discard(len(buf))
+		if err == io.EOF {
+			g.done = true
+			return io.EOF
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// noEOF turns an EOF inside a gzip header into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func (g *gzipFile) Close() error { g.zr.Close(); return g.f.Close() }
 
 // next returns the next chunk, or nil at the end (then c.err tells whether

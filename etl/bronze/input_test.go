@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/lake"
 )
 
 // write creates the file (and its directories) under dir.
@@ -237,6 +238,56 @@ func TestRunDedupesContent(t *testing.T) {
 	st, err = run(t, testConfig(t.TempDir(), p1, p2))
 	if err != nil || st.FilesRead != 2 || st.SkippedInputs != 0 || st.RowsWritten != 2*20*40 {
 		t.Errorf("same fingerprint, other content: %v, %+v", err, st)
+	}
+}
+
+// TestRunGzipPadding: zero bytes after the last gzip member (tape or block
+// padding, which gzip -d accepts) are ignored with a warning, after one
+// member or several; any other trailing data fails the run naming the
+// file, as a damaged input (exit 3, quarantine only).
+func TestRunGzipPadding(t *testing.T) {
+	data := eventLines(30, "u")
+	one := gzipped(t, data)
+	two := slices.Concat(gzipped(t, data[:1000]), gzipped(t, data[1000:]))
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, file string
+		body       []byte
+		warn       string
+		errPart    string
+	}{
+		{name: "padded", file: "padded.json.gz", body: slices.Concat(one, make([]byte, 10240)), warn: "10240 zero bytes"},
+		{name: "one zero", file: "zero.json.gz", body: slices.Concat(one, []byte{0}), warn: "1 zero bytes"},
+		{name: "multi-member padded", file: "multi.json.gz", body: slices.Concat(two, make([]byte, 512)), warn: "512 zero bytes"},
+		{name: "multi-member", file: "multi2.json.gz", body: two},
+		{name: "garbage", file: "garbage.json.gz", body: slices.Concat(one, []byte("garbage")), errPart: fmt.Sprintf("at compressed byte %d", len(one))},
+		{name: "zeros then garbage", file: "zg.json.gz", body: slices.Concat(one, make([]byte, 100), []byte{7}), errPart: fmt.Sprintf("at compressed byte %d", len(one)+100)},
+		{name: "bad second header", file: "hdr.json.gz", body: slices.Concat(one, []byte{0x1f, 0x8b, 0, 0}), errPart: "gzip:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := write(t, dir, tt.file, tt.body)
+			root := t.TempDir()
+			st, err := run(t, testConfig(root, p))
+			if tt.errPart != "" {
+				if !errors.Is(err, exitcode.ErrBadInput) || !strings.Contains(err.Error(), tt.errPart) || !strings.Contains(err.Error(), tt.file) {
+					t.Fatalf("Run = %v, want bad input naming %s and %q", err, tt.file, tt.errPart)
+				}
+				if p, _ := lake.New(root).Partitions(lake.BronzeEvents); len(p) != 0 {
+					t.Errorf("events published: %v", p)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.RowsWritten != 30 || st.RowsQuarantined != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+			if tt.warn == "" && len(st.Warnings) != 0 || tt.warn != "" && (len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], tt.warn) ||
+				!strings.Contains(st.Warnings[0], tt.file)) {
+				t.Errorf("warnings = %q, want one naming %s and %q", st.Warnings, tt.file, tt.warn)
+			}
+		})
 	}
 }
 
