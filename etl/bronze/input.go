@@ -497,6 +497,7 @@ type chunkReader struct {
 	lastByte  byte  // last byte of a long line before its '\n'
 	offset    int64 // bytes emitted so far
 	eof       bool
+	started   bool // the first chunk was read (and a BOM dropped)
 	err       error
 	rawCap    int
 	inputIdx  int
@@ -621,6 +622,10 @@ func noEOF(err error) error {
 
 func (g *gzipFile) Close() error { g.zr.Close(); return g.f.Close() }
 
+// utf8BOM is the byte order mark some Windows tools write at the start of
+// a UTF-8 file; JSON (RFC 8259 §8.1) may ignore it there, and bronze does.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
 // next returns the next chunk, or nil at the end (then c.err tells whether
 // the input was damaged).
 func (c *chunkReader) next() *chunk {
@@ -639,6 +644,16 @@ func (c *chunkReader) next() *chunk {
 			if err != io.EOF {
 				c.err = err
 			}
+		}
+	}
+	if !c.started {
+		// A byte order mark starts the input: not part of its first line
+		// (offsets stay the input's). The first read filled the buffer,
+		// so it holds the whole mark if there is one.
+		c.started = true
+		if bytes.HasPrefix(buf[:n], utf8BOM) {
+			n = copy(buf, buf[len(utf8BOM):n])
+			c.offset = int64(len(utf8BOM))
 		}
 	}
 	data := buf[:n]

@@ -241,6 +241,103 @@ func TestRunDedupesContent(t *testing.T) {
 	}
 }
 
+// TestRunStripsBOM: a UTF-8 byte order mark at the start of a file (plain,
+// gzip, stdin) is not part of its first line; anywhere else it is data
+// (malformed_json). Byte offsets stay the file's.
+func TestRunStripsBOM(t *testing.T) {
+	lines := eventLines(3, "u")
+	first := bytes.IndexByte(lines, '\n') + 1
+	bad := []byte("{\"ts\":\n")
+	data := slices.Concat(utf8BOM, lines[:first], bad, utf8BOM, lines[first:])
+	dir := t.TempDir()
+	for name, in := range map[string]func(c *Config){
+		"plain": func(c *Config) { c.Inputs = []string{write(t, dir, "bom.json", data)} },
+		"gzip":  func(c *Config) { c.Inputs = []string{write(t, dir, "bom.json.gz", gzipped(t, data))} },
+		"stdin": func(c *Config) { c.Inputs, c.Stdin = []string{"-"}, bytes.NewReader(data) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			c := testConfig(root)
+			in(&c)
+			st, err := run(t, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.LinesRead != 4 || st.RowsWritten != 2 || st.ByRule[RuleMalformedJSON] != 2 {
+				t.Errorf("stats = %+v", st)
+			}
+			lineNo := readColumn(t, root, lake.BronzeQuarantine, "line_number")
+			off := readColumn(t, root, lake.BronzeQuarantine, "byte_offset")
+			wantOff := []string{fmt.Sprint(3 + first), fmt.Sprint(3 + first + len(bad))}
+			if !slices.Equal(lineNo, []string{"2", "3"}) || !slices.Equal(off, wantOff) {
+				t.Errorf("quarantined lines %v at %v, want [2 3] at %v", lineNo, off, wantOff)
+			}
+			if users := readColumn(t, root, lake.BronzeEvents, "user_id"); !slices.Contains(users, "u0") {
+				t.Errorf("user_id = %v: the first line is lost", users)
+			}
+		})
+	}
+}
+
+// TestRunLineEndings: CRLF line ends, blank lines (empty, spaces, a lone
+// CR) and a missing final newline give the rows of the plain LF file, in
+// plain, gzip and stdin inputs, cut into chunks of two lines or so.
+func TestRunLineEndings(t *testing.T) {
+	lf := eventLines(40, "u")
+	ref := t.TempDir()
+	refSt, err := run(t, testConfig(ref, write(t, t.TempDir(), "lf.json", lf)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readColumn(t, ref, lake.BronzeEvents, "user_id")
+
+	var odd bytes.Buffer
+	for i, l := range bytes.SplitAfter(lf, []byte("\n")) {
+		odd.Write(bytes.TrimSuffix(l, []byte("\n")))
+		if len(l) == 0 {
+			continue
+		}
+		if i < 39 {
+			odd.WriteString("\r\n")
+		}
+		switch i % 5 {
+		case 1:
+			odd.WriteString("\n")
+		case 2:
+			odd.WriteString("  \t\r\n")
+		case 3:
+			odd.WriteString("\r\n")
+		}
+	}
+	data := odd.Bytes() // no final newline
+	if data[len(data)-1] == '\n' {
+		t.Fatal("the input ends with a newline")
+	}
+	dir := t.TempDir()
+	for name, in := range map[string]func(c *Config){
+		"plain": func(c *Config) { c.Inputs = []string{write(t, dir, "crlf.json", data)} },
+		"gzip":  func(c *Config) { c.Inputs = []string{write(t, dir, "crlf.json.gz", gzipped(t, data))} },
+		"stdin": func(c *Config) { c.Inputs, c.Stdin = []string{"-"}, bytes.NewReader(data) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			c := testConfig(root)
+			c.MaxLineBytes, c.ChunkBytes = 1000, 1001 // a few lines per chunk
+			in(&c)
+			st, err := run(t, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.LinesRead != refSt.LinesRead || st.RowsWritten != refSt.RowsWritten || st.RowsQuarantined != 0 || st.EmptyLines != 24 {
+				t.Errorf("stats = %+v", st)
+			}
+			if got := readColumn(t, root, lake.BronzeEvents, "user_id"); !slices.Equal(got, want) {
+				t.Errorf("user_id = %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
 // TestRunGzipPadding: zero bytes after the last gzip member (tape or block
 // padding, which gzip -d accepts) are ignored with a warning, after one
 // member or several; any other trailing data fails the run naming the
