@@ -281,9 +281,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 		r := cfg.Stdin
 		if in.pipe != "" {
-			f, err := os.Open(in.pipe)
+			f, err := openPipe(ctx, in.pipe)
 			if err != nil {
-				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+				if ctx.Err() != nil {
+					return st, err
+				}
+				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, cause(err))
 			}
 			defer f.Close()
 			r = f
@@ -291,7 +294,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if r == nil {
 			return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
 		}
-		if err := spoolStdin(in, r, dir); err != nil {
+		if err := spool(ctx, in, r, dir); err != nil {
 			return st, err
 		}
 	}

@@ -3,6 +3,7 @@ package bronze
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/zeebo/xxh3"
@@ -112,12 +114,12 @@ func resolveInputs(args []string) ([]Input, []Skipped, error) {
 			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
 		}
 		if st.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
-			// A pipe (e.g. <(zcat ...)) is spooled like stdin.
-			f, err := os.Open(p)
-			if err != nil {
-				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+			// A pipe (e.g. <(zcat ...)) is spooled like stdin. Not opened
+			// here: opening a FIFO waits for its writer (Run opens it,
+			// cancellably).
+			if err := syscall.Access(p, 4 /* R_OK */); err != nil {
+				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
 			}
-			f.Close()
 			out = append(out, Input{Name: p, pipe: p})
 			return nil
 		}
@@ -296,21 +298,6 @@ func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skip
 	}
 	slices.SortFunc(files, func(a, b foundFile) int { return strings.Compare(a.path, b.path) })
 	return files, skipped, nil
-}
-
-// spoolStdin copies r into a file in dir and points in at it.
-func spoolStdin(in *Input, r io.Reader, dir string) error {
-	f, err := os.CreateTemp(dir, "stdin-*.json")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, err := io.Copy(f, r)
-	if err != nil {
-		return fmt.Errorf("%w: reading stdin: %v", exitcode.ErrBadInput, err)
-	}
-	in.path, in.Size = f.Name(), n
-	return nil
 }
 
 // hashBlock is the unit of the content hash: files are hashed in blocks on
@@ -625,6 +612,114 @@ func (g *gzipFile) Close() error { g.zr.Close(); return g.f.Close() }
 // utf8BOM is the byte order mark some Windows tools write at the start of
 // a UTF-8 file; JSON (RFC 8259 §8.1) may ignore it there, and bronze does.
 var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// openPipe opens a named pipe (or device) for reading. Opening a FIFO
+// waits for a writer; when ctx is done first, openPipe opens the FIFO as a
+// writer for a moment to end that wait, and returns the cause.
+func openPipe(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		if st, err := os.Stat(path); err == nil && st.Mode()&fs.ModeNamedPipe != 0 {
+			if fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0); err == nil {
+				syscall.Close(fd)
+			}
+		}
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
+}
+
+// spool copies r (stdin, a pipe) into a file in dir and points in at it.
+// It returns at the end of r or as soon as ctx is done, so that a pipe that
+// never ends does not keep the run (and its lake lock) from stopping: r is
+// read on a goroutine. A reader with SetReadDeadline (a FIFO from
+// openPipe, an os.Pipe) is then unblocked at once; one read by a blocking
+// system call (stdin inherited from a shell) stays blocked until its read
+// returns or the process exits.
+func spool(ctx context.Context, in *Input, r io.Reader, dir string) error {
+	f, err := os.CreateTemp(dir, "stdin-*.json")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type piece struct {
+		b   []byte
+		err error
+	}
+	pieces := make(chan piece)
+	free := make(chan []byte, 2)
+	for range 2 {
+		free <- make([]byte, 1<<20)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n, err := r.Read(b)
+			select {
+			case pieces <- piece{b[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var size int64
+	for {
+		if ctx.Err() != nil {
+			return stopReading(ctx, r)
+		}
+		select {
+		case <-ctx.Done():
+			return stopReading(ctx, r)
+		case p := <-pieces:
+			if _, err := f.Write(p.b); err != nil {
+				return err
+			}
+			size += int64(len(p.b))
+			switch {
+			case p.err == io.EOF:
+				in.path, in.Size = f.Name(), size
+				return nil
+			case p.err != nil:
+				return fmt.Errorf("%w: input %s: reading: %v", exitcode.ErrBadInput, in.Name, p.err)
+			}
+			free <- p.b[:cap(p.b)]
+		}
+	}
+}
+
+// stopReading unblocks a pending read of r if r can be (see spool) and
+// returns ctx's cause.
+func stopReading(ctx context.Context, r io.Reader) error {
+	if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(time.Now())
+	}
+	return context.Cause(ctx)
+}
 
 // next returns the next chunk, or nil at the end (then c.err tells whether
 // the input was damaged).

@@ -3,8 +3,10 @@ package bronze
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
@@ -389,3 +392,52 @@ func TestRunGzipPadding(t *testing.T) {
 }
 
 func mkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }
+
+// TestRunCancelledWhileReadingAPipe: a run reading stdin that never ends,
+// or a FIFO nobody opens for writing (or whose writer never closes), stops
+// when its context is cancelled, with the cause, publishing nothing and
+// leaving the lake unlocked.
+func TestRunCancelledWhileReadingAPipe(t *testing.T) {
+	stopped := errors.New("stopped by the test")
+	for _, tt := range []string{"stdin", "fifo without writer", "fifo with writer"} {
+		t.Run(tt, func(t *testing.T) {
+			root := t.TempDir()
+			c := testConfig(root)
+			switch tt {
+			case "stdin":
+				pr, pw := io.Pipe()
+				defer pw.Close()
+				go pw.Write(eventLines(2, "u"))
+				c.Inputs, c.Stdin = []string{"-"}, pr
+			default:
+				fifo := filepath.Join(t.TempDir(), "in.fifo")
+				if err := mkfifo(fifo); err != nil {
+					t.Fatal(err)
+				}
+				c.Inputs = []string{fifo}
+				if tt == "fifo with writer" {
+					// O_RDWR: a writer that does not wait for the reader
+					// (Linux), and never closes during the run.
+					f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					f.Write(eventLines(2, "u"))
+				}
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			time.AfterFunc(200*time.Millisecond, func() { cancel(stopped) })
+			if _, err := Run(ctx, c); !errors.Is(err, stopped) {
+				t.Fatalf("Run = %v, want the cancellation cause", err)
+			}
+			if got := snapshot(t, root); len(got) != 0 {
+				t.Errorf("published %v", got)
+			}
+			if _, err := run(t, testConfig(root, write(t, t.TempDir(), "x.json", eventLines(1, "v")))); err != nil {
+				t.Errorf("a run after the cancelled one: %v", err)
+			}
+		})
+	}
+}
