@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,31 +60,11 @@ func TestETLMalformedDirWritesQuarantine(t *testing.T) {
 	}
 }
 
-// TestBronzeSignalHelperProcess is not a test: the signal tests run the
-// test binary as churnctl through it, with main's signal handling and the
-// process's real stdin.
-func TestBronzeSignalHelperProcess(t *testing.T) {
-	if os.Getenv("CHURNCTL_SIGNAL_HELPER") != "1" {
-		t.Skip("helper process")
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
-	ctx, stop := signalContext(context.Background())
-	code := run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
 // TestETLSignalWhileReadingAPipe: SIGTERM (SIGINT) while `etl` reads
 // stdin or a FIFO that never ends (or whose writer never comes) stops the
 // run at once with exit 143 (130), publishes nothing and releases the
-// lake lock. The process gets its stdin as a shell gives it: a blocking
-// pipe.
+// lake lock. The process (the test binary through TestETLHelperProcess)
+// gets its stdin as a shell gives it: a blocking pipe.
 func TestETLSignalWhileReadingAPipe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -113,9 +92,9 @@ func TestETLSignalWhileReadingAPipe(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			args := append(append([]string{"-test.run=^TestBronzeSignalHelperProcess$", "--"}, tt.cmd...), "--lake", lakeDir, "--log-format", "json", input)
+			args := append(append([]string{"-test.run=^TestETLHelperProcess$", "--"}, tt.cmd...), "--lake", lakeDir, "--log-format", "json", input)
 			cmd := exec.Command(os.Args[0], args...)
-			cmd.Env = append(os.Environ(), "CHURNCTL_SIGNAL_HELPER=1")
+			cmd.Env = append(os.Environ(), "CHURNCTL_ETL_HELPER=1")
 			var w io.WriteCloser
 			if !tt.fifo {
 				pr, pw, err := os.Pipe()

@@ -30,29 +30,30 @@ const (
 	asEscapeAll        // each rune escaped or not at random, \/ and upper-case hex included
 )
 
-// respace re-serialises one JSON line token by token (tokens from
-// encoding/json's Decoder), with random insignificant whitespace (space,
-// tab, CR: a line holds no LF) before and after every token, and strings in
-// the given form. Numbers keep their text. ok is false for a line that is
+// serialiser says how reserialise writes a line's tokens again.
+type serialiser struct {
+	ws  func(b *bytes.Buffer)         // before and after every token (may write nothing)
+	sep func(b *bytes.Buffer, c byte) // ':' after a key, ',' between elements
+	str func(b *bytes.Buffer, s string)
+	num func(b *bytes.Buffer, n json.Number)
+}
+
+// reserialise writes one JSON line again token by token (tokens from
+// encoding/json's Decoder) the way s says. ok is false for a line that is
 // not one JSON value, or not UTF-8 (the tokens would not keep its bytes).
-func respace(line []byte, r *rand.Rand, form int) (out []byte, ok bool) {
+func reserialise(line []byte, s serialiser) (out []byte, ok bool) {
 	if !utf8.Valid(line) {
 		return nil, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var b bytes.Buffer
-	ws := func() {
-		for range r.IntN(4) {
-			b.WriteByte(" \t\r"[r.IntN(3)])
-		}
-	}
 	type frame struct {
 		obj bool
 		n   int // keys and values (objects) or elements (arrays) so far
 	}
 	var stack []frame
-	ws()
+	s.ws(&b)
 	values := 0
 	for {
 		tok, err := dec.Token()
@@ -64,7 +65,7 @@ func respace(line []byte, r *rand.Rand, form int) (out []byte, ok bool) {
 		}
 		if d, isDelim := tok.(json.Delim); isDelim && (d == '}' || d == ']') {
 			stack = stack[:len(stack)-1]
-			ws()
+			s.ws(&b)
 			b.WriteByte(byte(d))
 			continue
 		}
@@ -72,33 +73,48 @@ func respace(line []byte, r *rand.Rand, form int) (out []byte, ok bool) {
 			top := &stack[n-1]
 			switch {
 			case top.obj && top.n%2 == 1:
-				ws()
-				b.WriteByte(':')
+				s.sep(&b, ':')
 			case top.n > 0:
-				ws()
-				b.WriteByte(',')
+				s.sep(&b, ',')
 			}
 			top.n++
 		} else if values++; values > 1 {
 			return nil, false
 		}
-		ws()
+		s.ws(&b)
 		switch v := tok.(type) {
 		case json.Delim:
 			b.WriteByte(byte(v))
 			stack = append(stack, frame{obj: v == '{'})
 		case string:
-			writeJSONString(&b, v, r, form)
+			s.str(&b, v)
 		case json.Number:
-			b.WriteString(string(v))
+			s.num(&b, v)
 		case bool:
 			fmt.Fprint(&b, v)
 		case nil:
 			b.WriteString("null")
 		}
 	}
-	ws()
+	s.ws(&b)
 	return b.Bytes(), true
+}
+
+// respace re-serialises one JSON line with random insignificant whitespace
+// (space, tab, CR: a line holds no LF) before and after every token, and
+// strings in the given form. Numbers keep their text.
+func respace(line []byte, r *rand.Rand, form int) (out []byte, ok bool) {
+	ws := func(b *bytes.Buffer) {
+		for range r.IntN(4) {
+			b.WriteByte(" \t\r"[r.IntN(3)])
+		}
+	}
+	return reserialise(line, serialiser{
+		ws:  ws,
+		sep: func(b *bytes.Buffer, c byte) { ws(b); b.WriteByte(c) },
+		str: func(b *bytes.Buffer, s string) { writeJSONString(b, s, r, form) },
+		num: func(b *bytes.Buffer, n json.Number) { b.WriteString(string(n)) },
+	})
 }
 
 // writeJSONString writes s as a JSON string in the given form.
@@ -272,57 +288,23 @@ func TestRunPythonStyleEqualsCompact(t *testing.T) {
 // floats by repr.
 func pythonDumps(t *testing.T, line []byte) []byte {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var b bytes.Buffer
-	type frame struct {
-		obj bool
-		n   int
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			b.WriteByte(byte(d))
-			continue
-		}
-		if n := len(stack); n > 0 {
-			top := &stack[n-1]
-			switch {
-			case top.obj && top.n%2 == 1:
-				b.WriteString(": ")
-			case top.n > 0:
-				b.WriteString(", ")
-			}
-			top.n++
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			b.WriteByte(byte(v))
-			stack = append(stack, frame{obj: v == '{'})
-		case string:
-			writeJSONString(&b, v, nil, asASCII)
-		case json.Number:
-			s := string(v)
+	out, ok := reserialise(line, serialiser{
+		ws:  func(*bytes.Buffer) {},
+		sep: func(b *bytes.Buffer, c byte) { b.WriteByte(c); b.WriteByte(' ') },
+		str: func(b *bytes.Buffer, s string) { writeJSONString(b, s, nil, asASCII) },
+		num: func(b *bytes.Buffer, n json.Number) {
+			s := string(n)
 			if strings.ContainsAny(s, ".eE") {
-				f, _ := v.Float64()
+				f, _ := n.Float64()
 				s = pythonRepr(f)
 			}
 			b.WriteString(s)
-		case bool:
-			fmt.Fprint(&b, v)
-		case nil:
-			b.WriteString("null")
-		}
+		},
+	})
+	if !ok {
+		t.Fatalf("not one JSON value: %s", line)
 	}
-	return b.Bytes()
+	return out
 }
 
 // pythonRepr is Python's repr of a float: the shortest digits that read
