@@ -170,3 +170,40 @@ func TestETLSignalWhileReadingAPipe(t *testing.T) {
 		})
 	}
 }
+
+// TestRunFingerprintFollowsInputLinks: bronze reads the files a directory
+// links to, so the fingerprint that lets `run` skip an unchanged etl must
+// change when one of them does (a linked file, a file in a linked
+// directory), and a link loop must not hang it.
+func TestRunFingerprintFollowsInputLinks(t *testing.T) {
+	root := t.TempDir()
+	in := filepath.Join(root, "in")
+	for _, d := range []string{in, filepath.Join(root, "elsewhere", "sub")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(root, "elsewhere", "a.json")
+	deep := filepath.Join(root, "elsewhere", "sub", "b.json")
+	for _, f := range []string{target, deep} {
+		if err := os.WriteFile(f, []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, to := range map[string]string{"a.json": target, "linked": filepath.Join(root, "elsewhere", "sub"), "loop": in} {
+		if err := os.Symlink(to, filepath.Join(in, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := fingerprint(nil, []string{in})
+	for _, f := range []string{target, deep} {
+		if err := os.WriteFile(f, []byte("{}\n{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		after := fingerprint(nil, []string{in})
+		if after == before {
+			t.Errorf("fingerprint unchanged after %s changed", f)
+		}
+		before = after
+	}
+}
