@@ -41,11 +41,14 @@ func newBronzeCmd(a *App) *cobra.Command {
 		Use:   "bronze --lake DIR INPUT...",
 		Short: "Ingest JSON event logs into typed, validated bronze Parquet",
 		Long: `bronze reads Sparkify/eventsim JSON event logs (one object per line; files plain
-or gzip, directories recursively, globs, "-" for stdin) and writes
+or gzip, globs, "-" for stdin, and directories: recursively, their *.json, *.jsonl
+and *.ndjson files, plain or .gz, links followed, other files listed as skipped)
+and writes
 DIR/bronze/events/dt=YYYY-MM-DD/*.parquet (dt = event day, UTC) plus
 DIR/bronze/quarantine/dt=YYYY-MM-DD/*.parquet (dt = ingest day) for lines that
 fail a rule: malformed_json, missing_field, wrong_type, ts_out_of_range,
-invalid_utf8, line_too_long, negative_length. Every line is accounted for:
+invalid_utf8, line_too_long, negative_length, nul_character (a \u0000 in a
+string: PostgreSQL cannot store it). Every line is accounted for:
 lines_read = rows_written + rows_quarantined (+ rows_filtered with a day filter).
 
 The run is published atomically (a killed run leaves the lake as it was).
@@ -53,10 +56,10 @@ Inputs whose content was ingested before are skipped unless --force, which
 replaces that earlier run's rows. Re-running the same inputs writes identical
 bytes.
 
-Exit 3 when more than --max-invalid-ratio of the lines are quarantined (the
-quarantine is still published), when an input is missing or unreadable
-(before writing anything), or when a gzip input is truncated or corrupt
-(unless --allow-truncated).`,
+Exit 3 when more than --max-invalid-ratio of the lines are quarantined, or
+when a gzip input is truncated or corrupt (unless --allow-truncated): the
+quarantine is still published, the events are not; or when an input is
+missing or unreadable (before writing anything).`,
 		Example: `  churnctl etl bronze --lake /data/lake logs/
   churnctl etl bronze --lake /data/lake --ds 2018-10-05 'logs/*.json.gz'
   zcat events.json.gz | churnctl etl bronze --lake /data/lake -`,
@@ -171,6 +174,12 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 	a.Summary.Set("empty_lines", st.EmptyLines)
 	a.Summary.Set("files_read", st.FilesRead)
 	a.Summary.Set("skipped_inputs", st.SkippedInputs)
+	if len(st.Skipped) > 0 {
+		a.Summary.Set("skipped", st.Skipped)
+	}
+	if len(st.Warnings) > 0 {
+		a.Summary.Set("input_warnings", st.Warnings)
+	}
 	a.Summary.Set("partitions", st.Partitions)
 	a.Summary.Set("quarantine_partitions", st.QuarantineParts)
 	a.Summary.Set("bytes_read", st.BytesRead)

@@ -11,8 +11,8 @@ import (
 	"github.com/churnctl/churnctl/etl/etltest"
 )
 
-// TestETLHelperProcess is not a test: the kill test runs the test binary
-// as churnctl through it.
+// TestETLHelperProcess is not a test: the kill and signal tests run the
+// test binary as churnctl through it (with main's signal handling).
 func TestETLHelperProcess(t *testing.T) {
 	if os.Getenv("CHURNCTL_ETL_HELPER") != "1" {
 		t.Skip("helper process")
@@ -24,7 +24,10 @@ func TestETLHelperProcess(t *testing.T) {
 			break
 		}
 	}
-	os.Exit(run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signalContext(context.Background())
+	code := run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // TestETLKilledRunLeavesPreviousState kills (SIGKILL) `churnctl etl` at

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -542,17 +541,35 @@ func fingerprint(args []string, reads []string) string {
 }
 
 // expandFiles lists the regular files a glob, a file or a directory names
-// (directories recursively).
+// (directories recursively, following symbolic links as bronze does, each
+// directory once: a stage's inputs change when a linked file does).
 func expandFiles(pattern string) []string {
 	matches, _ := filepath.Glob(pattern)
 	var out []string
-	for _, m := range matches {
-		_ = filepath.WalkDir(m, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				out = append(out, path)
+	walked := map[[2]uint64]bool{}
+	var walk func(p string)
+	walk = func(p string) {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+		case st.Mode().IsRegular():
+			out = append(out, p)
+		case st.IsDir():
+			if s, ok := st.Sys().(*syscall.Stat_t); ok {
+				id := [2]uint64{uint64(s.Dev), s.Ino}
+				if walked[id] {
+					return
+				}
+				walked[id] = true
 			}
-			return nil
-		})
+			ents, _ := os.ReadDir(p)
+			for _, e := range ents {
+				walk(filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	for _, m := range matches {
+		walk(m)
 	}
 	return out
 }

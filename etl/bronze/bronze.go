@@ -74,7 +74,8 @@ type Config struct {
 	// publishes only its quarantine and fails with exitcode.ErrBadInput.
 	MaxInvalidRatio float64
 	// AllowTruncated publishes what a truncated or corrupt gzip input
-	// yielded; without it such a run publishes nothing and fails.
+	// yielded; without it such a run publishes only its quarantine and
+	// fails with exitcode.ErrBadInput.
 	AllowTruncated bool
 	// Force re-ingests inputs whose content was ingested before, replacing
 	// the rows of the earlier run.
@@ -140,7 +141,14 @@ type Stats struct {
 	SchemaDrift     map[string]int64 `json:"schema_drift,omitempty"`
 	IngestRunID     string           `json:"ingest_run_id"`
 	Truncated       []string         `json:"truncated,omitempty"`
-	Published       bool             `json:"published"`
+	// Skipped lists the inputs not read and why (SkippedInputs counts
+	// them): files in directories that are not event files, second names
+	// or copies of one content, inputs already ingested.
+	Skipped []Skipped `json:"skipped,omitempty"`
+	// Warnings are about inputs read in spite of something odd (zero
+	// padding after a gzip file's last member).
+	Warnings  []string `json:"input_warnings,omitempty"`
+	Published bool     `json:"published"`
 	// Staged (with Config.Tx) means the transaction holds what is to be
 	// published, even when Run returns a quality-gate error (then only
 	// the quarantine).
@@ -233,9 +241,21 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if len(cfg.Inputs) == 0 {
 		return st, fmt.Errorf("%w: no input", exitcode.ErrUsage)
 	}
-	inputs, err := ResolveInputs(cfg.Inputs)
+	inputs, listed, err := resolveInputs(cfg.Inputs)
 	if err != nil {
 		return st, err
+	}
+	skip := func(sk Skipped) {
+		st.Skipped = append(st.Skipped, sk)
+		st.SkippedInputs = len(st.Skipped)
+		if sk.warn {
+			cfg.Log.Warn("input skipped", "input", sk.Path, "reason", sk.Reason)
+		} else {
+			cfg.Log.Info("input skipped", "input", sk.Path, "reason", sk.Reason)
+		}
+	}
+	for _, sk := range listed {
+		skip(sk)
 	}
 	l := lake.New(cfg.Lake)
 	tx := cfg.Tx
@@ -261,9 +281,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 		r := cfg.Stdin
 		if in.pipe != "" {
-			f, err := os.Open(in.pipe)
+			f, err := openPipe(ctx, in.pipe)
 			if err != nil {
-				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+				if ctx.Err() != nil {
+					return st, err
+				}
+				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, cause(err))
 			}
 			defer f.Close()
 			r = f
@@ -271,7 +294,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if r == nil {
 			return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
 		}
-		if err := spoolStdin(in, r, dir); err != nil {
+		if err := spool(ctx, in, r, dir); err != nil {
 			return st, err
 		}
 	}
@@ -283,16 +306,24 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 
-	// Skip inputs already ingested (unless --force); remember the runs a
-	// forced re-ingest replaces. An input hashed only while it is read has
-	// no ledger entry (hashFirst).
+	// Skip a second input of the same content, and inputs already
+	// ingested (unless --force); remember the runs a forced re-ingest
+	// replaces. An input hashed only while it is read has no ledger entry
+	// and no twin among the inputs (hashFirst).
 	var todo []Input
 	replaced := map[string]bool{}
+	byHash := map[string]string{}
 	for _, in := range inputs {
+		if in.Hash != "" {
+			if first, dup := byHash[in.Hash]; dup {
+				skip(Skipped{Path: in.Name, Reason: "same content as " + first})
+				continue
+			}
+			byHash[in.Hash] = in.Name
+		}
 		if e, ok := ledger[in.Hash]; ok && in.Hash != "" {
 			if !cfg.Force && e.covers(cfg.From, cfg.To) {
-				st.SkippedInputs++
-				cfg.Log.Info("input already ingested, skipped (use --force to re-ingest)", "input", in.Name, "ingest_run_id", e.IngestRunID)
+				skip(Skipped{Path: in.Name, Reason: "already ingested by " + e.IngestRunID + " (use --force to re-ingest)"})
 				continue
 			}
 			if !cfg.Force {
@@ -308,6 +339,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		todo = append(todo, in)
 	}
 	if len(todo) == 0 {
+		if len(inputs) == 0 {
+			return st, fmt.Errorf("%w: no event file among the inputs (%d skipped)", exitcode.ErrNothingToDo, len(st.Skipped))
+		}
 		return st, fmt.Errorf("%w: all %d inputs already ingested", exitcode.ErrNothingToDo, len(inputs))
 	}
 	todoHash := map[string]bool{}
@@ -355,22 +389,29 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 	st.Truncated = pipe.truncated
+	st.Warnings = pipe.warnings
 	if st.LinesRead != st.RowsWritten+st.RowsQuarantined+st.RowsFiltered {
 		return st, fmt.Errorf("bronze: accounting identity broken: lines_read %d != rows_written %d + rows_quarantined %d + rows_filtered %d",
 			st.LinesRead, st.RowsWritten, st.RowsQuarantined, st.RowsFiltered)
 	}
 
+	// A quality gate that fails publishes the quarantine only: the exit
+	// code table promises it for bad input, and a re-run (a looser gate,
+	// --allow-truncated, a repaired file) replaces it.
 	var gateErr error
+	status := "ok"
 	ratio := 0.0
 	if st.LinesRead > 0 {
 		ratio = float64(st.RowsQuarantined) / float64(st.LinesRead)
 	}
 	switch {
 	case len(pipe.truncated) > 0 && !cfg.AllowTruncated:
-		return st, fmt.Errorf("%w: %s; nothing published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+		gateErr = fmt.Errorf("%w: %s; only the quarantine was published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+		status = "damaged_input"
 	case ratio > cfg.MaxInvalidRatio:
 		gateErr = fmt.Errorf("%w: %d of %d lines quarantined (%.4f > --max-invalid-ratio %g); only the quarantine was published",
 			exitcode.ErrBadInput, st.RowsQuarantined, st.LinesRead, ratio, cfg.MaxInvalidRatio)
+		status = "quality_gate_failed"
 	}
 
 	// Restage every partition this run writes to or that holds rows of a
@@ -416,7 +457,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	st.FilesWritten = pipe.files
 	rec := map[string]any{
 		"stage": "bronze", "run_id": cfg.RunID, "ingest_run_id": st.IngestRunID, "finished_at": time.Now().UTC().Format(time.RFC3339Nano),
-		"stats": st, "inputs": inputsM, "status": map[bool]string{true: "ok", false: "quality_gate_failed"}[gateErr == nil],
+		"stats": st, "inputs": inputsM, "status": status,
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
 	// The run's own record (runs/RUN_ID.json, written by the command) is
@@ -453,31 +494,49 @@ func ingestRunID(cfg *Config, inputs []Input) string {
 // hashFirst prepares the inputs' identities before a run. A plain file
 // gets a fingerprint and is hashed while it is read, so that the run reads
 // it once; a gzip file is hashed now. So is a plain file that the ledger
-// may already hold: an entry of the same size and fingerprint (or of the
-// same size and no fingerprint, written before fingerprints were), to
-// tell a re-ingest from new content. runKey, which names the content in
-// the ingest run id, is the fingerprint unless it is shared with a
-// different content in the ledger, or there is none: then the hash.
+// may already hold (an entry of the same size and fingerprint, or of the
+// same size and no fingerprint, written before fingerprints were), to tell
+// a re-ingest from new content, and a plain file that shares its size and
+// fingerprint with another input, to tell a second copy of one content
+// (skipped) from two contents. runKey, which names the content in the
+// ingest run id, is the fingerprint unless it is shared with a different
+// content (in the ledger or among the inputs), or there is none: then the
+// hash.
 func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
 	bySize := map[int64][]ledgerEntry{}
 	for _, e := range ledger {
 		bySize[e.Bytes] = append(bySize[e.Bytes], e)
 	}
-	var now []int
+	type key struct {
+		size int64
+		fp   string
+	}
+	twins := map[key]int{}
 	for i := range inputs {
 		in := &inputs[i]
-		if in.plain = isPlain(in.path); !in.plain {
+		if in.plain = isPlain(in.path); in.plain {
+			if err := fingerprintInput(in); err != nil {
+				return err
+			}
+			twins[key{in.Size, in.Fingerprint}]++
+		}
+	}
+	var now []int
+	inLedger := make([]bool, len(inputs)) // hashed now for a ledger entry
+	for i := range inputs {
+		in := &inputs[i]
+		if !in.plain {
 			now = append(now, i)
 			continue
 		}
-		if err := fingerprintInput(in); err != nil {
-			return err
-		}
 		for _, e := range bySize[in.Size] {
 			if e.Fingerprint == "" || e.Fingerprint == in.Fingerprint {
-				now = append(now, i)
+				inLedger[i] = true
 				break
 			}
+		}
+		if inLedger[i] || twins[key{in.Size, in.Fingerprint}] > 1 {
+			now = append(now, i)
 		}
 	}
 	sub := make([]Input, len(now))
@@ -487,12 +546,23 @@ func hashFirst(inputs []Input, ledger map[string]ledgerEntry) error {
 	if err := hashInputs(sub); err != nil {
 		return err
 	}
+	contents := map[key]map[string]bool{} // the hashes of the inputs of one size and fingerprint
 	for j, i := range now {
-		inputs[i].Hash = sub[j].Hash
+		in := &inputs[i]
+		in.Hash = sub[j].Hash
+		if in.plain {
+			k := key{in.Size, in.Fingerprint}
+			if contents[k] == nil {
+				contents[k] = map[string]bool{}
+			}
+			contents[k][in.Hash] = true
+		}
 	}
 	for i := range inputs {
 		in := &inputs[i]
-		if _, known := ledger[in.Hash]; in.Fingerprint != "" && (in.Hash == "" || known) {
+		_, known := ledger[in.Hash]
+		oneContent := !inLedger[i] && len(contents[key{in.Size, in.Fingerprint}]) == 1
+		if in.Fingerprint != "" && (in.Hash == "" || known || oneContent) {
 			in.runKey = "fingerprint:" + in.Fingerprint
 		} else {
 			in.runKey = "xxh3_128:" + in.Hash
@@ -628,6 +698,7 @@ type pipeline struct {
 	bytesRead  int64
 	jsonBytes  int64
 	truncated  []string
+	warnings   []string
 	partitions map[string]map[string]int64 // table -> partition -> rows
 	files      int
 
@@ -751,9 +822,19 @@ func (p *pipeline) run(ctx context.Context) error {
 			if cr.err != nil {
 				p.truncated = append(p.truncated, (&readError{input: in.Name, lastLine: cr.complete, err: cr.err}).Error())
 			}
+			var padding int64
+			if g, ok := rc.(*gzipFile); ok && cr.err == nil {
+				padding = g.padding
+			}
+			if padding > 0 {
+				p.warnings = append(p.warnings, fmt.Sprintf("input %s: %d zero bytes after the last gzip member, ignored (block padding)", in.Name, padding))
+			}
 			p.mu.Unlock()
 			if cr.err != nil {
 				cfg.Log.Warn("damaged input: kept the lines before the damage", "input", in.Name, "last_good_line", cr.complete, "err", cr.err)
+			}
+			if padding > 0 {
+				cfg.Log.Warn("zero bytes after the last gzip member, ignored (block padding)", "input", in.Name, "bytes", padding)
 			}
 		}
 	}()

@@ -20,10 +20,17 @@ const (
 	RuleInvalidUTF8    = "invalid_utf8"
 	RuleLineTooLong    = "line_too_long"
 	RuleNegativeLength = "negative_length"
+	RuleNULCharacter   = "nul_character"
 )
 
 // Rules lists every rule id, in a fixed order.
-var Rules = []string{RuleMalformedJSON, RuleMissingField, RuleWrongType, RuleTSOutOfRange, RuleInvalidUTF8, RuleLineTooLong, RuleNegativeLength}
+var Rules = ruleList[:]
+
+var ruleList = [...]string{RuleMalformedJSON, RuleMissingField, RuleWrongType, RuleTSOutOfRange, RuleInvalidUTF8, RuleLineTooLong,
+	RuleNegativeLength, RuleNULCharacter}
+
+// numRules is len(Rules).
+const numRules = len(ruleList)
 
 // Accepted event time range: [2000-01-01, 2100-01-01) UTC, in ms.
 const (
@@ -90,6 +97,11 @@ type decoder struct {
 	// high ORs the bytes special scanned: a byte >= 0x80 anywhere in it
 	// means the line has non-ASCII text to check as UTF-8.
 	high uint64
+	// nul is set when a string (key or value, known key or not) holds
+	// \u0000: PostgreSQL text cannot store it, so the line is quarantined
+	// (nul_character) once the rest of it has parsed.
+	nul    bool
+	nulPos int
 	// follow[f] is the key that followed key f on the last line
 	// (follow[numFields]: the first key; numFields: none), set from
 	// followCanonical on first use (ready).
@@ -113,6 +125,7 @@ func (d *decoder) decode(line []byte, e *event) bool {
 	e.unknown = e.unknown[:0]
 	d.err = decodeError{}
 	d.high = 0
+	d.nul = false
 	if !d.ready {
 		d.follow, d.ready = followCanonical, true
 	}
@@ -201,6 +214,11 @@ func (d *decoder) parse(e *event) bool {
 	if d.pos < len(d.line) {
 		return d.malformed("data after the closing '}'")
 	}
+	if d.nul {
+		d.err = decodeError{RuleNULCharacter, "NUL character (\\u0000) in a string at byte " + strconv.Itoa(d.nulPos) +
+			" (PostgreSQL text cannot hold it)"}
+		return false
+	}
 	if miss := requiredMask &^ e.present; miss != 0 {
 		f := bits.TrailingZeros32(miss)
 		d.err = decodeError{RuleMissingField, "missing or null field " + jsonKeys[f]}
@@ -224,8 +242,23 @@ func (d *decoder) malformed(msg string) bool {
 	return false
 }
 
-func (d *decoder) wrongType(f int, want string) bool {
-	d.err = decodeError{RuleWrongType, jsonKeys[f] + ": want " + want + ", got " + d.kindAt()}
+// wrongType is field's way out when the value at pos does not start as
+// field f's type. Whitespace there (`"key": value`, as json.dumps writes:
+// only the fast key path in parse gets here with it) is skipped and the
+// value parsed again, so that compact lines pay nothing for it. Else the
+// line is rejected: wrong_type if the value is a JSON value, malformed_json
+// if not (a cut line, a bad literal).
+func (d *decoder) wrongType(f int, want string, e *event) bool {
+	if c := d.peek(); c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+		d.ws()
+		return d.field(f, nil, e)
+	}
+	kind, start := d.kindAt(), d.pos
+	if !d.skip(0) {
+		return false
+	}
+	d.pos = start
+	d.err = decodeError{RuleWrongType, jsonKeys[f] + ": want " + want + ", got " + kind}
 	return false
 }
 
@@ -406,7 +439,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fTS, fSessionID, fRegistration:
 		v, ok, isNum := d.integer(f == fRegistration || f == fTS)
 		if !isNum {
-			return d.wrongType(f, "integer")
+			return d.wrongType(f, "integer", e)
 		}
 		if !ok {
 			return false
@@ -422,7 +455,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fStatus, fItemInSession:
 		v, ok, isNum := d.integer(false)
 		if !isNum {
-			return d.wrongType(f, "integer")
+			return d.wrongType(f, "integer", e)
 		}
 		if !ok {
 			return false
@@ -439,7 +472,7 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 	case fLength:
 		c := d.peek()
 		if c != '-' && (c < '0' || c > '9') {
-			return d.wrongType(f, "number")
+			return d.wrongType(f, "number", e)
 		}
 		if v, ok := d.decimal(); ok {
 			e.length = v
@@ -483,11 +516,11 @@ func (d *decoder) field(f int, key []byte, e *event) bool {
 			}
 			e.str[f] = tok
 		} else {
-			return d.wrongType(f, "string or integer")
+			return d.wrongType(f, "string or integer", e)
 		}
 	default: // string fields
 		if d.peek() != '"' {
-			return d.wrongType(f, "string")
+			return d.wrongType(f, "string", e)
 		}
 		s, ok := d.str()
 		if !ok {
@@ -563,10 +596,10 @@ func (d *decoder) integer(allowFloat bool) (v int64, ok, isNum bool) {
 		return 0, false, true
 	}
 	tok := d.line[start:d.pos]
+	if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+		return n, true, true // 19 digits: exact, not through a float
+	}
 	if !allowFloat {
-		if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
-			return n, true, true
-		}
 		d.err = decodeError{RuleWrongType, "want an integer, got " + string(tok)}
 		return 0, false, true
 	}
@@ -764,6 +797,9 @@ func (d *decoder) strEscaped(start, i int) ([]byte, bool) {
 				if !ok {
 					d.pos = i
 					return nil, d.malformed("invalid \\u escape")
+				}
+				if r == 0 && !d.nul {
+					d.nul, d.nulPos = true, i-2
 				}
 				i += 4
 				if utf16.IsSurrogate(r) {

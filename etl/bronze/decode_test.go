@@ -1,6 +1,7 @@
 package bronze
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -89,6 +90,11 @@ func TestDecodeValid(t *testing.T) {
 			}
 		}},
 		{"CR stripped by caller, trailing spaces ok", goodLine + "  ", nil},
+		{"an escaped backslash before u0000 is no NUL", strings.Replace(goodLine, `"Boyd"`, `"Bo\\u0000yd"`, 1), func(t *testing.T, e *event) {
+			if got := string(e.str[fLastName]); got != `Bo\u0000yd` {
+				t.Errorf("lastName = %q", got)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +146,13 @@ func TestDecodeInvalid(t *testing.T) {
 		{"invalid utf8 and malformed", strings.Replace(goodLine, `"Boyd"`, "\"Bo\xff", 1), RuleInvalidUTF8},
 		{"invalid utf8 and missing field", strings.Replace(strings.Replace(goodLine, `"page":"Home",`, ``, 1), `"Boyd"`, "\"Bo\xffyd\"", 1), RuleInvalidUTF8},
 		{"negative length", strings.Replace(goodLine, `"length":null`, `"length":-218.48`, 1), RuleNegativeLength},
+		{"NUL in a value", strings.Replace(goodLine, `"Boyd"`, `"Bo\u0000yd"`, 1), RuleNULCharacter},
+		{"NUL alone", strings.Replace(goodLine, `"Boyd"`, `"\u0000"`, 1), RuleNULCharacter},
+		{"NUL in userId", strings.Replace(goodLine, `"159"`, `"15\u00009"`, 1), RuleNULCharacter},
+		{"NUL in an unknown key", strings.Replace(goodLine, `"ts":`, `"z\u0000":1,"ts":`, 1), RuleNULCharacter},
+		{"NUL in an unknown value", strings.Replace(goodLine, `"ts":`, `"zip":{"a":["\u0000"]},"ts":`, 1), RuleNULCharacter},
+		{"NUL and missing field", strings.Replace(strings.Replace(goodLine, `"page":"Home",`, ``, 1), `"Boyd"`, `"\u0000"`, 1), RuleNULCharacter},
+		{"NUL then malformed", strings.Replace(goodLine, `"Boyd"`, `"\u0000",`, 1), RuleMalformedJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,8 +252,15 @@ func TestSpecial(t *testing.T) {
 	}
 }
 
-// FuzzDecode checks that the decoder never panics and that what it accepts
-// satisfies the rules it claims to enforce.
+// FuzzDecode checks that the decoder never panics, that what it accepts
+// satisfies the rules it claims to enforce, and that it agrees with the
+// encoding/json reference (refDecode): the same row for a line both
+// accept, the same rule for a line both reject, with one intended
+// difference: bronze decides on the first problem in the line, so a value
+// of the wrong type before a syntax error makes the line wrong_type where
+// the reference, which checks the syntax first, says malformed_json. The
+// fast key path must not change the answer: the line decoded again, by a
+// decoder that has learned its key order, gives the same result.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(goodLine))
 	f.Add([]byte(`{"ts":1538352820116,"userId":1,"sessionId":1,"page":"a","auth":"b","method":"c","status":1,"level":"d","itemInSession":0,"zip":[{}]}`))
@@ -248,37 +268,71 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"a":"\ud800"}`))
 	f.Add([]byte(strings.Replace(goodLine, `"Boyd"`, "\"B\\\"o\xffyd\"", 1)))
 	f.Add([]byte(strings.Replace(goodLine, `"length":null`, `"length":12.25`, 1)))
+	f.Add([]byte(pyLine))
+	f.Add([]byte(" \t{ \"ts\" :\t1538352820116 , \"userId\":\r\"\\u00e9\" }\r "))
+	f.Add([]byte(strings.Replace(goodLine, `"Boyd"`, `"Bo\u0000yd"`, 1)))
+	f.Add([]byte(strings.Replace(goodLine, `"userAgent":`, `"userAgent": `, 1)[:200]))
+	f.Add([]byte(strings.Replace(goodLine, `"registration":1517747745754`, `"registration":1234567890123456789`, 1)))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var d decoder
 		var e event
-		if !d.decode(line, &e) {
+		ok := d.decode(line, &e)
+		got, rule := row{}, d.err.rule
+		if ok {
+			got, rule = fromEvent(&e), ""
+		}
+		if !ok {
 			if d.err.rule == "" {
 				t.Fatalf("rejected without a rule: %q", line)
 			}
 			if (d.err.rule == RuleInvalidUTF8) == utf8.Valid(line) {
 				t.Fatalf("rejected as %s, utf8.Valid %v: %q", d.err.rule, utf8.Valid(line), line)
 			}
-			return
-		}
-		if !utf8.Valid(line) {
-			t.Fatalf("accepted a line that is not UTF-8: %q", line)
-		}
-		if e.present&requiredMask != requiredMask {
-			t.Fatalf("accepted with missing fields: %q", line)
-		}
-		if e.ts < MinTS || e.ts >= MaxTS {
-			t.Fatalf("accepted ts %d: %q", e.ts, line)
-		}
-		if e.has(fLength) && e.length < 0 {
-			t.Fatalf("accepted negative length: %q", line)
-		}
-		for f := range numFields {
-			if e.has(f) && !utf8.Valid(e.str[f]) {
-				t.Fatalf("accepted invalid UTF-8 in %s: %q", jsonKeys[f], line)
+		} else {
+			if !utf8.Valid(line) {
+				t.Fatalf("accepted a line that is not UTF-8: %q", line)
 			}
+			if e.present&requiredMask != requiredMask {
+				t.Fatalf("accepted with missing fields: %q", line)
+			}
+			if e.ts < MinTS || e.ts >= MaxTS {
+				t.Fatalf("accepted ts %d: %q", e.ts, line)
+			}
+			if e.has(fLength) && e.length < 0 {
+				t.Fatalf("accepted negative length: %q", line)
+			}
+			for f := range numFields {
+				if e.has(f) && (!utf8.Valid(e.str[f]) || bytes.IndexByte(e.str[f], 0) >= 0) {
+					t.Fatalf("accepted invalid UTF-8 or a NUL in %s: %q", jsonKeys[f], line)
+				}
+			}
+		}
+
+		ref, refRule := refDecode(line)
+		switch {
+		case rule == refRule:
+			if ok {
+				if diff := got.diff(ref); diff != "" {
+					t.Fatalf("bronze and reference rows differ in %s:\nbronze    %v\nreference %v\nline %q", diff, got, ref, line)
+				}
+			}
+		case rule == RuleWrongType && refRule == RuleMalformedJSON:
+			// A value of the wrong type before the syntax error.
+		default:
+			t.Fatalf("bronze says %q (%s), the reference %q: %q", rule, d.err.msg, refRule, line)
+		}
+
+		// Again, on the fast path: the decoder has learned this line's key order.
+		var again event
+		ok2 := d.decode(line, &again)
+		if ok2 != ok || (!ok && d.err.rule != rule) || (ok && fromEvent(&again).diff(got) != "") {
+			t.Fatalf("decoded twice: %v %q, then %v %q: %q", ok, rule, ok2, d.err.rule, line)
 		}
 	})
 }
+
+// pyLine is goodLine as Python's json.dumps writes it.
+const pyLine = `{"ts": 1538352820116, "userId": "159", "sessionId": 1136, "page": "Home", "auth": "Logged In", "method": "GET", "status": 200, "level": "paid", "itemInSession": 2, "location": "Riverside-San Bernardino-Ontario, CA", "userAgent": "\"Mozilla/5.0 (Windows NT 6.1)\"", "lastName": "Bj\u00f6rk", "firstName": "Piper", "registration": 1517747745754, "gender": "F", "artist": null, "song": null, "length": null}`
 
 // TestDecodeKeyOrders decodes one event written with its keys in many
 // orders, on one decoder (whose fast path learns the order of the previous

@@ -49,7 +49,7 @@ func TestGeneratedBadLines(t *testing.T) {
 			byRule[got]++
 		}
 	}
-	for _, r := range Rules {
+	for _, r := range eventsim.BadClasses {
 		if byRule[r] == 0 {
 			t.Errorf("no %s line in the generated log", r)
 		}

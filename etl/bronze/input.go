@@ -3,6 +3,7 @@ package bronze
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/zeebo/xxh3"
@@ -47,37 +50,119 @@ type Input struct {
 	pipe string
 }
 
+// Skipped is an input that a run does not read, and why.
+type Skipped struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	// warn marks a reason worth a warning (a broken link, a symlink loop,
+	// a pipe in a directory), not a file that is simply not events.
+	warn bool
+}
+
+// IsEventFile reports whether a file found in a directory is read as
+// events: its name ends in .json, .jsonl or .ndjson, optionally followed
+// by .gz (case-insensitive). A file named explicitly, or matched by a
+// glob, is read whatever its name.
+func IsEventFile(name string) bool {
+	n := strings.TrimSuffix(strings.ToLower(name), ".gz")
+	return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".jsonl") || strings.HasSuffix(n, ".ndjson")
+}
+
 // ResolveInputs expands the arguments: files, directories (recursive,
-// regular non-hidden files, sorted), globs (sorted) and "-" (stdin, at most
-// once). A missing or unreadable input is exitcode.ErrBadInput naming it.
-// Duplicates are dropped (first occurrence kept).
+// sorted: their event files, see IsEventFile; symbolic links followed),
+// globs (sorted) and "-" (stdin, at most once). A missing or unreadable
+// input is exitcode.ErrBadInput naming it. A file named twice (or reached
+// twice, through links) is read once, at its first occurrence.
 func ResolveInputs(args []string) ([]Input, error) {
+	in, _, err := resolveInputs(args)
+	return in, err
+}
+
+// fileID identifies a file or directory whatever the path to it.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(st fs.FileInfo) (fileID, bool) {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fileID{uint64(s.Dev), uint64(s.Ino)}, true
+	}
+	return fileID{}, false
+}
+
+// resolveInputs is ResolveInputs, also listing what it skipped: files in
+// directories that are not event files, second names of one file, broken
+// links, directories reached again through a link, and pipes or devices
+// inside directories. Names starting with "." in directories are ignored
+// without a word (editors' and rsync's temporary files, .git).
+func resolveInputs(args []string) ([]Input, []Skipped, error) {
 	var out []Input
-	seen := map[string]bool{}
+	var skipped []Skipped
+	seen := map[string]bool{}     // cleaned paths
+	files := map[fileID]string{}  // file -> first name
+	walked := map[fileID]string{} // directories walked -> first name
+	// preferred names a file that a directory holds under its own name
+	// and also through a link: that name is read, the link's skipped.
+	preferred := map[fileID]string{}
 	add := func(p string) error {
 		p = filepath.Clean(p)
 		if seen[p] {
+			skipped = append(skipped, Skipped{Path: p, Reason: "named more than once"})
 			return nil
 		}
-		f, err := os.Open(p)
+		seen[p] = true
+		st, err := os.Stat(p)
 		if err != nil {
 			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
 		}
-		st, err := f.Stat()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
-		}
-		seen[p] = true
 		if st.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
-			// A pipe (e.g. <(zcat ...)) is spooled like stdin.
+			// A pipe (e.g. <(zcat ...)) is spooled like stdin. Not opened
+			// here: opening a FIFO waits for its writer (Run opens it,
+			// cancellably).
+			if err := syscall.Access(p, 4 /* R_OK */); err != nil {
+				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+			}
 			out = append(out, Input{Name: p, pipe: p})
 			return nil
 		}
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%w: input %s: not a regular file", exitcode.ErrBadInput, p)
 		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+		}
+		f.Close()
+		if id, ok := idOf(st); ok {
+			first, dup := files[id]
+			if pref := preferred[id]; !dup && pref != "" && pref != p {
+				first, dup = pref, true
+			}
+			if dup {
+				skipped = append(skipped, Skipped{Path: p, Reason: "same file as " + first})
+				return nil
+			}
+			files[id] = p
+		}
 		out = append(out, Input{Name: p, path: p, Size: st.Size()})
+		return nil
+	}
+	addDir := func(dir string) error {
+		found, sk, err := walkInputDir(dir, walked)
+		skipped = append(skipped, sk...)
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			if !f.viaLink {
+				if id, ok := idOf(f.st); ok && preferred[id] == "" {
+					preferred[id] = filepath.Clean(f.path)
+				}
+			}
+		}
+		for _, f := range found {
+			if err := add(f.path); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	for _, a := range args {
@@ -92,84 +177,127 @@ func ResolveInputs(args []string) ([]Input, error) {
 		if strings.ContainsAny(a, "*?[") {
 			m, err := filepath.Glob(a)
 			if err != nil {
-				return nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
+				return nil, nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
 			}
 			if len(m) == 0 {
-				return nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
+				return nil, nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
 			}
 			slices.Sort(m)
 			for _, p := range m {
 				if st, err := os.Stat(p); err == nil && st.IsDir() {
-					if err := addDir(p, add); err != nil {
-						return nil, err
+					if err := addDir(p); err != nil {
+						return nil, nil, err
 					}
 					continue
 				}
 				if err := add(p); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			continue
 		}
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
+			return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
 		}
 		if st.IsDir() {
-			if err := addDir(a, add); err != nil {
-				return nil, err
+			if err := addDir(a); err != nil {
+				return nil, nil, err
 			}
 			continue
 		}
 		if err := add(a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
-func addDir(dir string, add func(string) error) error {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
-		}
-		if p != dir && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
+// cause is err without its *fs.PathError wrapping (whose path the caller
+// names anyway).
+func cause(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
+}
+
+// foundFile is an event file in a directory.
+type foundFile struct {
+	path    string
+	st      fs.FileInfo
+	viaLink bool // the path goes through a symbolic link
+}
+
+// walkInputDir lists the event files under dir, sorted by path, following
+// symbolic links to files and directories. walked holds the directories
+// already walked (by device and inode): one reached again (a link loop, or
+// a second link to it) is skipped, which also ends any loop.
+func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skipped []Skipped, err error) {
+	var walk func(d string, st fs.FileInfo, viaLink bool) error
+	walk = func(d string, st fs.FileInfo, viaLink bool) error {
+		if id, ok := idOf(st); ok {
+			if first, again := walked[id]; again {
+				skipped = append(skipped, Skipped{Path: d, Reason: "directory already read as " + first + " (a link loop or a second link)", warn: true})
+				return nil
 			}
-			return nil
+			walked[id] = d
 		}
-		if d.Type().IsRegular() {
-			files = append(files, p)
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, d, errors.Unwrap(err))
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := filepath.Join(d, e.Name())
+			var st fs.FileInfo
+			link := e.Type()&fs.ModeSymlink != 0
+			if link {
+				if st, err = os.Stat(p); err != nil {
+					skipped = append(skipped, Skipped{Path: p, Reason: "broken symbolic link: " + cause(err).Error(), warn: true})
+					continue
+				}
+			} else if st, err = e.Info(); err != nil {
+				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+			}
+			switch {
+			case st.IsDir():
+				if err := walk(p, st, viaLink || link); err != nil {
+					return err
+				}
+			case !st.Mode().IsRegular():
+				skipped = append(skipped, Skipped{Path: p, Reason: "not a regular file (" + kindOf(st.Mode()) + "); name it to read it", warn: true})
+			case IsEventFile(e.Name()):
+				files = append(files, foundFile{p, st, viaLink || link})
+			default:
+				skipped = append(skipped, Skipped{Path: p, Reason: "not an event file (*.json, *.jsonl, *.ndjson, or .gz of one); name it to read it"})
+			}
 		}
 		return nil
-	})
+	}
+	st, err := os.Stat(dir)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, dir, errors.Unwrap(err))
 	}
-	slices.Sort(files)
-	for _, f := range files {
-		if err := add(f); err != nil {
-			return err
-		}
+	if err := walk(filepath.Clean(dir), st, false); err != nil {
+		return nil, skipped, err
 	}
-	return nil
-}
-
-// spoolStdin copies r into a file in dir and points in at it.
-func spoolStdin(in *Input, r io.Reader, dir string) error {
-	f, err := os.CreateTemp(dir, "stdin-*.json")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, err := io.Copy(f, r)
-	if err != nil {
-		return fmt.Errorf("%w: reading stdin: %v", exitcode.ErrBadInput, err)
-	}
-	in.path, in.Size = f.Name(), n
-	return nil
+	slices.SortFunc(files, func(a, b foundFile) int { return strings.Compare(a.path, b.path) })
+	return files, skipped, nil
 }
 
 // hashBlock is the unit of the content hash: files are hashed in blocks on
@@ -356,6 +484,7 @@ type chunkReader struct {
 	lastByte  byte  // last byte of a long line before its '\n'
 	offset    int64 // bytes emitted so far
 	eof       bool
+	started   bool // the first chunk was read (and a BOM dropped)
 	err       error
 	rawCap    int
 	inputIdx  int
@@ -377,7 +506,8 @@ func openInput(path string) (io.ReadCloser, *countingReader, error) {
 			f.Close()
 			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
-		return &gzipFile{zr: zr, f: f}, cr, nil
+		zr.Multistream(false)
+		return &gzipFile{zr: zr, br: br, cr: cr, f: f}, cr, nil
 	}
 	return &plainFile{r: br, f: f}, cr, nil
 }
@@ -401,19 +531,195 @@ type plainFile struct {
 func (p *plainFile) Read(b []byte) (int, error) { return p.r.Read(b) }
 func (p *plainFile) Close() error               { return p.f.Close() }
 
+// gzipFile reads a gzip file member by member (RFC 1952: a file is a
+// series of members, read as the concatenation of their data). After the
+// last member it accepts zero bytes to the end, as gzip -d does (tape and
+// block devices pad files with them), counting them in padding; any other
+// trailing data is an error naming its offset.
 type gzipFile struct {
 	zr *gzip.Reader
+	br *bufio.Reader // positioned just after a member when zr ends one
+	cr *countingReader
 	f  *os.File
+	// padding is how many zero bytes followed the last member.
+	padding int64
+	done    bool
 }
 
 func (g *gzipFile) Read(b []byte) (int, error) {
-	n, err := g.zr.Read(b)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("gzip: %w", err)
+	for !g.done {
+		n, err := g.zr.Read(b)
+		if err == io.EOF {
+			// The end of a member (its CRC and size checked): another one,
+			// the end of the file, or padding.
+			err = g.next()
+		}
+		if err != nil && err != io.EOF {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return 0, io.EOF
 }
+
+// next moves to the member after the one just read, or ends the file.
+func (g *gzipFile) next() error {
+	magic, err := g.br.Peek(2)
+	switch {
+	case len(magic) == 0 && err == io.EOF:
+		g.done = true
+		return io.EOF
+	case len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		if err := g.zr.Reset(g.br); err != nil {
+			return noEOF(err)
+		}
+		g.zr.Multistream(false)
+		return nil
+	}
+	// Not a member: zero padding to the end, or garbage.
+	at := g.cr.n - int64(g.br.Buffered()) // compressed offset of the byte after the member
+	for {
+		buf, err := g.br.Peek(max(g.br.Buffered(), 1))
+		for i, c := range buf {
+			if c != 0 {
+				return fmt.Errorf("trailing garbage after the last gzip member at compressed byte %d", at+g.padding+int64(i))
+			}
+		}
+		g.padding += int64(len(buf))
+		_, _ = g.br.Discard(len(buf))
+		if err == io.EOF {
+			g.done = true
+			return io.EOF
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// noEOF turns an EOF inside a gzip header into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func (g *gzipFile) Close() error { g.zr.Close(); return g.f.Close() }
+
+// utf8BOM is the byte order mark some Windows tools write at the start of
+// a UTF-8 file; JSON (RFC 8259 §8.1) may ignore it there, and bronze does.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// openPipe opens a named pipe (or device) for reading. Opening a FIFO
+// waits for a writer; when ctx is done first, openPipe opens the FIFO as a
+// writer for a moment to end that wait, and returns the cause.
+func openPipe(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		ch <- opened{f, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.f, o.err
+	case <-ctx.Done():
+		if st, err := os.Stat(path); err == nil && st.Mode()&fs.ModeNamedPipe != 0 {
+			if fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0); err == nil {
+				syscall.Close(fd)
+			}
+		}
+		go func() {
+			if o := <-ch; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
+}
+
+// spool copies r (stdin, a pipe) into a file in dir and points in at it.
+// It returns at the end of r or as soon as ctx is done, so that a pipe that
+// never ends does not keep the run (and its lake lock) from stopping: r is
+// read on a goroutine. A reader with SetReadDeadline (a FIFO from
+// openPipe, an os.Pipe) is then unblocked at once; one read by a blocking
+// system call (stdin inherited from a shell) stays blocked until its read
+// returns or the process exits.
+func spool(ctx context.Context, in *Input, r io.Reader, dir string) error {
+	f, err := os.CreateTemp(dir, "stdin-*.json")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type piece struct {
+		b   []byte
+		err error
+	}
+	pieces := make(chan piece)
+	free := make(chan []byte, 2)
+	for range 2 {
+		free <- make([]byte, 1<<20)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			n, err := r.Read(b)
+			select {
+			case pieces <- piece{b[:n], err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var size int64
+	for {
+		if ctx.Err() != nil {
+			return stopReading(ctx, r)
+		}
+		select {
+		case <-ctx.Done():
+			return stopReading(ctx, r)
+		case p := <-pieces:
+			if _, err := f.Write(p.b); err != nil {
+				return err
+			}
+			size += int64(len(p.b))
+			switch {
+			case p.err == io.EOF:
+				in.path, in.Size = f.Name(), size
+				return nil
+			case p.err != nil:
+				return fmt.Errorf("%w: input %s: reading: %v", exitcode.ErrBadInput, in.Name, p.err)
+			}
+			free <- p.b[:cap(p.b)]
+		}
+	}
+}
+
+// stopReading unblocks a pending read of r if r can be (see spool) and
+// returns ctx's cause.
+func stopReading(ctx context.Context, r io.Reader) error {
+	if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(time.Now())
+	}
+	return context.Cause(ctx)
+}
 
 // next returns the next chunk, or nil at the end (then c.err tells whether
 // the input was damaged).
@@ -433,6 +739,16 @@ func (c *chunkReader) next() *chunk {
 			if err != io.EOF {
 				c.err = err
 			}
+		}
+	}
+	if !c.started {
+		// A byte order mark starts the input: not part of its first line
+		// (offsets stay the input's). The first read filled the buffer,
+		// so it holds the whole mark if there is one.
+		c.started = true
+		if bytes.HasPrefix(buf[:n], utf8BOM) {
+			n = copy(buf, buf[len(utf8BOM):n])
+			c.offset = int64(len(utf8BOM))
 		}
 	}
 	data := buf[:n]

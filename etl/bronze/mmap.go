@@ -71,6 +71,14 @@ type mapReader struct {
 
 func (r *mapReader) next() *chunk {
 	data := r.m.data
+	if r.pos == 0 && bytes.HasPrefix(data, utf8BOM) {
+		// A byte order mark starts the file: not part of its first line
+		// (offsets stay the file's).
+		r.pos = len(utf8BOM)
+		if r.hash != nil {
+			r.hash.write(data[:r.pos])
+		}
+	}
 	if r.pos >= len(data) {
 		return nil
 	}

@@ -167,6 +167,7 @@ func TestMalformedFixtures(t *testing.T) {
 		{file: "invalid_utf8.jsonl", lines: 7, written: 5, rule: RuleInvalidUTF8, quarantined: 2},
 		{file: "line_too_long.jsonl", lines: 6, written: 5, rule: RuleLineTooLong, quarantined: 1},
 		{file: "negative_length.jsonl", lines: 7, written: 5, rule: RuleNegativeLength, quarantined: 2},
+		{file: "nul_character.jsonl", lines: 8, written: 4, rule: RuleNULCharacter, quarantined: 4},
 		{file: "valid_variants.jsonl", lines: 12, written: 12},
 		{file: "empty_lines.jsonl", lines: 3, written: 3, empty: 2},
 		{file: "truncated.json.gz", lines: 13, written: 12, rule: RuleMalformedJSON, quarantined: 1, wantErr: exitcode.ErrBadInput, wantTruncation: true},
@@ -195,11 +196,18 @@ func TestMalformedFixtures(t *testing.T) {
 				t.Errorf("truncated = %v", st.Truncated)
 			}
 			if tt.wantErr != nil {
-				if !strings.Contains(err.Error(), "last good line 12") {
-					t.Errorf("error %q does not name the last good line", err)
+				// Exit 3 writes the quarantine (the exit code table says
+				// so), and nothing else: no events, no ledger entry.
+				if !strings.Contains(err.Error(), "last good line 12") || !strings.Contains(err.Error(), tt.file) {
+					t.Errorf("error %q does not name the file and its last good line", err)
 				}
-				if got := snapshot(t, root); len(got) != 0 {
-					t.Errorf("a failed run published %v", got)
+				for p := range snapshot(t, root) {
+					if !strings.HasPrefix(p, lake.BronzeQuarantine+"/") {
+						t.Errorf("a failed run published %s", p)
+					}
+				}
+				if got := int64(len(readColumn(t, root, lake.BronzeQuarantine, "rule"))); got != tt.quarantined {
+					t.Errorf("quarantine has %d rows, want %d", got, tt.quarantined)
 				}
 				return
 			}
@@ -229,6 +237,7 @@ func mixedInput(t *testing.T, dir string) string {
 	line(strings.Replace(goodLine, `"Boyd"`, "\"Bo\xffyd\"", 1))                                 // invalid_utf8
 	line(strings.Replace(goodLine, `"song":null`, `"song":"`+strings.Repeat("x", 70000)+`"`, 1)) // line_too_long
 	line(strings.Replace(goodLine, `"length":null`, `"length":-1.5`, 1))                         // negative_length
+	line(strings.Replace(goodLine, `"Boyd"`, `"Bo\u0000yd"`, 1))                                 // nul_character
 	line(strings.Replace(goodLine, `"length":null}`, `"length":null,"zip":"123"}`, 1))           // drift
 	b.WriteString("   \n")
 	b.WriteString(goodLine) // last line without newline
@@ -246,7 +255,7 @@ func TestRunAccountsEveryLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.LinesRead != 12 || st.RowsWritten != 5 || st.RowsQuarantined != 7 || st.EmptyLines != 2 || st.Partitions != 2 || st.QuarantineParts != 1 {
+	if st.LinesRead != 13 || st.RowsWritten != 5 || st.RowsQuarantined != 8 || st.EmptyLines != 2 || st.Partitions != 2 || st.QuarantineParts != 1 {
 		t.Errorf("stats = %+v", st)
 	}
 	for _, r := range Rules {
@@ -277,7 +286,7 @@ func TestRunAccountsEveryLine(t *testing.T) {
 	for i := range rules {
 		got[rules[i]] = lines[i]
 	}
-	want := map[string]string{RuleMalformedJSON: "5", RuleMissingField: "6", RuleWrongType: "7", RuleTSOutOfRange: "8", RuleInvalidUTF8: "9", RuleLineTooLong: "10", RuleNegativeLength: "11"}
+	want := map[string]string{RuleMalformedJSON: "5", RuleMissingField: "6", RuleWrongType: "7", RuleTSOutOfRange: "8", RuleInvalidUTF8: "9", RuleLineTooLong: "10", RuleNegativeLength: "11", RuleNULCharacter: "12"}
 	if !maps.Equal(got, want) {
 		t.Errorf("quarantine rule -> line = %v, want %v", got, want)
 	}
@@ -294,7 +303,7 @@ func TestRunAccountsEveryLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Rows != 4 || !strings.Contains(string(m.Extra), `"lines_read": 12`) || !strings.Contains(string(m.Extra), `"rows_quarantined": 7`) {
+	if m.Rows != 4 || !strings.Contains(string(m.Extra), `"lines_read": 13`) || !strings.Contains(string(m.Extra), `"rows_quarantined": 8`) {
 		t.Errorf("manifest rows %d extra %s", m.Rows, m.Extra)
 	}
 }
@@ -384,7 +393,7 @@ func TestRunInputs(t *testing.T) {
 	t.Run("glob and stdin", func(t *testing.T) {
 		root := t.TempDir()
 		c := testConfig(root, filepath.Join(dir, "sub", "*.json"), "-")
-		c.Stdin = bytes.NewReader(plain)
+		c.Stdin = strings.NewReader(strings.ReplaceAll(string(plain), "Boyd", "Kim"))
 		st, err := run(t, c)
 		if err != nil {
 			t.Fatal(err)
@@ -436,8 +445,8 @@ func TestRunMaxInvalidRatio(t *testing.T) {
 	if p, _ := l.Partitions(lake.BronzeEvents); len(p) != 0 {
 		t.Errorf("events published: %v", p)
 	}
-	if n := len(readColumn(t, root, lake.BronzeQuarantine, "rule")); n != 7 {
-		t.Errorf("quarantine rows = %d, want 7", n)
+	if n := len(readColumn(t, root, lake.BronzeQuarantine, "rule")); n != 8 {
+		t.Errorf("quarantine rows = %d, want 8", n)
 	}
 	// Not recorded as ingested: a re-run with a looser gate ingests it,
 	// replacing (not duplicating) the quarantine.
@@ -445,8 +454,8 @@ func TestRunMaxInvalidRatio(t *testing.T) {
 	if _, err := run(t, c); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readColumn(t, root, lake.BronzeQuarantine, "rule")); n != 7 {
-		t.Errorf("quarantine rows after re-run = %d, want 7", n)
+	if n := len(readColumn(t, root, lake.BronzeQuarantine, "rule")); n != 8 {
+		t.Errorf("quarantine rows after re-run = %d, want 8", n)
 	}
 }
 

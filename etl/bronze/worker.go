@@ -14,7 +14,7 @@ const msPerDay = 86_400_000
 // chunkStats counts what happened to the lines of a chunk.
 type chunkStats struct {
 	lines, empty, written, quarantined, filtered int64
-	byRule                                       [7]int64
+	byRule                                       [numRules]int64
 	drift                                        map[string]int64
 }
 
