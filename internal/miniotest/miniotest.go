@@ -241,11 +241,19 @@ func (s *Server) start() error {
 	defer cancel()
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for {
+		// Ready means an authenticated request works: the health
+		// endpoint answers 200 before the object layer is initialized
+		// (requests then get 503 XMinioServerNotInitialized).
 		resp, err := hc.Get(s.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err = s.Client().ListBuckets(rctx, &s3.ListBucketsInput{})
+				rcancel()
+				if err == nil {
+					return nil
+				}
 			}
 		}
 		select {
