@@ -132,14 +132,8 @@ func TestIntegrationThrottled(t *testing.T) {
 		code   string
 	}{{503, "SlowDown"}, {500, "InternalError"}} {
 		th := &throttler{status: tc.status, code: tc.code, proxy: httputil.NewSingleHostReverseProxy(target)}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: th}
-		go func() { _ = srv.Serve(ln) }()
 		cfg := testConfig(env)
-		cfg.Endpoint = "http://" + ln.Addr().String()
+		cfg.Endpoint = serve(t, th)
 		cfg.MaxAttempts = 4
 		c := newClient(t, cfg)
 		ctx := context.Background()
@@ -154,12 +148,11 @@ func TestIntegrationThrottled(t *testing.T) {
 		}
 		th.seen.Store(0)
 		th.n.Store(1 << 30) // refuse for ever
-		_, err = c.Stat(ctx, u)
+		_, err := c.Stat(ctx, u)
 		wantTransient(t, tc.code+": stat", err, 4, tc.code, u.String())
 		if got := th.seen.Load(); got != 4 {
 			t.Errorf("%s: %d requests, want 4 attempts", tc.code, got)
 		}
-		_ = srv.Close()
 	}
 }
 
@@ -169,17 +162,10 @@ func TestIntegrationMissingNotRetried(t *testing.T) {
 	env := miniotest.New(t)
 	target, _ := url.Parse(env.Endpoint)
 	th := &throttler{proxy: httputil.NewSingleHostReverseProxy(target)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: th}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
 	cfg := testConfig(env)
-	cfg.Endpoint = "http://" + ln.Addr().String()
+	cfg.Endpoint = serve(t, th)
 	c := newClient(t, cfg)
-	_, err = c.Open(context.Background(), objstore.URL{Bucket: env.Bucket, Key: "none"}, 0, -1, "")
+	_, err := c.Open(context.Background(), objstore.URL{Bucket: env.Bucket, Key: "none"}, 0, -1, "")
 	if !errors.Is(err, fs.ErrNotExist) || exitcode.Code(err) != exitcode.BadInput || th.seen.Load() != 1 {
 		t.Fatalf("get of a missing object: %v (exit %d) after %d requests, want not found, exit 3, 1 request", err, exitcode.Code(err), th.seen.Load())
 	}
@@ -215,16 +201,9 @@ func TestIntegrationParallelReadBounded(t *testing.T) {
 	env := miniotest.New(t)
 	target, _ := url.Parse(env.Endpoint)
 	cp := &countingProxy{proxy: httputil.NewSingleHostReverseProxy(target)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: cp}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
 	cfg := testConfig(env) // 5 MiB parts, 2 at a time
 	direct := newClient(t, cfg)
-	cfg.Endpoint = "http://" + ln.Addr().String()
+	cfg.Endpoint = serve(t, cp)
 	c := newClient(t, cfg)
 	ctx := context.Background()
 	u := objstore.URL{Bucket: env.Bucket, Key: "big.json"}
@@ -254,4 +233,17 @@ func TestIntegrationParallelReadBounded(t *testing.T) {
 	} else {
 		t.Logf("after reading 1 MiB of 40 MiB, %.1f MiB fetched (bound %d MiB)", float64(got)/(1<<20), bound>>20)
 	}
+}
+
+// serve runs h on a loopback port until the test ends and returns its URL.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -644,4 +645,31 @@ func TestIntegrationRandomRanges(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// On a versioned bucket every write has a version id, and Stat gives the
+// current one.
+func TestIntegrationVersionedBucket(t *testing.T) {
+	c, env := setup(t)
+	ctx := context.Background()
+	if _, err := c.S3().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &env.Bucket,
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	u := objstore.URL{Bucket: env.Bucket, Key: "ledger/input.json"}
+	first, err := c.PutBytes(ctx, u, []byte("v1"), objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.PutBytes(ctx, u, []byte("v2!"), objstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Stat(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.VersionID == "" || second.VersionID == "" || first.VersionID == second.VersionID || info.VersionID != second.VersionID || info.Size != 3 {
+		t.Fatalf("versions %q, %q; Stat %+v: want two distinct ids, Stat on the second", first.VersionID, second.VersionID, info)
+	}
 }
