@@ -8,13 +8,13 @@ package objstore
 // lake layer will stream them through Writer.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 	"slices"
@@ -246,12 +246,37 @@ func (t *Tx) Stage(table, partition string) {
 	}
 }
 
-// Put stages one data file. Names must be deterministic (the same content
-// under the same name: COMMIT.md); the intent record is written before the
-// upload starts, so a kill mid-upload leaves nothing Begin cannot find.
+// Put stages one data file (see Create).
 func (t *Tx) Put(ctx context.Context, table, partition, name string, data []byte) error {
+	w, err := t.Create(ctx, table, partition, name)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// TxWriter streams one staged data file, hashing what it writes.
+type TxWriter struct {
+	t    *Tx
+	dir  string
+	name string
+	dst  URL
+	w    *Writer
+	h    hash.Hash
+	n    int64
+}
+
+// Create starts a staged data file. Names must be deterministic (the same
+// content under the same name: COMMIT.md). The intent record naming its key
+// is written before the upload starts, so a kill mid-upload leaves nothing
+// Begin cannot find.
+func (t *Tx) Create(ctx context.Context, table, partition, name string) (*TxWriter, error) {
 	if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") || name == txManifest {
-		return fmt.Errorf("objstore: bad file name %q", name)
+		return nil, fmt.Errorf("objstore: bad file name %q", name)
 	}
 	t.Stage(table, partition)
 	d := partDir(table, partition)
@@ -261,31 +286,42 @@ func (t *Tx) Put(ctx context.Context, table, partition, name string, data []byte
 	in := t.l.key(txTmp + t.runID + "/" + txIntent + strconv.Itoa(t.intent))
 	t.mu.Unlock()
 	if _, err := t.l.c.PutBytes(ctx, in, []byte(dst.Key), PutOptions{}); err != nil {
-		return err
+		return nil, err
 	}
-	res, err := t.l.c.Put(ctx, dst, onlyReader{bytes.NewReader(data)}, PutOptions{})
+	return &TxWriter{t: t, dir: d, name: name, dst: dst, w: t.l.c.Create(ctx, dst, PutOptions{}), h: sha256.New()}, nil
+}
+
+// Write writes to the file.
+func (w *TxWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Abort discards the file.
+func (w *TxWriter) Abort() { w.w.Abort() }
+
+// Close finishes the upload, verifies that the store holds what was written
+// and adds the file to its partition's manifest.
+func (w *TxWriter) Close() error {
+	res, err := w.w.Close()
 	if err != nil {
 		return err
 	}
-	// Verify: the store holds what we wrote.
-	if info, err := t.l.c.Stat(ctx, dst); err != nil {
+	t := w.t
+	if info, err := t.l.c.Stat(context.Background(), w.dst); err != nil {
 		return err
-	} else if info.Size != int64(len(data)) || info.ETag != res.ETag {
-		return fmt.Errorf("%w: objstore: staged %s: store has %d bytes, ETag %s; wrote %d, %s", exitcode.ErrTransient, dst, info.Size, info.ETag, len(data), res.ETag)
+	} else if info.Size != w.n || info.ETag != res.ETag {
+		return fmt.Errorf("%w: objstore: staged %s: store has %d bytes, ETag %s; wrote %d, %s", exitcode.ErrTransient, w.dst, info.Size, info.ETag, w.n, res.ETag)
 	}
-	sum := sha256.Sum256(data)
 	t.mu.Lock()
-	m := t.parts[d]
-	m.Files = slices.DeleteFunc(m.Files, func(e TxFileEntry) bool { return e.Name == name })
-	m.Files = append(m.Files, TxFileEntry{Name: name, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	m := t.parts[w.dir]
+	m.Files = slices.DeleteFunc(m.Files, func(e TxFileEntry) bool { return e.Name == w.name })
+	m.Files = append(m.Files, TxFileEntry{Name: w.name, Bytes: w.n, SHA256: hex.EncodeToString(w.h.Sum(nil))})
 	t.mu.Unlock()
 	return nil
 }
-
-// onlyReader hides io.Seeker, so uploads of any size stream in parts.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 func (t *Tx) hook(step string) error {
 	if t.Hook == nil {

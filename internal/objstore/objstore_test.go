@@ -28,7 +28,12 @@ import (
 	"github.com/churnctl/churnctl/internal/objstore"
 )
 
-func TestMain(m *testing.M) { os.Exit(miniotest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv("OBJSTORE_KILL_CHILD") == "1" {
+		killChild() // never returns: the parent kills it
+	}
+	os.Exit(miniotest.Main(m))
+}
 
 // isolate shuts the machine's AWS settings out of the test.
 func isolate(t *testing.T) {
