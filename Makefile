@@ -6,10 +6,14 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
-.PHONY: build test test-short test-race bench bench-bronze bench-etl bench-features bench-train bench-load lint demo ci clean
+.PHONY: build minio test test-short test-race bench bench-bronze bench-etl bench-features bench-train bench-load lint demo ci clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
+
+# The MinIO server the object-storage tests start (built once per machine into the Go cache).
+minio:
+	$(GO) run ./internal/miniotest/buildminio
 
 # The whole suite, PostgreSQL integration tests included (they start their own server).
 test:
