@@ -218,6 +218,10 @@ func makePolicy(target, repo, work, tmp string) (cmd, dry string, ok bool) {
 		return fmt.Sprintf("make -C %q demo BIN=%q DEMO=%q", repo, bin, filepath.Join(tmp, "churnctl-demo")), "", true
 	case "lint":
 		return fmt.Sprintf("make -C %q lint", repo), "", true
+	case "minio":
+		// For real: .ci/run builds the pinned server before the tests, so
+		// here it finds it in the cache (a fraction of a second).
+		return fmt.Sprintf("make -C %q minio", repo), "", true
 	case "test", "test-short", "test-race":
 		return fmt.Sprintf("make -C %q -n %s", repo, target), "the test suite from inside the test suite would recurse", true
 	case "bench":
