@@ -1,14 +1,3 @@
-// Package evaluate computes binary-classification metrics from scores and
-// labels: churn-class F1, precision, recall, accuracy, weighted F1, ROC-AUC,
-// PR-AUC (average precision), log loss, Brier score, confusion matrix,
-// calibration bins and bootstrap confidence intervals, and draws report
-// charts with gonum/plot.
-//
-// Conventions: scores are probabilities of the positive class (churn = 1);
-// labels are 0 or 1; a row is predicted positive when score >= threshold
-// (scikit-learn's predict_proba >= t). Metric definitions follow
-// scikit-learn 1.x (sklearn.metrics); undefined ratios (0/0) are 0, as
-// scikit-learn's zero_division=0.
 package evaluate
 
 import (
@@ -16,6 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"gonum.org/v1/gonum/integrate"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Confusion is a 2×2 confusion matrix at a threshold.
@@ -123,31 +115,77 @@ func count(labels []uint8) (pos, neg int) {
 	return pos, len(labels) - pos
 }
 
-// ROC returns the ROC curve from (0,0) to (1,1), one point per distinct score.
+// ROC returns the ROC curve from (0,0) to (1,1), one point per distinct
+// score (stat.ROC).
 func ROC(scores []float64, labels []uint8) []CurvePoint {
-	pos, neg := count(labels)
-	pts := []CurvePoint{{Threshold: math.Inf(1)}}
-	cumulative(scores, labels, func(thr float64, tp, fp int) {
-		pts = append(pts, CurvePoint{thr, ratio(fp, neg), ratio(tp, pos)})
-	})
+	r := sortRows(scores, labels)
+	tpr, fpr, thr := stat.ROC(nil, r.y, r.cls, nil)
+	pts := make([]CurvePoint, len(tpr))
+	for i := range tpr {
+		pts[i] = CurvePoint{thr[i], fpr[i], tpr[i]}
+	}
 	return pts
 }
 
-// ROCAUC is the area under the ROC curve by the trapezoid rule over distinct
-// thresholds (ties count one half), as sklearn.metrics.roc_auc_score. It is
-// NaN when labels hold one class only.
+// ROCAUC is the area under the ROC curve (stat.ROC, integrated by
+// integrate.Trapezoidal over distinct thresholds, so ties count one half), as
+// sklearn.metrics.roc_auc_score. It is NaN when labels hold one class only.
 func ROCAUC(scores []float64, labels []uint8) float64 {
-	pos, neg := count(labels)
-	if pos == 0 || neg == 0 {
-		return math.NaN()
+	auc, _ := sortRows(scores, labels).areas(nil)
+	return auc
+}
+
+// rows are scores sorted ascending with their labels, as stat.ROC wants
+// them; per-row values in the same order are row-weighted by areas.
+type rows struct {
+	y   []float64
+	cls []bool
+}
+
+func sortRows(scores []float64, labels []uint8) rows {
+	r := rows{y: slices.Clone(scores), cls: make([]bool, len(labels))}
+	for i, l := range labels {
+		r.cls[i] = l == 1
 	}
-	var area float64
-	ptp, pfp := 0, 0
-	cumulative(scores, labels, func(_ float64, tp, fp int) {
-		area += float64(fp-pfp) * float64(tp+ptp) / 2
-		ptp, pfp = tp, fp
-	})
-	return area / (float64(pos) * float64(neg))
+	stat.SortWeightedLabeled(r.y, r.cls, nil)
+	return r
+}
+
+// areas returns ROC-AUC and average precision of the rows weighted by w
+// (nil: all 1; a bootstrap resample's counts): NaN when a class has no
+// weight (average precision only needs positives).
+func (r rows) areas(w []float64) (rocAUC, ap float64) {
+	var pos, neg float64
+	for i, c := range r.cls {
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		if c {
+			pos += wi
+		} else {
+			neg += wi
+		}
+	}
+	if pos == 0 {
+		return math.NaN(), math.NaN()
+	}
+	tpr, fpr, _ := stat.ROC(nil, r.y, r.cls, w)
+	rocAUC = math.NaN()
+	if neg > 0 {
+		rocAUC = integrate.Trapezoidal(fpr, tpr)
+	} else {
+		clear(fpr) // no negatives: stat.ROC's rates are 0/0
+	}
+	// average precision: sum over thresholds of the recall gained times the
+	// precision there (counts recovered from the rates)
+	for k := 1; k < len(tpr); k++ {
+		if d := tpr[k] - tpr[k-1]; d > 0 {
+			tp, fp := tpr[k]*pos, fpr[k]*neg
+			ap += d * tp / (tp + fp)
+		}
+	}
+	return rocAUC, ap
 }
 
 // PR returns the precision-recall curve, one point per distinct score, from
@@ -162,47 +200,51 @@ func PR(scores []float64, labels []uint8) []CurvePoint {
 }
 
 // AveragePrecision is PR-AUC as sklearn.metrics.average_precision_score:
-// sum over distinct thresholds of (R_k - R_{k-1}) * P_k, no interpolation.
-// It is NaN without positives.
+// sum over distinct thresholds of (R_k - R_{k-1}) * P_k, no interpolation,
+// from the same stat.ROC pass as ROCAUC. It is NaN without positives.
 func AveragePrecision(scores []float64, labels []uint8) float64 {
-	pos, _ := count(labels)
-	if pos == 0 {
-		return math.NaN()
-	}
-	var ap, prevR float64
-	cumulative(scores, labels, func(_ float64, tp, fp int) {
-		r := float64(tp) / float64(pos)
-		ap += (r - prevR) * float64(tp) / float64(tp+fp)
-		prevR = r
-	})
+	_, ap := sortRows(scores, labels).areas(nil)
 	return ap
 }
 
-// LogLoss is the mean negative log-likelihood, probabilities clipped to
-// [eps, 1-eps] with eps = 1e-15 (sklearn.metrics.log_loss before 1.5 used the
-// same clip).
-func LogLoss(scores []float64, labels []uint8) float64 {
-	const eps = 1e-15
-	var s float64
-	for i, p := range scores {
-		p = math.Min(math.Max(p, eps), 1-eps)
-		if labels[i] == 1 {
-			s -= math.Log(p)
-		} else {
-			s -= math.Log(1 - p)
-		}
+// logLossEps clips probabilities to [eps, 1-eps] in LogLoss
+// (sklearn.metrics.log_loss before 1.5 used the same clip).
+const logLossEps = 1e-15
+
+// rowLogLoss is one row's negative log-likelihood.
+func rowLogLoss(p float64, y uint8) float64 {
+	p = math.Min(math.Max(p, logLossEps), 1-logLossEps)
+	if y == 1 {
+		return -math.Log(p)
 	}
-	return s / float64(len(scores))
+	return -math.Log(1 - p)
 }
 
-// Brier is the mean squared difference between probability and label.
-func Brier(scores []float64, labels []uint8) float64 {
-	var s float64
+// rowBrier is one row's squared error.
+func rowBrier(p float64, y uint8) float64 {
+	d := p - float64(y)
+	return d * d
+}
+
+// perRow applies fn to every (score, label).
+func perRow(scores []float64, labels []uint8, fn func(float64, uint8) float64) []float64 {
+	v := make([]float64, len(scores))
 	for i, p := range scores {
-		d := p - float64(labels[i])
-		s += d * d
+		v[i] = fn(p, labels[i])
 	}
-	return s / float64(len(scores))
+	return v
+}
+
+// LogLoss is the mean negative log-likelihood (stat.Mean of the per-row
+// losses), probabilities clipped to [1e-15, 1-1e-15].
+func LogLoss(scores []float64, labels []uint8) float64 {
+	return stat.Mean(perRow(scores, labels, rowLogLoss), nil)
+}
+
+// Brier is the mean squared difference between probability and label
+// (sklearn.metrics.brier_score_loss).
+func Brier(scores []float64, labels []uint8) float64 {
+	return stat.Mean(perRow(scores, labels, rowBrier), nil)
 }
 
 // CalibrationBin is one bin of a reliability diagram.
@@ -310,8 +352,8 @@ func point(scores []float64, labels []uint8, thr float64) Report {
 func bootstrapCI(scores []float64, labels []uint8, thr float64, boot int, seed uint64) map[string][2]float64 {
 	r := rand.New(rand.NewPCG(seed, 0xb007))
 	n := len(scores)
-	idx := order(scores) // sorted once; a resample is a count per row
-	w := make([]int, n)
+	rs := newResampler(scores, labels)
+	w := make([]float64, n)
 	names := []string{"f1", "precision", "recall", "accuracy", "weighted_f1", "roc_auc", "pr_auc", "log_loss", "brier"}
 	vals := make([][]float64, len(names))
 	for range boot {
@@ -319,7 +361,7 @@ func bootstrapCI(scores []float64, labels []uint8, thr float64, boot int, seed u
 		for range n {
 			w[r.IntN(n)]++
 		}
-		p := weighted(idx, scores, labels, w, thr)
+		p := rs.weighted(w, thr)
 		for k, v := range []float64{p.F1, p.Precision, p.Recall, p.Accuracy, p.WeightedF1, p.ROCAUC, p.PRAUC, p.LogLoss, p.Brier} {
 			if !math.IsNaN(v) {
 				vals[k] = append(vals[k], v)
@@ -328,91 +370,73 @@ func bootstrapCI(scores []float64, labels []uint8, thr float64, boot int, seed u
 	}
 	out := map[string][2]float64{}
 	for k, name := range names {
-		v := vals[k]
-		if len(v) == 0 {
-			continue
+		if ci, ok := percentileCI(vals[k]); ok {
+			out[name] = ci
 		}
-		slices.Sort(v)
-		out[name] = [2]float64{quantile(v, 0.025), quantile(v, 0.975)}
 	}
 	return out
 }
 
-// weighted computes the point metrics of a resample in which row i appears
-// w[i] times; idx orders rows by descending score. Same definitions as the
+// percentileCI is the bootstrap 95% percentile interval of v (sorted in
+// place): stat.Quantile at 0.025 and 0.975, linearly interpolating the
+// empirical distribution function (stat.LinInterp). ok is false for no values.
+func percentileCI(v []float64) (ci [2]float64, ok bool) {
+	if len(v) == 0 {
+		return ci, false
+	}
+	slices.Sort(v)
+	return [2]float64{stat.Quantile(0.025, stat.LinInterp, v, nil), stat.Quantile(0.975, stat.LinInterp, v, nil)}, true
+}
+
+// resampler holds a scored table in ascending score order with its per-row
+// losses, so that a bootstrap resample is only a weight per row.
+type resampler struct {
+	rows
+	ll, br []float64
+}
+
+func newResampler(scores []float64, labels []uint8) *resampler {
+	rs := &resampler{rows: sortRows(scores, labels)}
+	rs.ll, rs.br = make([]float64, len(scores)), make([]float64, len(scores))
+	for i, p := range rs.y {
+		var y uint8
+		if rs.cls[i] {
+			y = 1
+		}
+		rs.ll[i], rs.br[i] = rowLogLoss(p, y), rowBrier(p, y)
+	}
+	return rs
+}
+
+// weighted computes the point metrics of a resample in which the i-th row
+// in ascending score order appears w[i] times. Same definitions as the
 // unweighted functions (tested to agree).
-func weighted(idx []int, scores []float64, labels []uint8, w []int, thr float64) Report {
+func (rs *resampler) weighted(w []float64, thr float64) Report {
 	var c Confusion
-	var pos, neg int
-	var ll, br float64
-	const eps = 1e-15
+	var pos int
 	for i, k := range w {
 		if k == 0 {
 			continue
 		}
-		p, y := scores[i], labels[i]
-		pr := p >= thr
+		n := int(k)
+		pr := rs.y[i] >= thr
 		switch {
-		case pr && y == 1:
-			c.TP += k
+		case pr && rs.cls[i]:
+			c.TP += n
 		case pr:
-			c.FP += k
-		case y == 1:
-			c.FN += k
+			c.FP += n
+		case rs.cls[i]:
+			c.FN += n
 		default:
-			c.TN += k
+			c.TN += n
 		}
-		q := math.Min(math.Max(p, eps), 1-eps)
-		d := p - float64(y)
-		if y == 1 {
-			pos += k
-			ll -= float64(k) * math.Log(q)
-		} else {
-			neg += k
-			ll -= float64(k) * math.Log(1-q)
+		if rs.cls[i] {
+			pos += n
 		}
-		br += float64(k) * d * d
 	}
-	n := pos + neg
-	rep := Report{Rows: n, Positives: pos, Threshold: thr, F1: c.F1(), Precision: c.Precision(), Recall: c.Recall(),
-		Accuracy: c.Accuracy(), WeightedF1: c.WeightedF1(), LogLoss: ll / float64(n), Brier: br / float64(n), Confusion: c,
-		ROCAUC: math.NaN(), PRAUC: math.NaN()}
-	if pos == 0 {
-		return rep
-	}
-	var tp, fp, ptp, pfp int
-	var area, ap, prevR float64
-	for j, i := range idx {
-		if k := w[i]; k > 0 {
-			if labels[i] == 1 {
-				tp += k
-			} else {
-				fp += k
-			}
-		}
-		if j+1 < len(idx) && scores[idx[j+1]] == scores[i] {
-			continue
-		}
-		if tp == ptp && fp == pfp {
-			continue
-		}
-		area += float64(fp-pfp) * float64(tp+ptp) / 2
-		rr := float64(tp) / float64(pos)
-		ap += (rr - prevR) * float64(tp) / float64(tp+fp)
-		prevR = rr
-		ptp, pfp = tp, fp
-	}
-	rep.PRAUC = ap
-	if neg > 0 {
-		rep.ROCAUC = area / (float64(pos) * float64(neg))
-	}
+	rep := Report{Rows: c.TP + c.FP + c.TN + c.FN, Positives: pos, Threshold: thr, F1: c.F1(), Precision: c.Precision(),
+		Recall: c.Recall(), Accuracy: c.Accuracy(), WeightedF1: c.WeightedF1(), Confusion: c,
+		LogLoss: stat.Mean(rs.ll, w), Brier: stat.Mean(rs.br, w)}
+	rep.ROCAUC, rep.PRAUC = rs.areas(w)
 	return rep
-}
-
-// quantile of sorted v by linear interpolation (numpy's default).
-func quantile(v []float64, q float64) float64 {
-	h := q * float64(len(v)-1)
-	lo := int(math.Floor(h))
-	hi := min(lo+1, len(v)-1)
-	return v[lo] + (h-float64(lo))*(v[hi]-v[lo])
 }

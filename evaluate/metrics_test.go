@@ -110,17 +110,18 @@ func TestWeightedMatchesExpanded(t *testing.T) {
 			l[i] = 1
 		}
 	}
-	w := make([]int, n)
+	rs := newResampler(s, l) // rows in ascending score order
+	w := make([]float64, n)
 	var es []float64
 	var el []uint8
 	for i := range n {
-		w[i] = r.IntN(3)
-		for range w[i] {
-			es = append(es, s[i])
-			el = append(el, l[i])
+		w[i] = float64(r.IntN(3))
+		for range int(w[i]) {
+			es = append(es, rs.y[i])
+			el = append(el, map[bool]uint8{false: 0, true: 1}[rs.cls[i]])
 		}
 	}
-	got := weighted(order(s), s, l, w, 0.5)
+	got := rs.weighted(w, 0.5)
 	want := point(es, el, 0.5)
 	for _, c := range []struct {
 		name string

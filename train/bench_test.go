@@ -2,7 +2,10 @@ package train
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/churnctl/churnctl/internal/synth"
 )
@@ -32,4 +35,48 @@ func BenchmarkPredict(b *testing.B) {
 	for b.Loop() {
 		f.PredictProba(d, 2)
 	}
+}
+
+// BenchmarkBinEdges cuts every column of the synthetic 32,000 × 31 table.
+func BenchmarkBinEdges(b *testing.B) {
+	s := synth.Generate(32000, 31, 1)
+	b.Run("cumsum+search", func(b *testing.B) {
+		for b.Loop() {
+			for _, c := range s.Cols {
+				binEdges(c, 256)
+			}
+		}
+	})
+	b.Run("stat.Quantile", func(b *testing.B) {
+		for b.Loop() {
+			for _, c := range s.Cols {
+				distinct, counts := distinctCounts(c)
+				if len(distinct) <= 256 {
+					continue
+				}
+				for q := 1; q < 256; q++ {
+					stat.Quantile(float64(q)/256, stat.Empirical, distinct, counts)
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkScanBins compares the split scan with its gonum/floats version
+// on 256-bin histograms (scanBins' comment quotes the figures).
+func BenchmarkScanBins(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	h, hc, n := randomHistogram(r, 256)
+	bl := &builder{p: DefaultParams()}
+	b.Run("hand", func(b *testing.B) {
+		for b.Loop() {
+			bl.scanBins(h, hc, 0, 255, n)
+		}
+	})
+	b.Run("floats", func(b *testing.B) {
+		buf := newScanBuf()
+		for b.Loop() {
+			scanBinsFloats(1, h, hc, 0, 255, n, buf)
+		}
+	})
 }

@@ -77,7 +77,8 @@ confusion matrix, the base rate, and bootstrap 95% intervals.
 
 Output: a table on a terminal, else (or with --json) one JSON document with a
 stable schema. --report DIR also writes report.md, metrics.json and ROC, PR,
-calibration and feature-importance charts (PNG).
+calibration and feature-importance charts (SVG), and report.html, the same
+report as one self-contained page with the charts inlined.
 
 evaluate refuses (exit 3) a table holding rows the model was fitted on (the
 model records its training rows: train/FORMAT.md): such scores say nothing
@@ -345,18 +346,56 @@ func printEvaluation(w io.Writer, ev *evaluation) {
 	fmt.Fprintf(w, "\nconfusion      pred churn  pred stay\nactual churn   %10d %10d\nactual stay    %10d %10d\n", c.TP, c.FN, c.FP, c.TN)
 }
 
+// writeReport writes report.md (charts linked), report.html (one
+// self-contained page, charts inlined), metrics.json and the SVG charts.
 func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p []float64, perm []float64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	r := &ev.Report
-	if err := evaluate.Charts(p, d.Y, r.Calibration, dir); err != nil {
-		return err
+	f4 := func(x float64) string { return fmt.Sprintf("%.4f", x) }
+	doc := &evaluate.Doc{Title: "Churn model evaluation: " + ev.Model}
+	doc.Para(fmt.Sprintf("Data: %s — %d rows, %d churners (base rate %.4f). Decision threshold %.4f (%s).",
+		strings.Join(ev.Features, ", "), r.Rows, r.Positives, r.BaseRate, r.Threshold, m.ThresholdRule))
+	ds := "Dataset: **" + ev.Dataset + "**"
+	switch {
+	case ev.TrainingRows == nil:
+		ds += " (the model does not record its training rows: whether they overlap these is unknown)."
+	case *ev.TrainingRows > 0:
+		ds += fmt.Sprintf(" — %d of these %d rows were used to fit the model: the figures below are optimistic and say nothing about new users.", *ev.TrainingRows, r.Rows)
+	default:
+		ds += " — none of these rows was used to fit the model."
 	}
-	if err := evaluate.ImportanceChart("Impurity importance (training)", d.Names, m.Forest.Importance, 20, filepath.Join(dir, "importance.png")); err != nil {
-		return err
+	doc.Para(ds)
+	t := [][]string{{"metric", "value", fmt.Sprintf("bootstrap 95%% CI (%d resamples)", r.Bootstrap)}}
+	for _, row := range metricRows(r) {
+		t = append(t, row[:])
 	}
-	if err := evaluate.ImportanceChart("Permutation importance (ROC-AUC drop, this data)", d.Names, perm, 20, filepath.Join(dir, "permutation_importance.png")); err != nil {
+	doc.Table(t)
+	c := r.Confusion
+	doc.Table([][]string{{"", "predicted churn", "predicted stay"},
+		{"actual churn", fmt.Sprint(c.TP), fmt.Sprint(c.FN)}, {"actual stay", fmt.Sprint(c.FP), fmt.Sprint(c.TN)}})
+	if m.CV != nil {
+		doc.Para(fmt.Sprintf("Training cross-validation (%d folds, out-of-fold): churn F1 %.4f at 0.5, %.4f tuned; ROC-AUC %.4f; PR-AUC %.4f.",
+			m.CV.Folds, m.CV.F1, m.CV.F1Tuned, m.CV.ROCAUC, m.CV.PRAUC))
+	}
+	doc.Heading("Ranking")
+	doc.Chart("roc.svg", evaluate.ROCChart(p, d.Y))
+	doc.Chart("pr.svg", evaluate.PRChart(p, d.Y))
+	doc.Heading("Calibration")
+	doc.Chart("calibration.svg", evaluate.CalibrationChart(evaluate.CalibrationCurve{Name: "model", Bins: r.Calibration}))
+	cal := [][]string{{"predicted", "rows", "mean score", "observed rate"}}
+	for _, b := range r.Calibration {
+		cal = append(cal, []string{fmt.Sprintf("%.1f–%.1f", b.Lo, b.Hi), fmt.Sprint(b.Count), f4(b.MeanScore), f4(b.Observed)})
+	}
+	doc.Table(cal)
+	doc.Heading("Feature importance")
+	doc.Chart("importance.svg", evaluate.ImportanceChart("Impurity importance (training)", d.Names, m.Forest.Importance, 20))
+	doc.Chart("permutation_importance.svg", evaluate.ImportanceChart("Permutation importance (ROC-AUC drop, this data)", d.Names, perm, 20))
+	if math.IsNaN(r.ROCAUC) {
+		doc.Para("ROC-AUC is undefined (one class).")
+	}
+	if err := evaluate.WriteCharts(dir, doc.Charts()); err != nil {
 		return err
 	}
 	b, err := marshalJSONIndent(ev)
@@ -366,39 +405,10 @@ func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p
 	if err := os.WriteFile(filepath.Join(dir, "metrics.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	var s strings.Builder
-	fmt.Fprintf(&s, "# Churn model evaluation: %s\n\n", ev.Model)
-	fmt.Fprintf(&s, "Data: %s — %d rows, %d churners (base rate %.4f). Decision threshold %.4f (%s).\n\n",
-		strings.Join(ev.Features, ", "), r.Rows, r.Positives, r.BaseRate, r.Threshold, m.ThresholdRule)
-	fmt.Fprintf(&s, "Dataset: **%s**", ev.Dataset)
-	switch {
-	case ev.TrainingRows == nil:
-		s.WriteString(" (the model does not record its training rows: whether they overlap these is unknown).\n\n")
-	case *ev.TrainingRows > 0:
-		fmt.Fprintf(&s, " — %d of these %d rows were used to fit the model: the figures below are optimistic and say nothing about new users.\n\n", *ev.TrainingRows, r.Rows)
-	default:
-		s.WriteString(" — none of these rows was used to fit the model.\n\n")
+	if err := os.WriteFile(filepath.Join(dir, "report.html"), []byte(doc.HTML()), 0o644); err != nil {
+		return err
 	}
-	fmt.Fprintf(&s, "| metric | value | bootstrap 95%% CI (%d resamples) |\n|---|---|---|\n", r.Bootstrap)
-	for _, row := range metricRows(r) {
-		fmt.Fprintf(&s, "| %s | %s | %s |\n", row[0], row[1], row[2])
-	}
-	c := r.Confusion
-	fmt.Fprintf(&s, "\n| | predicted churn | predicted stay |\n|---|---|---|\n| actual churn | %d | %d |\n| actual stay | %d | %d |\n\n", c.TP, c.FN, c.FP, c.TN)
-	if m.CV != nil {
-		fmt.Fprintf(&s, "Training cross-validation (%d folds, out-of-fold): churn F1 %.4f at 0.5, %.4f tuned; ROC-AUC %.4f; PR-AUC %.4f.\n\n",
-			m.CV.Folds, m.CV.F1, m.CV.F1Tuned, m.CV.ROCAUC, m.CV.PRAUC)
-	}
-	s.WriteString("![ROC](roc.png) ![Precision-recall](pr.png)\n\n![Calibration](calibration.png)\n\n")
-	s.WriteString("| predicted | rows | mean score | observed rate |\n|---|---|---|---|\n")
-	for _, b := range r.Calibration {
-		fmt.Fprintf(&s, "| %.1f–%.1f | %d | %.4f | %.4f |\n", b.Lo, b.Hi, b.Count, b.MeanScore, b.Observed)
-	}
-	s.WriteString("\n![Impurity importance](importance.png)\n\n![Permutation importance](permutation_importance.png)\n")
-	if math.IsNaN(r.ROCAUC) {
-		s.WriteString("\nROC-AUC is undefined (one class).\n")
-	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(s.String()), 0o644)
+	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(doc.Markdown()), 0o644)
 }
 
 // permRows caps the rows used for permutation importance.

@@ -80,7 +80,7 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		ev.Dataset != "holdout" || ev.TrainingRows == nil || *ev.TrainingRows != 0 {
 		t.Errorf("evaluation = %+v", ev)
 	}
-	for _, f := range []string{"report.md", "roc.png", "pr.png", "calibration.png", "importance.png", "metrics.json"} {
+	for _, f := range []string{"report.md", "report.html", "roc.svg", "pr.svg", "calibration.svg", "importance.svg", "permutation_importance.svg", "metrics.json"} {
 		if _, err := os.Stat(filepath.Join(dir, "report", f)); err != nil {
 			t.Errorf("report: %v", err)
 		}
