@@ -440,3 +440,56 @@ func (rs *resampler) weighted(w []float64, thr float64) Report {
 	rep.ROCAUC, rep.PRAUC = rs.areas(w)
 	return rep
 }
+
+// ConfusionOf counts decisions (true: predicted churn) against labels.
+func ConfusionOf(pred []bool, labels []uint8) Confusion {
+	var c Confusion
+	for i, p := range pred {
+		switch {
+		case p && labels[i] == 1:
+			c.TP++
+		case p:
+			c.FP++
+		case labels[i] == 1:
+			c.FN++
+		default:
+			c.TN++
+		}
+	}
+	return c
+}
+
+// F1Interval is the bootstrap 95% percentile interval of the churn F1 of
+// fixed decisions (pred) against labels: boot resamples of the rows drawn
+// with replacement from seed; [0, 0] without rows or resamples.
+func F1Interval(pred []bool, labels []uint8, boot int, seed uint64) [2]float64 {
+	n := len(pred)
+	if n == 0 || boot <= 0 {
+		return [2]float64{}
+	}
+	// a resample only needs the counts of the four (decision, label) cells
+	kind := make([]uint8, n) // 0 TP, 1 FP, 2 FN, 3 TN
+	for i, p := range pred {
+		switch {
+		case p && labels[i] == 1:
+			kind[i] = 0
+		case p:
+			kind[i] = 1
+		case labels[i] == 1:
+			kind[i] = 2
+		default:
+			kind[i] = 3
+		}
+	}
+	r := rand.New(rand.NewPCG(seed, 0xf1b0))
+	vals := make([]float64, boot)
+	for b := range vals {
+		var cnt [4]int
+		for range n {
+			cnt[kind[r.IntN(n)]]++
+		}
+		vals[b] = Confusion{TP: cnt[0], FP: cnt[1], FN: cnt[2], TN: cnt[3]}.F1()
+	}
+	ci, _ := percentileCI(vals)
+	return ci
+}

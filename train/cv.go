@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -111,33 +112,225 @@ func CrossValidate(ctx context.Context, d *Dataset, fold []int, only []int, p Pa
 	return oof, nil
 }
 
+// tuneThreshold picks the decision threshold on scored rows: max churn F1,
+// or with minPrecision > 0 the highest recall at precision >= minPrecision
+// (0.5 when that precision is never reached). It returns the threshold, the
+// F1 there, the rule's name and whether the rule was met.
+func tuneThreshold(s []float64, l []uint8, minPrecision float64) (thr, f1 float64, rule string, ok bool) {
+	thr, f1, ok = evaluate.BestF1Threshold(s, l, minPrecision)
+	rule = "max_f1"
+	if minPrecision > 0 {
+		rule = fmt.Sprintf("min_precision=%g", minPrecision)
+	}
+	if !ok {
+		thr, f1 = 0.5, evaluate.ConfusionAt(s, l, 0.5).F1()
+		rule += " (not reached: 0.5)"
+	}
+	return thr, f1, rule, ok
+}
+
+// DefaultInnerFolds is the number of inner folds of a nested threshold when
+// the outer folds cannot serve as inner folds (out-of-time validation, or 2
+// outer folds).
+const DefaultInnerFolds = 5
+
+// Nested is the outcome of NestedCV: the outer out-of-fold probabilities and,
+// per outer fold, the threshold tuned without that fold.
+type Nested struct {
+	OOF []float64 // outer out-of-fold probability per row (NaN: not validated)
+	// Thresholds[f] is outer fold f's threshold (NaN for folds not
+	// validated), tuned on out-of-fold probabilities of f's training rows
+	// only: the inner folds.
+	Thresholds []float64
+	// InnerFolds is the number of inner folds (the smallest used, when the
+	// rarer class of some fold's training rows allowed fewer than asked).
+	InnerFolds int
+	// Untuned counts the outer folds scored at 0.5: their training rows
+	// hold fewer than 2 churners or stayers (groups), too few for inner folds.
+	Untuned int
+}
+
+// NestedCV cross-validates as CrossValidate and also tunes, for each
+// validated outer fold f, a decision threshold on inner out-of-fold
+// probabilities of f's training rows, so that no label of fold f (and no
+// model trained on it) touches the threshold f is scored with.
+//
+// With k >= 3 outer folds and every fold validated, the inner folds of f are
+// the other outer folds: inner model (f, g) trains on the folds other than f
+// and g and predicts fold g for f's threshold and fold f for g's, so k(k-1)/2
+// extra fits serve all k thresholds. Otherwise (out-of-time: only given, or k
+// = 2) the training rows of f are split into innerFolds stratified folds
+// (groups kept together; DefaultInnerFolds when innerFolds < 2; fewer when
+// the training rows hold fewer churners or stayers).
+func NestedCV(ctx context.Context, d *Dataset, fold, only []int, groups []string, innerFolds int, minPrecision float64, p Params, o FitOptions) (*Nested, error) {
+	oof, err := CrossValidate(ctx, d, fold, only, p, o)
+	if err != nil {
+		return nil, err
+	}
+	k := slices.Max(fold) + 1
+	nc := &Nested{OOF: oof, Thresholds: make([]float64, k)}
+	for f := range nc.Thresholds {
+		nc.Thresholds[f] = math.NaN()
+	}
+	byFold := make([][]int, k)
+	for i, v := range fold {
+		if v >= 0 {
+			byFold[v] = append(byFold[v], i)
+		}
+	}
+	validated := func(f int) bool { return len(byFold[f]) > 0 && (only == nil || slices.Contains(only, f)) }
+	if only == nil && k >= 3 {
+		nc.InnerFolds = k - 1
+		// inner[f][g]: probabilities of fold g's rows from the model trained
+		// without folds f and g
+		inner := make([][][]float64, k)
+		for f := range inner {
+			inner[f] = make([][]float64, k)
+		}
+		for f := range k {
+			for g := f + 1; g < k; g++ {
+				var tr []int
+				for h := range k {
+					if h != f && h != g {
+						tr = append(tr, byFold[h]...)
+					}
+				}
+				slices.Sort(tr)
+				po := o
+				po.Seed = treeSeed(o.Seed^0x1e57ed, f*k+g)
+				po.NoOOB = true
+				m, err := Fit(ctx, d.Subset(tr), p, po)
+				if err != nil {
+					return nil, fmt.Errorf("inner folds %d and %d: %w", f+1, g+1, err)
+				}
+				inner[f][g] = m.PredictProba(d.Subset(byFold[g]), o.Jobs)
+				inner[g][f] = m.PredictProba(d.Subset(byFold[f]), o.Jobs)
+			}
+		}
+		for f := range k {
+			if !validated(f) {
+				continue
+			}
+			var s []float64
+			var l []uint8
+			for g := range k {
+				if g == f {
+					continue
+				}
+				s = append(s, inner[f][g]...)
+				for _, i := range byFold[g] {
+					l = append(l, d.Y[i])
+				}
+			}
+			nc.Thresholds[f], _, _, _ = tuneThreshold(s, l, minPrecision)
+		}
+		return nc, nil
+	}
+	if innerFolds < 2 {
+		innerFolds = DefaultInnerFolds
+	}
+	for f := range k {
+		if !validated(f) {
+			continue
+		}
+		var tr []int
+		for i, v := range fold {
+			if v >= 0 && v != f {
+				tr = append(tr, i)
+			}
+		}
+		sub := d.Subset(tr)
+		var sg []string
+		if groups != nil {
+			sg = make([]string, len(tr))
+			for j, i := range tr {
+				sg[j] = groups[i]
+			}
+		}
+		seed := treeSeed(o.Seed^0x1e57ed, f)
+		// as many inner folds as asked for, or as the rarer class allows
+		var ifold []int
+		kk := innerFolds
+		for ; kk >= 2; kk-- {
+			if ifold, err = StratifiedFolds(sub.Y, sg, kk, seed); err == nil {
+				break
+			}
+			if !errors.Is(err, exitcode.ErrBadInput) {
+				return nil, err
+			}
+		}
+		if kk < 2 { // fewer than 2 churners or stayers to train on
+			nc.Thresholds[f] = 0.5
+			nc.Untuned++
+			continue
+		}
+		if nc.InnerFolds == 0 || kk < nc.InnerFolds {
+			nc.InnerFolds = kk
+		}
+		io := o
+		io.Seed = seed
+		ioof, err := CrossValidate(ctx, sub, ifold, nil, p, io)
+		if err != nil {
+			return nil, fmt.Errorf("fold %d: %w", f+1, err)
+		}
+		nc.Thresholds[f], _, _, _ = tuneThreshold(ioof, sub.Y, minPrecision)
+	}
+	return nc, nil
+}
+
+// NestedFits is the number of forests NestedCV fits for k outer folds (only
+// the validated ones when validated < k), for a progress bar.
+func NestedFits(k, validated, innerFolds int) int {
+	if validated == k && k >= 3 {
+		return k + k*(k-1)/2
+	}
+	if innerFolds < 2 {
+		innerFolds = DefaultInnerFolds
+	}
+	return validated * (1 + innerFolds)
+}
+
 // CVMetrics are the cross-validated, out-of-fold figures train reports.
 type CVMetrics struct {
-	Folds      int     `json:"folds"`
-	Rows       int     `json:"rows"` // rows that were validated
-	F1         float64 `json:"cv_f1"`
-	F1Tuned    float64 `json:"cv_f1_tuned"`
-	Precision  float64 `json:"cv_precision"`
-	Recall     float64 `json:"cv_recall"`
-	ROCAUC     float64 `json:"cv_roc_auc"`
-	PRAUC      float64 `json:"cv_pr_auc"`
-	Threshold  float64 `json:"threshold"`
-	ThreshRule string  `json:"threshold_rule"`
+	Folds int `json:"folds"`
+	Rows  int `json:"rows"` // rows that were validated
+	// At threshold 0.5.
+	F1        float64 `json:"cv_f1"`
+	Precision float64 `json:"cv_precision"`
+	Recall    float64 `json:"cv_recall"`
+	ROCAUC    float64 `json:"cv_roc_auc"`
+	PRAUC     float64 `json:"cv_pr_auc"`
+	// The headline: churn F1 at a threshold tuned by nested cross-validation
+	// (each outer fold scored at the threshold its inner folds chose), with
+	// its bootstrap 95% interval over rows, and precision and recall of the
+	// same decisions. InnerFolds is 0 in models written before format 2,
+	// whose cv_f1_tuned is the optimistic figure (moved to
+	// F1TunedOptimistic on reading).
+	F1Tuned        float64    `json:"cv_f1_tuned"`
+	F1TunedCI95    [2]float64 `json:"cv_f1_tuned_ci95"`
+	PrecisionTuned float64    `json:"cv_precision_tuned"`
+	RecallTuned    float64    `json:"cv_recall_tuned"`
+	InnerFolds     int        `json:"inner_folds"`
+	UntunedFolds   int        `json:"untuned_folds,omitempty"` // outer folds scored at 0.5: too few churners to tune on
+	FoldThresholds []float64  `json:"fold_thresholds,omitempty"`
+	// F1TunedOptimistic is the F1 at the threshold tuned on the very
+	// out-of-fold probabilities it is scored on: optimistic, kept for
+	// comparison. Threshold is that threshold, the one stored in the model
+	// (tuned the same way on all rows: on the out-of-fold probabilities of
+	// models that did not see them).
+	F1TunedOptimistic float64 `json:"cv_f1_tuned_optimistic"`
+	Threshold         float64 `json:"threshold"`
+	ThreshRule        string  `json:"threshold_rule"`
 }
 
 // Score computes the CV figures from out-of-fold probabilities (NaN rows are
-// skipped) and tunes the decision threshold: max churn F1, or with
-// minPrecision > 0 the highest recall at precision >= minPrecision. Precision
-// and recall are reported at 0.5, as cv_f1.
+// skipped) and tunes the decision threshold on them: max churn F1, or with
+// minPrecision > 0 the highest recall at precision >= minPrecision. The
+// tuned F1 it reports is the optimistic one (F1TunedOptimistic; F1Tuned
+// holds the same until Nested replaces it). Precision and recall are
+// reported at 0.5, as cv_f1.
 func Score(oof []float64, y []uint8, minPrecision float64) CVMetrics {
-	var s []float64
-	var l []uint8
-	for i, p := range oof {
-		if !math.IsNaN(p) {
-			s = append(s, p)
-			l = append(l, y[i])
-		}
-	}
+	s, l := validatedRows(oof, y)
 	c := evaluate.ConfusionAt(s, l, 0.5)
 	m := CVMetrics{Rows: len(s), F1: c.F1(), Precision: c.Precision(), Recall: c.Recall(),
 		ROCAUC: evaluate.ROCAUC(s, l), PRAUC: evaluate.AveragePrecision(s, l)}
@@ -147,15 +340,48 @@ func Score(oof []float64, y []uint8, minPrecision float64) CVMetrics {
 	if math.IsNaN(m.PRAUC) {
 		m.PRAUC = 0
 	}
-	thr, f1, ok := evaluate.BestF1Threshold(s, l, minPrecision)
-	m.ThreshRule = "max_f1"
-	if minPrecision > 0 {
-		m.ThreshRule = fmt.Sprintf("min_precision=%g", minPrecision)
-	}
-	if !ok {
-		thr, f1 = 0.5, m.F1
-		m.ThreshRule += " (not reached: 0.5)"
-	}
-	m.Threshold, m.F1Tuned = thr, f1
+	m.Threshold, m.F1TunedOptimistic, m.ThreshRule, _ = tuneThreshold(s, l, minPrecision)
+	m.F1Tuned = m.F1TunedOptimistic
 	return m
+}
+
+func validatedRows(oof []float64, y []uint8) (s []float64, l []uint8) {
+	for i, p := range oof {
+		if !math.IsNaN(p) {
+			s = append(s, p)
+			l = append(l, y[i])
+		}
+	}
+	return s, l
+}
+
+// NestedBootstrap is the number of bootstrap resamples of the nested F1's
+// interval.
+const NestedBootstrap = 1000
+
+// Nested sets the headline tuned figures from a nested cross-validation:
+// each validated row is predicted churn when its outer out-of-fold
+// probability reaches its fold's threshold; F1, precision and recall are
+// pooled over all validated rows, and the F1's 95% interval is a percentile
+// bootstrap over rows (NestedBootstrap resamples from seed).
+func (m *CVMetrics) Nested(nc *Nested, fold []int, y []uint8, seed uint64) {
+	var pred []bool
+	var l []uint8
+	for i, p := range nc.OOF {
+		if math.IsNaN(p) {
+			continue
+		}
+		pred = append(pred, p >= nc.Thresholds[fold[i]])
+		l = append(l, y[i])
+	}
+	c := evaluate.ConfusionOf(pred, l)
+	m.F1Tuned, m.PrecisionTuned, m.RecallTuned = c.F1(), c.Precision(), c.Recall()
+	m.F1TunedCI95 = evaluate.F1Interval(pred, l, NestedBootstrap, seed)
+	m.InnerFolds, m.UntunedFolds = nc.InnerFolds, nc.Untuned
+	m.FoldThresholds = nil
+	for _, t := range nc.Thresholds {
+		if !math.IsNaN(t) {
+			m.FoldThresholds = append(m.FoldThresholds, t)
+		}
+	}
 }

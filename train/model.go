@@ -16,9 +16,9 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
-// FormatVersion is the model file format version this package writes and
-// reads. See FORMAT.md.
-const FormatVersion = 1
+// FormatVersion is the model file format version this package writes. It
+// reads it and every older version (FORMAT.md, "Versions").
+const FormatVersion = 2
 
 var magic = [8]byte{'C', 'H', 'U', 'R', 'N', 'R', 'F', '\n'}
 
@@ -156,8 +156,8 @@ func Read(r io.Reader) (*Model, error) {
 		return v, nil
 	}
 	ver, _ := u32()
-	if ver != FormatVersion {
-		return nil, bad("format version %d; this churnctl reads version %d", ver, FormatVersion)
+	if ver < 1 || ver > FormatVersion {
+		return nil, bad("format version %d; this churnctl reads versions 1 to %d", ver, FormatVersion)
 	}
 	hl, err := u32()
 	if err != nil || int(hl) > len(p) {
@@ -167,6 +167,13 @@ func Read(r io.Reader) (*Model, error) {
 	if err := json.Unmarshal(p[:hl], &m.Header); err != nil {
 		return nil, bad("header: %v", err)
 	}
+	if ver == 1 && m.CV != nil {
+		// version 1's cv_f1_tuned was tuned and scored on the same
+		// out-of-fold probabilities: the optimistic figure; it had no
+		// nested one
+		m.CV.F1TunedOptimistic, m.CV.F1Tuned = m.CV.F1Tuned, 0
+	}
+	m.FormatVersion = int(ver)
 	p = p[hl:]
 	nf, err1 := u32()
 	nt, err2 := u32()

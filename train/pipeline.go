@@ -34,9 +34,15 @@ type Config struct {
 	// MinPrecision > 0 tunes the threshold for the best recall at this
 	// precision instead of the best F1.
 	MinPrecision float64
+	// InnerFolds is the number of inner folds of the nested threshold when
+	// the outer folds cannot serve (out-of-time validation, 2 folds); 0:
+	// DefaultInnerFolds.
+	InnerFolds int
 	// SearchBudget > 0 tries that many parameter sets (Search "random":
 	// seeded draws from SearchGrid; "grid": the grid in order), scored on the
-	// folds only by Objective ("f1": tuned churn F1, or "pr_auc").
+	// folds only by Objective ("f1": churn F1 at the threshold tuned on the
+	// trial's out-of-fold probabilities, the optimistic figure, which ranks
+	// trials at a fraction of a nested run's cost; or "pr_auc").
 	SearchBudget int
 	Search       string
 	Objective    string
@@ -78,6 +84,11 @@ type Outcome struct {
 	Threshold  float64
 	Rule       string
 	FitSeconds float64 // the final fit on all rows
+	// OOF is the out-of-fold probability of every row (NaN: not validated),
+	// Fold its outer fold (-1: never validated nor trained on in CV); nil
+	// when validation is off.
+	OOF  []float64
+	Fold []int
 }
 
 func (c *Config) folds(d *Dataset) ([]int, []int, error) {
@@ -130,8 +141,9 @@ func (c *Config) log() *slog.Logger {
 }
 
 // Run validates (k-fold or out-of-time), optionally searches
-// hyperparameters on the folds, tunes the threshold on out-of-fold
-// probabilities and fits the final forest on all rows.
+// hyperparameters on the folds, measures the tuned threshold's F1 by nested
+// cross-validation (NestedCV), tunes the stored threshold on all rows'
+// out-of-fold probabilities and fits the final forest on all rows.
 func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 	if err := c.Params.Validate(); err != nil {
 		return nil, err
@@ -164,7 +176,7 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 				return nil, err
 			}
 			m := Score(oof, d.Y, c.MinPrecision)
-			grid[i].Score = m.F1Tuned
+			grid[i].Score = m.F1TunedOptimistic
 			if c.Objective == "pr_auc" {
 				grid[i].Score = m.PRAUC
 			}
@@ -177,19 +189,22 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 		out.Search = grid
 	}
 	if fold != nil {
-		oof, err := CrossValidate(ctx, d, fold, only, out.Params, fo)
+		nc, err := NestedCV(ctx, d, fold, only, c.Groups, c.InnerFolds, c.MinPrecision, out.Params, fo)
 		if err != nil {
 			return nil, err
 		}
-		m := Score(oof, d.Y, c.MinPrecision)
+		m := Score(nc.OOF, d.Y, c.MinPrecision)
+		m.Nested(nc, fold, d.Y, c.Seed)
 		if c.ValidateAsOf != "" {
 			m.Folds = 0
 		} else {
 			m.Folds = c.Folds
 		}
 		out.CV = &m
+		out.OOF, out.Fold = nc.OOF, fold
 		out.Threshold, out.Rule = m.Threshold, m.ThreshRule
-		c.log().Info("cross-validated", "cv_f1", m.F1, "cv_f1_tuned", m.F1Tuned, "cv_roc_auc", m.ROCAUC, "threshold", m.Threshold)
+		c.log().Info("cross-validated", "cv_f1_tuned", m.F1Tuned, "cv_f1_tuned_ci95", m.F1TunedCI95,
+			"cv_f1_tuned_optimistic", m.F1TunedOptimistic, "cv_roc_auc", m.ROCAUC, "threshold", m.Threshold, "inner_folds", m.InnerFolds)
 	}
 	t0 := time.Now()
 	f, err := Fit(ctx, d, out.Params, fo)

@@ -375,9 +375,14 @@ func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p
 	c := r.Confusion
 	doc.Table([][]string{{"", "predicted churn", "predicted stay"},
 		{"actual churn", fmt.Sprint(c.TP), fmt.Sprint(c.FN)}, {"actual stay", fmt.Sprint(c.FP), fmt.Sprint(c.TN)}})
-	if m.CV != nil {
-		doc.Para(fmt.Sprintf("Training cross-validation (%d folds, out-of-fold): churn F1 %.4f at 0.5, %.4f tuned; ROC-AUC %.4f; PR-AUC %.4f.",
-			m.CV.Folds, m.CV.F1, m.CV.F1Tuned, m.CV.ROCAUC, m.CV.PRAUC))
+	if c := m.CV; c != nil {
+		tuned := fmt.Sprintf("%.4f at the nested tuned threshold (95%% CI [%.4f, %.4f], %d inner folds), %.4f optimistic (threshold tuned on the rows it scores)",
+			c.F1Tuned, c.F1TunedCI95[0], c.F1TunedCI95[1], c.InnerFolds, c.F1TunedOptimistic)
+		if c.InnerFolds == 0 { // model format 1: no nested figure
+			tuned = fmt.Sprintf("%.4f optimistic (threshold tuned on the rows it scores; the model predates the nested figure)", c.F1TunedOptimistic)
+		}
+		doc.Para(fmt.Sprintf("Training cross-validation (%d folds, out-of-fold): churn F1 %s; %.4f at 0.5; ROC-AUC %.4f; PR-AUC %.4f.",
+			c.Folds, tuned, c.F1, c.ROCAUC, c.PRAUC))
 	}
 	doc.Heading("Ranking")
 	doc.Chart("roc.svg", evaluate.ROCChart(p, d.Y))

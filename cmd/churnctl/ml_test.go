@@ -56,15 +56,24 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 		t.Fatalf("train exit %d: %s", code, errs)
 	}
 	s := summaryOf(t, out)
-	for _, k := range []string{"cv_f1", "cv_f1_tuned", "cv_precision", "cv_recall", "cv_roc_auc", "cv_pr_auc", "threshold", "fit_seconds", "model", "rows", "features", "positives"} {
+	for _, k := range []string{"cv_f1", "cv_f1_tuned", "cv_f1_tuned_ci95", "cv_precision_tuned", "cv_recall_tuned", "cv_f1_tuned_optimistic",
+		"cv_precision", "cv_recall", "cv_roc_auc", "cv_pr_auc", "threshold", "fit_seconds", "model", "rows", "features", "positives"} {
 		if _, ok := s[k]; !ok {
 			t.Errorf("train summary lacks %q: %s", k, out)
 		}
 	}
+	// the summary leads with the nested tuned F1 and its interval
+	if last := out[strings.LastIndex(strings.TrimRight(out, "\n"), "\n")+1:]; !strings.HasPrefix(last, `{"command":"train","status":"ok","cv_f1_tuned":`) ||
+		!strings.Contains(last, `,"cv_f1_tuned_ci95":[`) {
+		t.Errorf("train summary does not lead with cv_f1_tuned and its interval: %s", last)
+	}
+	if ci := s["cv_f1_tuned_ci95"].([]any); ci[0].(float64) > s["cv_f1_tuned"].(float64) || ci[1].(float64) < s["cv_f1_tuned"].(float64) {
+		t.Errorf("cv_f1_tuned %v outside its interval %v", s["cv_f1_tuned"], ci)
+	}
 	if s["model"] != "churn@1" || s["rows"].(float64) > 1200 || s["rows"].(float64) < 900 || s["features"] != 14.0 {
 		t.Errorf("train summary = %s", out)
 	}
-	if s["cv_f1_tuned"].(float64) < s["cv_f1"].(float64) || s["cv_roc_auc"].(float64) < 0.8 {
+	if s["cv_f1_tuned_optimistic"].(float64) < s["cv_f1"].(float64) || s["cv_roc_auc"].(float64) < 0.8 {
 		t.Errorf("cv figures implausible: %s", out)
 	}
 

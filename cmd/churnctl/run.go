@@ -488,7 +488,7 @@ func stageLine(res stageResult) string {
 var headline = map[string][]string{
 	"etl":      {"lines_read", "rows_written", "rows_quarantined", "users", "user_days", "checks_failed"},
 	"features": {"users", "positives", "features"},
-	"train":    {"model", "rows", "cv_f1", "cv_f1_tuned", "cv_roc_auc", "cv_pr_auc", "threshold"},
+	"train":    {"model", "rows", "cv_f1_tuned", "cv_f1_tuned_ci95", "cv_f1_tuned_optimistic", "cv_f1", "cv_roc_auc", "cv_pr_auc", "threshold"},
 	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc"},
 	"promote":  {"promoted", "champion"},
 	"score":    {"model", "rows", "predicted_churn"},

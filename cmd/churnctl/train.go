@@ -29,6 +29,7 @@ type trainOptions struct {
 	holdout      float64
 	validateAsOf string
 	minPrecision float64
+	innerFolds   int
 	searchBudget int
 	search       string
 	objective    string
@@ -49,16 +50,26 @@ Before the final fit on all rows it cross-validates: stratified k-fold
 (--folds, grouped by user when the same id appears under several cutoffs), or
 out-of-time (--validate-as-of DATE: validate on the DATE snapshot, train on
 earlier snapshots whose label window [as_of, as_of+horizon_days) ends by DATE;
-horizon_days comes from features.schema.json, 0 when absent). The decision threshold is tuned on the out-of-fold probabilities (max
-churn F1, or best recall at --min-precision) and stored in the model.
+horizon_days comes from features.schema.json, 0 when absent).
+
+The decision threshold (max churn F1, or best recall at --min-precision) is
+measured honestly by nested cross-validation: each outer fold is scored at
+the threshold tuned on out-of-fold probabilities of its training rows only
+(the other outer folds serve as inner folds; out-of-time validation and 2
+folds use --inner-folds fresh folds of the training rows). That nested F1,
+cv_f1_tuned, leads the summary with its bootstrap 95% interval; the
+threshold tuned on the very out-of-fold probabilities it is scored on gives
+cv_f1_tuned_optimistic, kept for comparison. The threshold stored in the
+model is tuned the same way on all rows: on their out-of-fold probabilities.
 --search-budget N tries N hyperparameter sets, scored on the folds only.
 
 The forest's parameters follow scikit-learn's RandomForestClassifier.
 The model file is byte-identical for the same input and --seed, whatever --jobs.
 
-Summary keys: cv_f1 (churn class at 0.5), cv_f1_tuned, cv_precision,
-cv_recall, cv_roc_auc, cv_pr_auc, threshold, fit_seconds, model, rows,
-features, positives.`,
+Summary keys, in order: cv_f1_tuned (nested), cv_f1_tuned_ci95,
+cv_precision_tuned, cv_recall_tuned, cv_f1_tuned_optimistic, cv_roc_auc,
+cv_pr_auc, cv_f1, cv_precision, cv_recall (at 0.5), threshold, fit_seconds,
+model, rows, features, positives.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, a, o) },
 	}
@@ -76,8 +87,8 @@ features, positives.`,
 	f.IntVar(&p.MinSamplesLeaf, "min-samples-leaf", p.MinSamplesLeaf, "minimum rows in a leaf")
 	f.IntVar(&p.MinSamplesSplit, "min-samples-split", p.MinSamplesSplit, "minimum rows to split a node")
 	f.StringVar(&p.MaxFeatures, "max-features", p.MaxFeatures, "features drawn per split: sqrt, log2, all, N or a fraction in (0,1]")
-	f.BoolVar(&p.Bootstrap, "bootstrap", p.Bootstrap, "bootstrap rows for each tree")
-	f.Float64Var(&p.MaxSamples, "max-samples", 0, "bootstrap sample size: 0 all rows, a fraction in (0,1], or a count")
+	f.BoolVar(&p.Bootstrap, "bootstrap", p.Bootstrap, "bag rows for each tree (Poisson draw counts)")
+	f.Float64Var(&p.MaxSamples, "max-samples", 0, "expected bag size: 0 all rows, a fraction in (0,1], or a count")
 	f.StringVar(&p.Criterion, "criterion", p.Criterion, "split criterion: gini or entropy")
 	f.StringVar(&p.ClassWeight, "class-weight", p.ClassWeight, "class weights: none, balanced or balanced_subsample")
 	f.IntVar(&p.MaxBins, "max-bins", p.MaxBins, "quantile bins per feature for split search (2..256)")
@@ -85,6 +96,7 @@ features, positives.`,
 	f.IntVar(&o.folds, "folds", 5, "stratified cross-validation folds (0: off)")
 	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: validate on the DATE snapshot, train on snapshots whose label window ends by DATE")
 	f.Float64Var(&o.minPrecision, "min-precision", 0, "tune the threshold for the best recall at this precision (0: max F1)")
+	f.IntVar(&o.innerFolds, "inner-folds", train.DefaultInnerFolds, "inner folds of the nested threshold with --validate-as-of or --folds 2 (otherwise the other outer folds are the inner folds)")
 	f.IntVar(&o.searchBudget, "search-budget", 0, "hyperparameter sets to try on the folds (0: no search)")
 	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
 	f.StringVar(&o.objective, "objective", "f1", "search objective: f1 (tuned churn F1) or pr_auc")
@@ -111,6 +123,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		return usageErrorf("--objective %q: want f1 or pr_auc", o.objective)
 	case o.minPrecision < 0 || o.minPrecision >= 1:
 		return usageErrorf("--min-precision %g: want a value in [0,1)", o.minPrecision)
+	case o.innerFolds < 2:
+		return usageErrorf("--inner-folds %d: want at least 2", o.innerFolds)
 	}
 	start := time.Now()
 	a.Log.Info("train start", "stage", "train", "features", o.features)
@@ -128,25 +142,22 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 			return fmt.Errorf("%w: feature column %q is not numeric", exitcode.ErrBadInput, f.Name)
 		}
 	}
-	a.Summary.Set("rows", t.Rows())
-	a.Summary.Set("features", len(t.Features))
-	a.Summary.Set("positives", t.Positives())
 	cfg := train.Config{
 		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf, HorizonDays: t.HorizonDays,
-		MinPrecision: o.minPrecision, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective, Log: a.Log,
+		MinPrecision: o.minPrecision, InnerFolds: o.innerFolds, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective, Log: a.Log,
 	}
-	if o.validateAsOf == "" && o.folds > 0 && hasRepeats(t.IDs) {
+	if (o.folds > 0 || o.validateAsOf != "") && hasRepeats(t.IDs) {
 		cfg.Groups = t.IDs
 		a.Log.Info("ids repeat (stacked snapshots): folds are grouped by id", "stage", "train")
 	}
 	if a.ShowProgress() {
 		fits := 1
 		if o.folds > 0 || o.validateAsOf != "" {
-			k := max(o.folds, 1)
+			k, validated := o.folds, o.folds
 			if o.validateAsOf != "" {
-				k = 1
+				k, validated = 2, 1
 			}
-			fits += k * (1 + min(o.searchBudget, len(train.SearchGrid())))
+			fits += validated*min(o.searchBudget, len(train.SearchGrid())) + train.NestedFits(k, validated, o.innerFolds)
 		}
 		bar := progressbar.NewOptions(fits*o.params.Trees, progressbar.OptionSetWriter(a.Stderr),
 			progressbar.OptionSetDescription("trees"), progressbar.OptionClearOnFinish())
@@ -189,18 +200,25 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	if err != nil {
 		return err
 	}
-	if out.CV != nil {
+	if out.CV != nil { // the nested tuned F1 leads
 		c := out.CV
-		a.Summary.Set("cv_f1", c.F1)
 		a.Summary.Set("cv_f1_tuned", c.F1Tuned)
-		a.Summary.Set("cv_precision", c.Precision)
-		a.Summary.Set("cv_recall", c.Recall)
+		a.Summary.Set("cv_f1_tuned_ci95", c.F1TunedCI95)
+		a.Summary.Set("cv_precision_tuned", c.PrecisionTuned)
+		a.Summary.Set("cv_recall_tuned", c.RecallTuned)
+		a.Summary.Set("cv_f1_tuned_optimistic", c.F1TunedOptimistic)
 		a.Summary.Set("cv_roc_auc", c.ROCAUC)
 		a.Summary.Set("cv_pr_auc", c.PRAUC)
+		a.Summary.Set("cv_f1", c.F1)
+		a.Summary.Set("cv_precision", c.Precision)
+		a.Summary.Set("cv_recall", c.Recall)
 	}
 	a.Summary.Set("threshold", out.Threshold)
 	a.Summary.Set("fit_seconds", round3(out.FitSeconds))
 	a.Summary.Set("model", v.Ref())
+	a.Summary.Set("rows", t.Rows())
+	a.Summary.Set("features", len(t.Features))
+	a.Summary.Set("positives", t.Positives())
 	a.Summary.Set("reused_version", reused)
 	if reused {
 		a.Log.Info("the model is byte-identical to a registered version: reusing it", "stage", "train", "model", v.Ref())
