@@ -111,16 +111,34 @@ type Config struct {
 	// its own. With a quality-gate failure the staged event partitions are
 	// dropped, as on a run of its own.
 	Tx *lake.Tx
-	// OnEvents, if set, is called from the writer goroutines with the rows
-	// of each flush of a day just staged (partition "dt=...", the names of
-	// the files written: the users' and the logged-out rows' file, see
-	// lake.AnonymousSuffix), in no particular order. It must Retain what it
-	// keeps; it may block (the writers wait: back-pressure) and its error
-	// fails the run.
-	OnEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error
+	// OnEvents, if set, is called from the writer goroutines with each
+	// flush of a day just staged, and when a day is complete (see Flush),
+	// in no particular order (Flush.Piece numbers a day's flushes). It must
+	// Retain what it keeps; it may block (the writers wait: back-pressure)
+	// and its error fails the run.
+	OnEvents func(ctx context.Context, f Flush) error
 	// Progress, if set, is called with the number of input bytes read so
 	// far (from the reader goroutine).
 	Progress func(bytesRead int64)
+}
+
+// Flush is one flush of a day's rows (handed to Config.OnEvents), or the
+// notice that a day is complete.
+//
+// A day's flushes are numbered by Piece (0, 1, ...) in the order the
+// sequencer cut them: the rows of piece k came in before those of piece
+// k+1 (for a log in time order, piece k+1's rows are not earlier). Last
+// says bronze expects no more rows for the day: it received none in the
+// last idleChunks chunks, or the input ended. The day is then pieces 0 to
+// Piece, or 0 to Piece-1 when the Flush carries no rows (the notice for a
+// day whose last rows were flushed earlier, under memory pressure). Rows
+// that still come for a day after that (late events) make more pieces.
+type Flush struct {
+	Partition string              // "dt=YYYY-MM-DD"
+	Files     []string            // the files written: the users' and the logged-out rows' (lake.AnonymousSuffix)
+	Recs      []arrow.RecordBatch // the flush's rows, in no particular order
+	Piece     int
+	Last      bool
 }
 
 // Stats is what a run did; the command turns it into the summary line.
@@ -709,6 +727,8 @@ type writeJob struct {
 	table, partition, name string
 	recs                   []arrow.RecordBatch
 	quarantine             bool
+	piece                  int  // the day's flush number
+	last                   bool // Flush.Last
 }
 
 func (p *pipeline) run(ctx context.Context) error {
@@ -918,6 +938,9 @@ type dayBuf struct {
 	bytes   int64
 	lastSeq int
 	files   int
+	// done: the day went idle and was flushed (or noticed) with Last;
+	// rows that come later wait for memory pressure or the end.
+	done bool
 }
 
 // idleChunks: a day that got no rows in this many chunks is flushed.
@@ -946,16 +969,21 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 			return context.Cause(ctx)
 		}
 	}
-	flushDay := func(day int32) error {
+	// flushDay writes the buffered rows of day (or, with none, only says
+	// the day is complete when last is set).
+	flushDay := func(day int32, last bool) error {
 		d := days[day]
 		delete(days, day)
 		buffered -= d.bytes
 		part := lake.DayPartition(lake.KeyDate, time.Unix(int64(day)*86400, 0))
-		name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, d.files)
-		d.files++
 		// Keep the file counter for a day flushed again later.
-		days[day] = &dayBuf{files: d.files, lastSeq: d.lastSeq}
-		return send(writeJob{table: lake.BronzeEvents, partition: part, name: name, recs: d.recs})
+		days[day] = &dayBuf{files: d.files, lastSeq: d.lastSeq, done: d.done || last}
+		if len(d.recs) == 0 {
+			return send(writeJob{table: lake.BronzeEvents, partition: part, piece: d.files, last: true})
+		}
+		name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, d.files)
+		days[day].files++
+		return send(writeJob{table: lake.BronzeEvents, partition: part, name: name, recs: d.recs, piece: d.files, last: last})
 	}
 	flushQuarantine := func() error {
 		if len(qrecs) == 0 {
@@ -1001,13 +1029,14 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 					}
 				}
 			}
-			// Flush days that went idle (first flush only: late rows of a
-			// flushed day wait for the end or for memory pressure, so they
-			// make one more file, not many), then, while over budget, the
-			// least recently extended day.
+			// Flush days that went idle, as complete (Last; with no rows
+			// left, only the notice), once: late rows of such a day wait
+			// for the end or for memory pressure, so they make one more
+			// file, not many. Then, while over budget, the least recently
+			// extended day.
 			for _, day := range sortedDays(days) {
-				if d := days[day]; len(d.recs) > 0 && d.files == 0 && d.lastSeq < next-idleChunks {
-					if err := flushDay(day); err != nil {
+				if d := days[day]; !d.done && d.lastSeq < next-idleChunks {
+					if err := flushDay(day, true); err != nil {
 						return err
 					}
 				}
@@ -1020,7 +1049,7 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 						lru, lruSeq = day, d.lastSeq
 					}
 				}
-				if err := flushDay(lru); err != nil {
+				if err := flushDay(lru, false); err != nil {
 					return err
 				}
 			}
@@ -1048,8 +1077,8 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 		return context.Cause(ctx)
 	}
 	for _, day := range sortedDays(days) {
-		if len(days[day].recs) > 0 {
-			if err := flushDay(day); err != nil {
+		if d := days[day]; len(d.recs) > 0 || !d.done {
+			if err := flushDay(day, true); err != nil {
 				return err
 			}
 		}
@@ -1071,6 +1100,12 @@ func sortedDays(m map[int32]*dayBuf) []int32 {
 func (p *pipeline) write(ctx context.Context, j writeJob) error {
 	if j.quarantine {
 		return p.writeFile(j, j.name, QuarantineSchema, nil, true)
+	}
+	if len(j.recs) == 0 { // a day complete, its rows flushed before
+		if p.cfg.OnEvents != nil {
+			return p.cfg.OnEvents(ctx, Flush{Partition: j.partition, Piece: j.piece, Last: true})
+		}
+		return nil
 	}
 	users, anon, split := sortedRefs(j.recs)
 	var names []string
@@ -1095,7 +1130,7 @@ func (p *pipeline) write(ctx context.Context, j writeJob) error {
 		}
 	}
 	if p.cfg.OnEvents != nil {
-		return p.cfg.OnEvents(ctx, j.partition, names, j.recs)
+		return p.cfg.OnEvents(ctx, Flush{Partition: j.partition, Files: names, Recs: j.recs, Piece: j.piece, Last: j.last})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -66,12 +67,131 @@ func appendStr(bld *array.StringBuilder, s string) {
 // rows, one per user, in user_id order. dayStart is the day's first
 // millisecond (UTC).
 func UserDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted) (arrow.RecordBatch, error) {
-	return userDay(mem, dayStart, ev, nil)
+	acc := NewUserDays(dayStart)
+	if err := acc.Events(ev); err != nil {
+		return nil, err
+	}
+	return acc.Finish(mem), nil
 }
 
-// userDay is UserDay; it also adds the pages counted in n_other to others
-// (when not nil).
-func userDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted, others map[string]struct{}) (arrow.RecordBatch, error) {
+// userAcc is one user's fact_user_day row so far.
+type userAcc struct {
+	events int64
+	counts [pageOther + 1]int64
+	listen float64
+	paid   int64
+	// sessions counts the user's sessions that day: a session_id seen for
+	// the first time, or again after a pause longer than silver.SessionGap
+	// (a reused id, a session of its own, as silver splits it).
+	sessions    int64
+	sids        []sidLast
+	hashes      []uint64
+	level       string
+	first, last int64
+}
+
+type sidLast struct{ sid, last int64 }
+
+// UserDays accumulates one day's fact_user_day rows from the day's user
+// events given in stretches (silver.DaySink): per user the running counts
+// and sums, so that the rows are those of the whole day at once. It is
+// not safe for concurrent use.
+type UserDays struct {
+	day    int64
+	users  map[string]*userAcc
+	others map[string]struct{} // pages counted in n_other
+	levels map[string]string   // interned level values
+	n      int64
+}
+
+// NewUserDays returns an empty accumulator for day dayStart.
+func NewUserDays(dayStart int64) *UserDays {
+	return &UserDays{day: dayStart, users: map[string]*userAcc{}, others: map[string]struct{}{}, levels: map[string]string{}}
+}
+
+// Events adds a stretch of the day's user events (later in ts than the
+// stretches before).
+func (g *UserDays) Events(ev *silver.Sorted) error {
+	// The page column of each page code; the codes counted in n_other.
+	pageOf := make([]int, len(ev.Pages))
+	for c, p := range ev.Pages {
+		pageOf[c] = pageIndex(p)
+	}
+	levels := make([]string, len(ev.Levels))
+	for i, l := range ev.Levels {
+		v, ok := g.levels[l]
+		if !ok {
+			v = strings.Clone(l)
+			g.levels[v] = v
+		}
+		levels[i] = v
+	}
+	paidCode := int32(slices.Index(ev.Levels, "paid")) // -1: none
+	other := make([]bool, len(ev.Pages))
+	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
+	for ui, u := range ev.Users {
+		if ui > 0 && u <= ev.Users[ui-1] {
+			return fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
+		}
+		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
+		a := g.users[u]
+		if a == nil {
+			a = &userAcc{first: tsv[start], last: tsv[start]}
+			g.users[strings.Clone(u)] = a
+		}
+		for r := start; r < end; r++ {
+			c := ev.Page[r]
+			p := pageOf[c]
+			a.counts[p]++
+			if p == pageOther {
+				other[c] = true
+			}
+			if p == 0 {
+				if ev.LengthOK[r] {
+					a.listen += lenv[r]
+				}
+				if ev.ArtistOK[r] {
+					a.hashes = append(a.hashes, ev.ArtistHash[r])
+				}
+			}
+			if ev.Level[r] == paidCode {
+				a.paid++
+			}
+			t := tsv[r]
+			s := sidv[r]
+			k := slices.IndexFunc(a.sids, func(x sidLast) bool { return x.sid == s })
+			switch {
+			case k < 0:
+				a.sids = append(a.sids, sidLast{s, t})
+				a.sessions++
+			case t-a.sids[k].last > silver.SessionGap:
+				a.sessions++
+				fallthrough
+			default:
+				a.sids[k].last = t
+			}
+			a.first, a.last = min(a.first, t), max(a.last, t)
+		}
+		a.events += int64(end - start)
+		a.level = levels[ev.Level[end-1]]
+		g.n += int64(end - start)
+	}
+	for c, used := range other {
+		if used {
+			g.others[ev.Pages[c]] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// Release drops the accumulated rows.
+func (g *UserDays) Release() { clear(g.users) }
+
+// NumEvents returns the number of events added.
+func (g *UserDays) NumEvents() int64 { return g.n }
+
+// Finish returns the day's fact_user_day rows, in user_id order.
+func (g *UserDays) Finish(mem memory.Allocator) arrow.RecordBatch {
 	bld := array.NewRecordBuilder(mem, FactUserDaySchema)
 	defer bld.Release()
 	fUser := bld.Field(0).(*array.StringBuilder)
@@ -91,83 +211,41 @@ func userDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted, others map
 	fLevelEnd := bld.Field(base + 5).(*array.StringBuilder)
 	fFirst := bld.Field(base + 6).(*array.TimestampBuilder)
 	fLast := bld.Field(base + 7).(*array.TimestampBuilder)
-	dt := arrow.Date32(dayStart / 86_400_000)
+	dt := arrow.Date32(g.day / 86_400_000)
 
-	// The page column of each page code; the codes counted in n_other.
-	pageOf := make([]int, len(ev.Pages))
-	for c, p := range ev.Pages {
-		pageOf[c] = pageIndex(p)
+	names := make([]string, 0, len(g.users))
+	for u := range g.users {
+		names = append(names, u)
 	}
-	paidCode := int32(slices.Index(ev.Levels, "paid")) // -1: none
-	other := make([]bool, len(ev.Pages))
-	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
-
-	var counts [pageOther + 1]int64
-	sids := make([]int64, 0, 16)
-	hashes := make([]uint64, 0, 256)
+	slices.Sort(names)
+	bld.Reserve(len(names))
 	sketch := make([]byte, 0, 2048)
-	for ui, u := range ev.Users {
-		if ui > 0 && u <= ev.Users[ui-1] {
-			return nil, fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
-		}
-		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
-		counts = [pageOther + 1]int64{}
-		sids, hashes = sids[:0], hashes[:0]
-		var listen float64
-		var paid int64
-		first, last := tsv[start], tsv[start]
-		for r := start; r < end; r++ {
-			c := ev.Page[r]
-			p := pageOf[c]
-			counts[p]++
-			if p == pageOther {
-				other[c] = true
-			}
-			if p == 0 {
-				if ev.LengthOK[r] {
-					listen += lenv[r]
-				}
-				if ev.ArtistOK[r] {
-					hashes = append(hashes, ev.ArtistHash[r])
-				}
-			}
-			if ev.Level[r] == paidCode {
-				paid++
-			}
-			if s := sidv[r]; !slices.Contains(sids, s) {
-				sids = append(sids, s)
-			}
-			t := tsv[r]
-			first, last = min(first, t), max(last, t)
-		}
-		slices.Sort(hashes)
-		hashes = slices.Compact(hashes)
+	for _, u := range names {
+		a := g.users[u]
+		slices.Sort(a.hashes)
+		a.hashes = slices.Compact(a.hashes)
 		sketch = sketch[:0]
-		for _, h := range hashes {
+		for _, h := range a.hashes {
 			sketch = binary.LittleEndian.AppendUint64(sketch, h)
 		}
 		appendStr(fUser, u)
 		fDt.Append(dt)
-		fEvents.Append(int64(end - start))
-		fSessions.Append(int64(len(sids)))
-		for k, c := range counts {
+		fEvents.Append(a.events)
+		fSessions.Append(a.sessions)
+		for k, c := range a.counts {
 			fPages[k].Append(c)
 		}
-		fSongs.Append(counts[0])
-		fListen.Append(listen)
-		fDistinct.Append(int64(len(hashes)))
+		fSongs.Append(a.counts[0])
+		fListen.Append(a.listen)
+		fDistinct.Append(int64(len(a.hashes)))
 		fSketch.Append(sketch)
-		fPaid.Append(paid)
-		appendStr(fLevelEnd, ev.Levels[ev.Level[end-1]])
-		fFirst.Append(arrow.Timestamp(first))
-		fLast.Append(arrow.Timestamp(last))
+		fPaid.Append(a.paid)
+		appendStr(fLevelEnd, a.level)
+		fFirst.Append(arrow.Timestamp(a.first))
+		fLast.Append(arrow.Timestamp(a.last))
 	}
-	if others != nil {
-		for c, used := range other {
-			if used {
-				others[ev.Pages[c]] = struct{}{}
-			}
-		}
-	}
-	return bld.NewRecordBatch(), nil
+	return bld.NewRecordBatch()
 }
+
+// Others returns the pages counted in n_other.
+func (g *UserDays) Others() map[string]struct{} { return g.others }
