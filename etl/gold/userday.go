@@ -85,7 +85,7 @@ type userAcc struct {
 	// (a reused id, a session of its own, as silver splits it).
 	sessions    int64
 	sids        []sidLast
-	hashes      []uint64
+	hashes      []uint64 // distinct artist hashes, sorted
 	level       string
 	first, last int64
 }
@@ -97,16 +97,20 @@ type sidLast struct{ sid, last int64 }
 // and sums, so that the rows are those of the whole day at once. It is
 // not safe for concurrent use.
 type UserDays struct {
-	day    int64
-	users  map[string]*userAcc
-	others map[string]struct{} // pages counted in n_other
-	levels map[string]string   // interned level values
-	n      int64
+	day     int64
+	users   map[string]*userAcc
+	names   []string // the users, as they came (sorted: one stretch, or each new user after the others)
+	sorted  bool
+	others  map[string]struct{} // pages counted in n_other
+	levels  map[string]string   // interned level values
+	n       int64
+	free    []userAcc // allocated in blocks
+	scratch []uint64
 }
 
 // NewUserDays returns an empty accumulator for day dayStart.
 func NewUserDays(dayStart int64) *UserDays {
-	return &UserDays{day: dayStart, users: map[string]*userAcc{}, others: map[string]struct{}{}, levels: map[string]string{}}
+	return &UserDays{day: dayStart, users: map[string]*userAcc{}, others: map[string]struct{}{}, levels: map[string]string{}, sorted: true}
 }
 
 // Events adds a stretch of the day's user events (later in ts than the
@@ -136,9 +140,19 @@ func (g *UserDays) Events(ev *silver.Sorted) error {
 		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
 		a := g.users[u]
 		if a == nil {
-			a = &userAcc{first: tsv[start], last: tsv[start]}
-			g.users[strings.Clone(u)] = a
+			if len(g.free) == 0 {
+				g.free = make([]userAcc, 256)
+			}
+			a = &g.free[0]
+			g.free = g.free[1:]
+			a.first, a.last = tsv[start], tsv[start]
+			g.users[u] = a // Sorted.Users are copies: kept as they are
+			if n := len(g.names); n > 0 && u < g.names[n-1] {
+				g.sorted = false
+			}
+			g.names = append(g.names, u)
 		}
+		hashes := g.scratch[:0]
 		for r := start; r < end; r++ {
 			c := ev.Page[r]
 			p := pageOf[c]
@@ -151,7 +165,7 @@ func (g *UserDays) Events(ev *silver.Sorted) error {
 					a.listen += lenv[r]
 				}
 				if ev.ArtistOK[r] {
-					a.hashes = append(a.hashes, ev.ArtistHash[r])
+					hashes = append(hashes, ev.ArtistHash[r])
 				}
 			}
 			if ev.Level[r] == paidCode {
@@ -172,6 +186,15 @@ func (g *UserDays) Events(ev *silver.Sorted) error {
 			}
 			a.first, a.last = min(a.first, t), max(a.last, t)
 		}
+		// The stretch's distinct artists, merged into the user's set.
+		slices.Sort(hashes)
+		hashes = slices.Compact(hashes)
+		if len(a.hashes) == 0 {
+			a.hashes = slices.Clone(hashes)
+		} else if len(hashes) > 0 {
+			a.hashes = mergeSet(a.hashes, hashes)
+		}
+		g.scratch = hashes
 		a.events += int64(end - start)
 		a.level = levels[ev.Level[end-1]]
 		g.n += int64(end - start)
@@ -185,7 +208,7 @@ func (g *UserDays) Events(ev *silver.Sorted) error {
 }
 
 // Release drops the accumulated rows.
-func (g *UserDays) Release() { clear(g.users) }
+func (g *UserDays) Release() { clear(g.users); g.names = nil }
 
 // NumEvents returns the number of events added.
 func (g *UserDays) NumEvents() int64 { return g.n }
@@ -213,17 +236,14 @@ func (g *UserDays) Finish(mem memory.Allocator) arrow.RecordBatch {
 	fLast := bld.Field(base + 7).(*array.TimestampBuilder)
 	dt := arrow.Date32(g.day / 86_400_000)
 
-	names := make([]string, 0, len(g.users))
-	for u := range g.users {
-		names = append(names, u)
+	names := g.names
+	if !g.sorted {
+		slices.Sort(names)
 	}
-	slices.Sort(names)
 	bld.Reserve(len(names))
 	sketch := make([]byte, 0, 2048)
 	for _, u := range names {
 		a := g.users[u]
-		slices.Sort(a.hashes)
-		a.hashes = slices.Compact(a.hashes)
 		sketch = sketch[:0]
 		for _, h := range a.hashes {
 			sketch = binary.LittleEndian.AppendUint64(sketch, h)
@@ -249,3 +269,19 @@ func (g *UserDays) Finish(mem memory.Allocator) arrow.RecordBatch {
 
 // Others returns the pages counted in n_other.
 func (g *UserDays) Others() map[string]struct{} { return g.others }
+
+// mergeSet returns the union of sorted sets a and b (sorted).
+func mergeSet(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}

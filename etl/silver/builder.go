@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
+	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -47,16 +50,24 @@ type dayBuilder struct {
 	anon   *lakeio.PartitionWriter
 	linked [2]bool // silver/events, silver/anonymous_events linked to bronze's file
 
-	schema *arrow.Schema     // of the events files: bronze's columns (EventColumns)
-	carry  arrow.RecordBatch // rows at ts == cut, held back
-	cut    int64
-	fed    bool
-	pieces int
-	rows   int64 // bronze rows fed
+	// deferred (a day built early, in pieces): silver/events and
+	// silver/anonymous_events are made at Finish, from bronze's files
+	// (linked when they are silver's as they are, else copied without
+	// the rows removed); exact and removed say which.
+	deferred       bool
+	exactU, exactA bool
+	removed        map[rowKey]struct{}
+	schema         *arrow.Schema     // of the events files: bronze's columns (EventColumns)
+	carry          arrow.RecordBatch // rows at ts == cut, held back
+	cut            int64
+	fed            bool
+	pieces         int
+	rows           int64 // bronze rows fed
 }
 
 func newDayBuilder(cfg *Config, day int64, rep *quality.Report) *dayBuilder {
-	b := &dayBuilder{cfg: cfg, day: day, part: lakeio.DayPartition(day), rep: rep, sess: newDaySessions()}
+	b := &dayBuilder{cfg: cfg, day: day, part: lakeio.DayPartition(day), rep: rep, sess: newDaySessions(),
+		exactU: true, exactA: true, removed: map[rowKey]struct{}{}}
 	if cfg.Sink != nil {
 		b.gold = cfg.Sink.NewDay(day)
 	}
@@ -166,6 +177,15 @@ func (b *dayBuilder) stretch(ctx context.Context, ins []arrow.RecordBatch, limit
 	// file, linked (the bytes a write would give: see parquetio).
 	st := res.Stats
 	b.schema = res.Input[0].Schema()
+	if b.deferred {
+		b.exactU = b.exactU && res.UsersExact
+		b.exactA = b.exactA && res.AnonExact
+		for _, r := range res.dropped {
+			e := res.es[r.Batch]
+			b.removed[rowKey{strings.Clone(e.sourceFile.Value(int(r.Row))), e.line.Value(int(r.Row))}] = struct{}{}
+		}
+		return b.fold(res)
+	}
 	single := limit == noLimit && b.pieces == 1 && b.src != nil
 	if single && b.src.users != nil && res.UsersExact && b.src.users.Rows == st.UserRows {
 		b.linked[0] = true
@@ -191,20 +211,28 @@ func (b *dayBuilder) stretch(ctx context.Context, ins []arrow.RecordBatch, limit
 			return fmt.Errorf("silver: %w", err)
 		}
 	}
-	b.st.Add(st)
-	b.sess.add(res.Events, res.es, res.EventRows)
-	if b.gold != nil {
-		if err := b.gold.Events(res.Events); err != nil {
-			return err
-		}
+	if err := b.fold(res); err != nil {
+		return err
 	}
 	return ctx.Err()
+}
+
+// fold adds a stretch to the day's stats, sessions and gold.
+func (b *dayBuilder) fold(res *DayResult) error {
+	b.st.Add(res.Stats)
+	b.sess.add(res.Events, res.es, res.EventRows)
+	if b.gold != nil {
+		return b.gold.Events(res.Events)
+	}
+	return nil
 }
 
 // Finish processes the rows held back, stages the day's silver partitions,
 // hands the day to the sink and records the day's checks; bronzeRows is
 // the day's row count bronze recorded (-1: unknown). The builder is done.
-func (b *dayBuilder) Finish(ctx context.Context, bronzeRows int64) (DayStats, error) {
+//
+// A deferred day's bronze files are files (names) of its staged partition.
+func (b *dayBuilder) Finish(ctx context.Context, bronzeRows int64, files []string) (DayStats, error) {
 	if b.carry != nil {
 		c := b.carry
 		b.carry = nil
@@ -224,12 +252,19 @@ func (b *dayBuilder) Finish(ctx context.Context, bronzeRows int64) (DayStats, er
 		"non_monotonic_items": st.NonMonotonic, "min_ts": st.MinTS, "max_ts": st.MaxTS,
 	}
 	tx := b.cfg.Tx
+	if b.deferred {
+		if err := b.eventFiles(ctx, files, dayStats); err != nil {
+			return DayStats{}, fmt.Errorf("silver: %s: %w", b.part, err)
+		}
+	}
 	for i, w := range []struct {
 		table string
 		pw    **lakeio.PartitionWriter
 	}{{TableEvents, &b.events}, {TableAnonymous, &b.anon}} {
 		var err error
 		switch {
+		case b.deferred:
+			continue
 		case b.linked[i]:
 			e := b.src.users
 			if i == 1 {
@@ -273,6 +308,49 @@ func (b *dayBuilder) Finish(ctx context.Context, bronzeRows int64) (DayStats, er
 		}
 	}
 	return st, nil
+}
+
+// eventFiles stages a deferred day's silver/events and
+// silver/anonymous_events: bronze's files linked when they hold exactly
+// the rows silver keeps (no duplicate, no --anonymous-user-ids row, one
+// file of each kind), else copied (copyEvents).
+func (b *dayBuilder) eventFiles(ctx context.Context, names []string, stats map[string]int64) error {
+	dir, staged, _ := b.cfg.Tx.StagedEntries(lake.BronzeEvents, b.part)
+	staged = slices.DeleteFunc(slices.Clone(staged), func(f lake.FileEntry) bool { return !slices.Contains(names, f.Name) })
+	st := &b.st
+	src := sourceOf(dir, staged)
+	fits := func(e *lake.FileEntry, exact bool, rows int64) bool {
+		return exact && (e == nil && rows == 0 || e != nil && e.Rows == rows)
+	}
+	if src != nil && fits(src.users, b.exactU, st.UserRows) && fits(src.anon, b.exactA, st.AnonymousRows) {
+		for _, w := range []struct {
+			table string
+			e     *lake.FileEntry
+		}{{TableEvents, src.users}, {TableAnonymous, src.anon}} {
+			var err error
+			if w.e != nil {
+				err = lakeio.LinkPartition(b.cfg.Tx, w.table, b.part, filepath.Join(dir, w.e.Name), *w.e, stats)
+			} else {
+				var pw *lakeio.PartitionWriter
+				if pw, err = lakeio.NewPartitionWriter(b.cfg.Tx, w.table, b.part, b.schema, eventsWriteOpts...); err == nil {
+					err = pw.Close(stats)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	users, anon, err := b.copyEvents(ctx, dir, staged, b.removed, stats)
+	if err != nil {
+		return err
+	}
+	if users != st.UserRows || anon != st.AnonymousRows {
+		return fmt.Errorf("internal error: copied %d user and %d anonymous rows from bronze, cleaned %d and %d",
+			users, anon, st.UserRows, st.AnonymousRows)
+	}
+	return nil
 }
 
 // Abort drops what the builder staged and holds (its partial files, the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -56,13 +57,16 @@ const CheckSessionsReused = "silver.sessions.reused_id"
 
 // SessionKeys accumulates hashes of the keys of assembled sessions: to
 // check that the session key (user_id, session_id, session_start) is
-// unique among the days of a run, and to count the sessions that reuse
-// the (user_id, session_id) of another (split after a pause longer than
-// SessionGap).
+// unique (checked per batch: a session belongs to the day it starts, so
+// two sessions with one start are in one day's batch), and to count the
+// sessions that reuse the (user_id, session_id) of another among the days
+// of a run (split after a pause longer than SessionGap): 8 bytes per
+// session.
 type SessionKeys struct {
-	seed     maphash.Seed
-	ids      []uint64 // (user_id, session_id)
-	sessions []uint64 // (user_id, session_id, session_start)
+	seed maphash.Seed
+	ids  []uint64 // (user_id, session_id)
+	dups int64    // repeated (user_id, session_id, session_start)
+	mu   sync.Mutex
 }
 
 // NewSessionKeys returns an empty key set.
@@ -82,15 +86,24 @@ func (k *SessionKeys) hash(u string, vals ...int64) uint64 {
 	return h.Sum64()
 }
 
-// Add adds the keys of a sessions batch.
+// Add adds the keys of a sessions batch (one start day). Safe for
+// concurrent use.
 func (k *SessionKeys) Add(sessions arrow.RecordBatch) {
 	u := sessions.Column(0).(*array.String)
 	s := sessions.Column(1).(*array.Int64)
 	start := sessions.Column(2).(*array.Timestamp)
-	for i := 0; i < int(sessions.NumRows()); i++ {
-		k.ids = append(k.ids, k.hash(u.Value(i), s.Value(i)))
-		k.sessions = append(k.sessions, k.hash(u.Value(i), s.Value(i), int64(start.Value(i))))
+	n := int(sessions.NumRows())
+	ids := make([]uint64, n)
+	full := make([]uint64, n)
+	for i := range n {
+		ids[i] = k.hash(u.Value(i), s.Value(i))
+		full[i] = k.hash(u.Value(i), s.Value(i), int64(start.Value(i)))
 	}
+	d := dups(full)
+	k.mu.Lock()
+	k.ids = append(k.ids, ids...)
+	k.dups += d
+	k.mu.Unlock()
 }
 
 // dups sorts hashes and counts equal neighbours (a 64-bit collision would
@@ -110,7 +123,7 @@ func dups(hashes []uint64) int64 {
 // and CheckSessionsReused (a warning), and returns the number of sessions
 // that reuse an id.
 func (k *SessionKeys) Check(rep *quality.Report) int64 {
-	rep.Check(CheckSessionsUnique, quality.Error, dups(k.sessions), "a (user_id, session_id, session_start) repeats")
+	rep.Check(CheckSessionsUnique, quality.Error, k.dups, "a (user_id, session_id, session_start) repeats")
 	reused := dups(k.ids)
 	rep.Check(CheckSessionsReused, quality.Warn, reused, fmt.Sprintf(
 		"a (user_id, session_id) starts more than one session: the id was reused after a pause of more than %d h, the sessions were split", SessionGap/3_600_000))

@@ -107,6 +107,7 @@ type DayResult struct {
 
 	es       []*events          // bound Input, for FileRows
 	anonRefs []parquetio.RowRef // the anonymous rows of Input, in bronze order
+	dropped  []parquetio.RowRef // the rows of Input removed as duplicates
 }
 
 // FileRows returns EventRows in bronze order (ts, source_file,
@@ -353,15 +354,16 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		eb, ib := at(b)
 		return compareContent(ea, ia, eb, ib) == 0
 	}
-	userKept, dupU, confU := dedup(userKeys, same)
-	anonKept, dupA, confA := dedup(anonKeys, same)
+	var dropped []int32
+	userKept, dupU, confU := dedup(userKeys, same, &dropped)
+	anonKept, dupA, confA := dedup(anonKeys, same, &dropped)
 	userRows, anonRows := rowsOf(userKept), rowsOf(anonKept)
 	st.DuplicatesRemoved = dupU + dupA
 	st.KeyConflicts = confU + confA
 	st.UserRows = int64(len(userRows))
 	st.AnonymousRows = int64(len(anonRows))
-	res.UsersExact = dupU == 0 && !moved && left == 0
-	res.AnonExact = dupA == 0 && !moved && left == 0
+	res.UsersExact = dupU == 0 && !moved
+	res.AnonExact = dupA == 0 && !moved
 	refsOf := func(rows []int32) []parquetio.RowRef {
 		out := make([]parquetio.RowRef, len(rows))
 		b := 0
@@ -374,6 +376,8 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		return out
 	}
 	res.EventRows = refsOf(userRows)
+	slices.Sort(dropped)
+	res.dropped = refsOf(dropped)
 	anonRefs := refsOf(anonRows)
 	bronzeOrder(es, anonRefs)
 	first := true
@@ -434,7 +438,7 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 
 // dedup walks sorted keys and returns the kept ones; same reports whether
 // two rows are equal in all event fields.
-func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, conflicts int64) {
+func dedup(keys []sortKey, same func(a, b int32) bool, dropped *[]int32) (kept []sortKey, dups, conflicts int64) {
 	kept = make([]sortKey, 0, len(keys))
 	for i, k := range keys {
 		if i > 0 {
@@ -442,6 +446,7 @@ func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, co
 			if p.rank == k.rank && p.ts == k.ts && p.sid == k.sid && p.item == k.item {
 				if same(kept[len(kept)-1].row, k.row) {
 					dups++
+					*dropped = append(*dropped, k.row)
 					continue
 				}
 				conflicts++

@@ -48,12 +48,15 @@ type userDay struct {
 // one to the next (per user, the open session parts and the last level)
 // makes the result the one of the whole day at once, whatever the cuts.
 type daySessions struct {
-	users map[string]*userDay
-	strs  map[string]string // interned attribute values
+	users  map[string]*userDay
+	names  []string          // the users, as they came
+	sorted bool              // names is sorted (one stretch, or new users after the others)
+	strs   map[string]string // interned attribute values
+	free   []userDay         // allocated in blocks
 }
 
 func newDaySessions() *daySessions {
-	return &daySessions{users: map[string]*userDay{}, strs: map[string]string{}}
+	return &daySessions{users: map[string]*userDay{}, strs: map[string]string{}, sorted: true}
 }
 
 func (ds *daySessions) intern(s string) string {
@@ -85,8 +88,16 @@ func (ds *daySessions) add(e *Sorted, attrs []*events, rows []parquetio.RowRef) 
 	for ui, name := range e.Users {
 		u := ds.users[name]
 		if u == nil {
-			u = &userDay{}
-			ds.users[strings.Clone(name)] = u
+			if len(ds.free) == 0 {
+				ds.free = make([]userDay, 256)
+			}
+			u = &ds.free[0]
+			ds.free = ds.free[1:]
+			ds.users[name] = u // Sorted.Users are copies: kept as they are
+			if n := len(ds.names); n > 0 && name < ds.names[n-1] {
+				ds.sorted = false
+			}
+			ds.names = append(ds.names, name)
 		}
 		start, end := int(e.Starts[ui]), int(e.Starts[ui+1])
 		for r := start; r < end; r++ {
@@ -177,11 +188,10 @@ func (ds *daySessions) finish(mem memory.Allocator, st *DayStats) (arrow.RecordB
 	for k := range lStr {
 		lStr[k] = lb.Field(4 + k).(*array.StringBuilder)
 	}
-	names := make([]string, 0, len(ds.users))
-	for u := range ds.users {
-		names = append(names, u)
+	names := ds.names
+	if !ds.sorted {
+		slices.Sort(names)
 	}
-	slices.Sort(names)
 	for _, name := range names {
 		u := ds.users[name]
 		st.Users++

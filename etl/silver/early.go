@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/churnctl/churnctl/etl/bronze"
-	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/internal/lake"
 )
@@ -65,10 +64,10 @@ type piece struct {
 }
 
 func (ed *earlyDay) matches(files []string) bool {
-	if ed.stale != "" || !ed.done || len(files) != len(ed.files) {
+	names := ed.names()
+	if ed.stale != "" || !ed.done || len(files) != len(names) {
 		return false
 	}
-	names := slices.Sorted(slices.Values(ed.files))
 	for i, f := range files { // both sorted
 		if filepath.Base(f) != names[i] {
 			return false
@@ -179,20 +178,17 @@ func (e *Early) drain(ctx context.Context, d int64, ed *earlyDay) error {
 			delete(ed.waiting, ed.next)
 			if ed.b == nil {
 				ed.b = newDayBuilder(&e.cfg, d, ed.report)
+				ed.b.deferred = true
 			}
 			b := ed.b
 			last := ed.total == ed.next+1
-			var names []string // the files of a day that is this one piece
-			if last && ed.next == 0 {
-				names = slices.Clone(ed.files)
-			}
 			for _, r := range p.recs {
 				ed.rows += r.NumRows()
 			}
 			e.mu.Unlock()
 			var err error
 			if err = ctx.Err(); err == nil {
-				err = b.Feed(ctx, p.recs, last, e.source(d, names))
+				err = b.Feed(ctx, p.recs, last, nil)
 			}
 			for _, r := range p.recs {
 				r.Release()
@@ -214,11 +210,12 @@ func (e *Early) drain(ctx context.Context, d int64, ed *earlyDay) error {
 		if ed.total >= 0 && ed.next == ed.total && !ed.done {
 			b := ed.b
 			ed.b = nil
+			names := ed.names()
 			e.mu.Unlock()
 			var st DayStats
 			var err error
 			if b != nil {
-				if st, err = b.Finish(ctx, ed.rows); err != nil {
+				if st, err = b.Finish(ctx, ed.rows, names); err != nil {
 					b.Abort()
 				}
 			}
@@ -239,19 +236,11 @@ func (e *Early) drain(ctx context.Context, d int64, ed *earlyDay) error {
 	}
 }
 
-// source returns the bronze source of a day fed as one piece, the staged
-// files names (silver links a file it would write with the same rows), or
-// nil.
-func (e *Early) source(d int64, names []string) *bronzeSource {
-	if names == nil {
-		return nil
-	}
-	dir, staged, _ := e.cfg.Tx.StagedEntries(lake.BronzeEvents, lakeio.DayPartition(d))
-	staged = slices.DeleteFunc(staged, func(f lake.FileEntry) bool { return !slices.Contains(names, f.Name) })
-	if len(staged) != len(names) {
-		return nil
-	}
-	return sourceOf(dir, staged)
+// names returns the bronze files the day was built from, sorted (pieces
+// appended to one file name it each).
+func (ed *earlyDay) names() []string {
+	names := slices.Sorted(slices.Values(ed.files))
+	return slices.Compact(names)
 }
 
 // markStale gives up on building ed early (Run processes it again) and

@@ -419,7 +419,7 @@ func processDay(ctx context.Context, cfg *Config, bronze lakeio.View, d int64) (
 		b.Abort()
 		return DayStats{}, err
 	}
-	st, err := b.Finish(ctx, bronzeRows)
+	st, err := b.Finish(ctx, bronzeRows, nil)
 	if err != nil {
 		b.Abort()
 	}

@@ -230,6 +230,13 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 			return w.fail(err)
 		}
 	}
+	// Every column converts the same rows: cut each segment into spans
+	// once (see feed's plan: segments start at these offsets).
+	var spans map[int][]span
+	if fastValues {
+		spans = map[int][]span{}
+		w.planSegs(len(rows), func(sg seg) { spans[sg.src] = refSpans(rows[sg.src : sg.src+sg.n]) })
+	}
 	return w.feed(recs, len(rows), func(ci int, k kind, def int) colFill {
 		arrs := make([]arrow.Array, len(recs))
 		for i, r := range recs {
@@ -242,7 +249,7 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 		return func(vals []parquet.Value, lo int) {
 			part := rows[lo : lo+len(vals)]
 			if fastValues {
-				f.fill(vals, part, refSpans(part))
+				f.fill(vals, part, spans[lo])
 				return
 			}
 			for j, ref := range part {
@@ -278,24 +285,7 @@ func (w *Writer) feed(recs []arrow.RecordBatch, n int, fill func(ci int, k kind,
 	}
 	// Plan the chunks once for every column.
 	var segs []seg
-	pend, inGroup := w.pend, w.inGroup
-	for src := 0; src < n; {
-		chunkStart := inGroup - int64(pend)
-		cl := int(min(int64(chunkRows), w.cfg.rowGroupSize-chunkStart))
-		k := min(n-src, cl-pend)
-		sg := seg{src: src, dst: pend, n: k, done: pend+k == cl}
-		src += k
-		pend += k
-		inGroup += int64(k)
-		if sg.done {
-			pend = 0
-			if inGroup == w.cfg.rowGroupSize {
-				sg.group = true
-				inGroup = 0
-			}
-		}
-		segs = append(segs, sg)
-	}
+	w.planSegs(n, func(sg seg) { segs = append(segs, sg) })
 	// Columns are independent between row group flushes: run each
 	// stretch of segments up to a flush per column (in parallel with
 	// WithParallelColumns), then flush.
@@ -349,6 +339,28 @@ func (w *Writer) feed(recs []arrow.RecordBatch, n int, fill func(ci int, k kind,
 		}
 	}
 	return nil
+}
+
+// planSegs cuts the next n rows into the segments of feed, in order.
+func (w *Writer) planSegs(n int, f func(seg)) {
+	pend, inGroup := w.pend, w.inGroup
+	for src := 0; src < n; {
+		chunkStart := inGroup - int64(pend)
+		cl := int(min(int64(chunkRows), w.cfg.rowGroupSize-chunkStart))
+		k := min(n-src, cl-pend)
+		sg := seg{src: src, dst: pend, n: k, done: pend+k == cl}
+		src += k
+		pend += k
+		inGroup += int64(k)
+		if sg.done {
+			pend = 0
+			if inGroup == w.cfg.rowGroupSize {
+				sg.group = true
+				inGroup = 0
+			}
+		}
+		f(sg)
+	}
 }
 
 // eachColumn runs f for every column, on goroutines with
