@@ -311,38 +311,48 @@ func (b *dayBuilder) Finish(ctx context.Context, bronzeRows int64, files []strin
 }
 
 // eventFiles stages a deferred day's silver/events and
-// silver/anonymous_events: bronze's files linked when they hold exactly
-// the rows silver keeps (no duplicate, no --anonymous-user-ids row, one
-// file of each kind), else copied (copyEvents).
+// silver/anonymous_events: each is bronze's file linked when that holds
+// exactly the rows silver keeps (no duplicate, no --anonymous-user-ids
+// row, one file of the kind), else copied (copyEvents).
 func (b *dayBuilder) eventFiles(ctx context.Context, names []string, stats map[string]int64) error {
 	dir, staged, _ := b.cfg.Tx.StagedEntries(lake.BronzeEvents, b.part)
 	staged = slices.DeleteFunc(slices.Clone(staged), func(f lake.FileEntry) bool { return !slices.Contains(names, f.Name) })
 	st := &b.st
 	src := sourceOf(dir, staged)
-	fits := func(e *lake.FileEntry, exact bool, rows int64) bool {
-		return exact && (e == nil && rows == 0 || e != nil && e.Rows == rows)
+	// A table whose rows are exactly those of one bronze file (or none)
+	// links it (or writes an empty file); the others are copied.
+	link := func(e *lake.FileEntry, exact bool, rows int64) bool {
+		return src != nil && exact && (e == nil && rows == 0 || e != nil && e.Rows == rows)
 	}
-	if src != nil && fits(src.users, b.exactU, st.UserRows) && fits(src.anon, b.exactA, st.AnonymousRows) {
-		for _, w := range []struct {
-			table string
-			e     *lake.FileEntry
-		}{{TableEvents, src.users}, {TableAnonymous, src.anon}} {
-			var err error
-			if w.e != nil {
-				err = lakeio.LinkPartition(b.cfg.Tx, w.table, b.part, filepath.Join(dir, w.e.Name), *w.e, stats)
-			} else {
-				var pw *lakeio.PartitionWriter
-				if pw, err = lakeio.NewPartitionWriter(b.cfg.Tx, w.table, b.part, b.schema, eventsWriteOpts...); err == nil {
-					err = pw.Close(stats)
-				}
-			}
-			if err != nil {
-				return err
+	var linkU, linkA bool
+	if src != nil {
+		linkU, linkA = link(src.users, b.exactU, st.UserRows), link(src.anon, b.exactA, st.AnonymousRows)
+	}
+	for _, w := range []struct {
+		table string
+		ok    bool
+		e     func() *lake.FileEntry
+	}{{TableEvents, linkU, func() *lake.FileEntry { return src.users }}, {TableAnonymous, linkA, func() *lake.FileEntry { return src.anon }}} {
+		if !w.ok {
+			continue
+		}
+		var err error
+		if e := w.e(); e != nil {
+			err = lakeio.LinkPartition(b.cfg.Tx, w.table, b.part, filepath.Join(dir, e.Name), *e, stats)
+		} else {
+			var pw *lakeio.PartitionWriter
+			if pw, err = lakeio.NewPartitionWriter(b.cfg.Tx, w.table, b.part, b.schema, eventsWriteOpts...); err == nil {
+				err = pw.Close(stats)
 			}
 		}
+		if err != nil {
+			return err
+		}
+	}
+	if linkU && linkA {
 		return nil
 	}
-	users, anon, err := b.copyEvents(ctx, dir, staged, b.removed, stats)
+	users, anon, err := b.copyEvents(ctx, dir, staged, b.removed, stats, !linkU, !linkA)
 	if err != nil {
 		return err
 	}

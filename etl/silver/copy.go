@@ -74,8 +74,11 @@ func (h *copyHead) less(o *copyHead) bool {
 // batch per file. A day built in pieces whose files are not silver's as
 // they are (duplicates, --anonymous-user-ids, several files) gets its
 // event files so, the pieces' rows being gone.
+//
+// Only the tables asked for (writeUsers, writeAnon) are written; the rows
+// of both are counted.
 func (b *dayBuilder) copyEvents(ctx context.Context, dir string, files []lake.FileEntry, removed map[rowKey]struct{},
-	stats map[string]int64) (users, anon int64, err error) {
+	stats map[string]int64, writeUsers, writeAnon bool) (users, anon int64, err error) {
 	var heads []*copyHead
 	defer func() {
 		for _, h := range heads {
@@ -108,19 +111,24 @@ func (b *dayBuilder) copyEvents(ctx context.Context, dir string, files []lake.Fi
 	if schema == nil {
 		schema = EventsSchema
 	}
-	ew, err := lakeio.NewPartitionWriter(b.cfg.Tx, TableEvents, b.part, schema, eventsWriteOpts...)
-	if err != nil {
-		return 0, 0, err
-	}
-	aw, err := lakeio.NewPartitionWriter(b.cfg.Tx, TableAnonymous, b.part, schema, eventsWriteOpts...)
-	if err != nil {
-		ew.Abort()
-		return 0, 0, err
-	}
+	var ew, aw *lakeio.PartitionWriter
 	fail := func(err error) (int64, int64, error) {
-		ew.Abort()
-		aw.Abort()
+		for _, w := range []*lakeio.PartitionWriter{ew, aw} {
+			if w != nil {
+				w.Abort()
+			}
+		}
 		return 0, 0, err
+	}
+	if writeUsers {
+		if ew, err = lakeio.NewPartitionWriter(b.cfg.Tx, TableEvents, b.part, schema, eventsWriteOpts...); err != nil {
+			return fail(err)
+		}
+	}
+	if writeAnon {
+		if aw, err = lakeio.NewPartitionWriter(b.cfg.Tx, TableAnonymous, b.part, schema, eventsWriteOpts...); err != nil {
+			return fail(err)
+		}
 	}
 	listed := b.cfg.Options.AnonymousUserIDs
 	var urefs, arefs []parquetio.RowRef
@@ -166,11 +174,15 @@ func (b *dayBuilder) copyEvents(ctx context.Context, dir string, files []lake.Fi
 				break
 			}
 		}
-		if err := ew.WriteRows(recs, urefs); err != nil {
-			return fail(err)
-		}
-		if err := aw.WriteRows(recs, arefs); err != nil {
-			return fail(err)
+		for _, w := range []struct {
+			pw   *lakeio.PartitionWriter
+			refs []parquetio.RowRef
+		}{{ew, urefs}, {aw, arefs}} {
+			if w.pw != nil {
+				if err := w.pw.WriteRows(recs, w.refs); err != nil {
+					return fail(err)
+				}
+			}
 		}
 		users += int64(len(urefs))
 		anon += int64(len(arefs))
@@ -182,12 +194,16 @@ func (b *dayBuilder) copyEvents(ctx context.Context, dir string, files []lake.Fi
 			}
 		}
 	}
-	if err := ew.Close(stats); err != nil {
-		aw.Abort()
-		return 0, 0, err
-	}
-	if err := aw.Close(stats); err != nil {
-		return 0, 0, err
+	for i, pw := range []*lakeio.PartitionWriter{ew, aw} {
+		if pw == nil {
+			continue
+		}
+		if err := pw.Close(stats); err != nil {
+			if i == 0 && aw != nil {
+				aw.Abort()
+			}
+			return 0, 0, err
+		}
 	}
 	return users, anon, nil
 }

@@ -219,6 +219,8 @@ func (e *Early) drain(ctx context.Context, d int64, ed *earlyDay) error {
 					b.Abort()
 				}
 			}
+			e.cfg.Log.Debug("silver: day built from bronze's rows in memory", "stage", "silver", "day", DayString(d),
+				"pieces", ed.next, "rows", ed.rows)
 			e.mu.Lock()
 			ed.done = true
 			ed.stats = st
