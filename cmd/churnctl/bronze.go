@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,7 @@ type bronzeOptions struct {
 
 	// Set by etl (all layers in one transaction): see bronze.Config.
 	tx       *lake.Tx
-	onEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error
+	onEvents func(ctx context.Context, f bronze.Flush) error
 	memLimit int64 // GOMEMLIMIT default (0: derived from the budget)
 }
 

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/etl/bronze"
@@ -129,7 +128,7 @@ func goldCurrent(root string) bool {
 // bronze` code path, keeping the events of the window's days (widened by
 // --lookback, so late events of those days are ingested too).
 func runBronzeStage(cmd *cobra.Command, a *App, o *layerOpts, bo *etlBronzeOpts, w silver.Window, inputs []string,
-	tx *lake.Tx, onEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error) (bronze.Stats, error) {
+	tx *lake.Tx, onEvents func(ctx context.Context, f bronze.Flush) error) (bronze.Stats, error) {
 	// Bronze bounds its buffers tightly; silver works on up to three days
 	// beside it: keep RSS under 1 GiB.
 	opts := bronzeOptions{lake: o.lake, maxInvalidRatio: bo.maxInvalidRatio, allowTruncated: bo.allowTruncated,

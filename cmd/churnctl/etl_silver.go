@@ -130,6 +130,7 @@ func setSilverSummary(a *App, st silver.Stats) {
 	a.Summary.Set("key_conflicts", st.KeyConflicts)
 	a.Summary.Set("non_monotonic_items", st.NonMonotonic)
 	a.Summary.Set("sessions", st.SessionsBuilt)
+	a.Summary.Set("sessions_split", st.SessionsSplit)
 	a.Summary.Set("sessions_crossing_midnight", st.CrossingMidnight)
 }
 

@@ -32,6 +32,7 @@
 package bronze
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -99,6 +100,11 @@ type Config struct {
 	// MemoryBudget bounds the Arrow data buffered before it is written
 	// (default 64 MiB).
 	MemoryBudget int64
+	// PieceBytes: a day whose buffered rows exceed it is flushed (a piece;
+	// the pieces of a day in time order go to one file). Default
+	// MemoryBudget/6 (16 MiB for etl's 96: a day of a 1 GB log is about
+	// 12 MiB; larger logs keep the pieces in flight about that size).
+	PieceBytes int64
 	// ChunkBytes is the decode unit (default 4 MiB).
 	ChunkBytes int
 	Mem        memory.Allocator
@@ -111,16 +117,34 @@ type Config struct {
 	// its own. With a quality-gate failure the staged event partitions are
 	// dropped, as on a run of its own.
 	Tx *lake.Tx
-	// OnEvents, if set, is called from the writer goroutines with the rows
-	// of each flush of a day just staged (partition "dt=...", the names of
-	// the files written: the users' and the logged-out rows' file, see
-	// lake.AnonymousSuffix), in no particular order. It must Retain what it
-	// keeps; it may block (the writers wait: back-pressure) and its error
-	// fails the run.
-	OnEvents func(ctx context.Context, partition string, files []string, recs []arrow.RecordBatch) error
+	// OnEvents, if set, is called from the writer goroutines with each
+	// flush of a day just staged, and when a day is complete (see Flush),
+	// in no particular order (Flush.Piece numbers a day's flushes). It must
+	// Retain what it keeps; it may block (the writers wait: back-pressure)
+	// and its error fails the run.
+	OnEvents func(ctx context.Context, f Flush) error
 	// Progress, if set, is called with the number of input bytes read so
 	// far (from the reader goroutine).
 	Progress func(bytesRead int64)
+}
+
+// Flush is one flush of a day's rows (handed to Config.OnEvents), or the
+// notice that a day is complete.
+//
+// A day's flushes are numbered by Piece (0, 1, ...) in the order the
+// sequencer cut them: the rows of piece k came in before those of piece
+// k+1 (for a log in time order, piece k+1's rows are not earlier). Last
+// says bronze expects no more rows for the day: it received none in the
+// last idleChunks chunks, or the input ended. The day is then pieces 0 to
+// Piece, or 0 to Piece-1 when the Flush carries no rows (the notice for a
+// day whose last rows were flushed earlier, under memory pressure). Rows
+// that still come for a day after that (late events) make more pieces.
+type Flush struct {
+	Partition string              // "dt=YYYY-MM-DD"
+	Files     []string            // the files written: the users' and the logged-out rows' (lake.AnonymousSuffix)
+	Recs      []arrow.RecordBatch // the flush's rows, in no particular order
+	Piece     int
+	Last      bool
 }
 
 // Stats is what a run did; the command turns it into the summary line.
@@ -213,6 +237,9 @@ func (c *Config) defaults() {
 	}
 	if c.MemoryBudget <= 0 {
 		c.MemoryBudget = 64 << 20
+	}
+	if c.PieceBytes <= 0 {
+		c.PieceBytes = c.MemoryBudget / 6
 	}
 	if c.ChunkBytes <= 0 {
 		c.ChunkBytes = 4 << 20
@@ -701,6 +728,7 @@ type pipeline struct {
 	warnings   []string
 	partitions map[string]map[string]int64 // table -> partition -> rows
 	files      int
+	open       map[string]*dayFiles // events partition -> its files being written
 
 	mu sync.Mutex
 }
@@ -709,6 +737,8 @@ type writeJob struct {
 	table, partition, name string
 	recs                   []arrow.RecordBatch
 	quarantine             bool
+	piece                  int  // the day's flush number
+	last                   bool // Flush.Last
 }
 
 func (p *pipeline) run(ctx context.Context) error {
@@ -716,6 +746,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p.partitions = map[string]map[string]int64{lake.BronzeEvents: {}, lake.BronzeQuarantine: {}}
+	p.open = map[string]*dayFiles{}
 
 	fromDay, toDay := int32(math.MinInt32), int32(math.MaxInt32)
 	if !cfg.From.IsZero() {
@@ -866,13 +897,11 @@ func (p *pipeline) run(ctx context.Context) error {
 		go func() {
 			defer wwg.Done()
 			for j := range jobs {
-				if ctx.Err() == nil {
-					if err := p.write(ctx, j); err != nil {
-						cancel(err)
-					}
-				}
-				for _, r := range j.recs {
-					r.Release()
+				// write releases the job's rows (an events piece that
+				// comes before its turn waits, rows and all, for the
+				// writer of the piece before it).
+				if err := p.write(ctx, j); err != nil {
+					cancel(err)
 				}
 			}
 		}()
@@ -882,6 +911,16 @@ func (p *pipeline) run(ctx context.Context) error {
 	seqErr := p.sequence(ctx, results, jobs)
 	close(jobs)
 	wwg.Wait()
+	// Every day ends with a Last flush, which closes its files; after a
+	// failure some are still open.
+	for _, df := range p.open {
+		for _, f := range []*openFile{df.users, df.anon} {
+			if f != nil {
+				f.w.Close()
+				f.f.Close()
+			}
+		}
+	}
 	for r := range results { // drain after an error
 		r.release()
 	}
@@ -918,6 +957,9 @@ type dayBuf struct {
 	bytes   int64
 	lastSeq int
 	files   int
+	// done: the day went idle and was flushed (or noticed) with Last;
+	// rows that come later wait for memory pressure or the end.
+	done bool
 }
 
 // idleChunks: a day that got no rows in this many chunks is flushed.
@@ -946,16 +988,20 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 			return context.Cause(ctx)
 		}
 	}
-	flushDay := func(day int32) error {
+	// flushDay writes the buffered rows of day (or, with none, only says
+	// the day is complete when last is set).
+	flushDay := func(day int32, last bool) error {
 		d := days[day]
 		delete(days, day)
 		buffered -= d.bytes
 		part := lake.DayPartition(lake.KeyDate, time.Unix(int64(day)*86400, 0))
-		name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, d.files)
-		d.files++
-		// Keep the file counter for a day flushed again later.
-		days[day] = &dayBuf{files: d.files, lastSeq: d.lastSeq}
-		return send(writeJob{table: lake.BronzeEvents, partition: part, name: name, recs: d.recs})
+		// Keep the piece counter for a day flushed again later.
+		days[day] = &dayBuf{files: d.files, lastSeq: d.lastSeq, done: d.done || last}
+		if len(d.recs) == 0 {
+			return send(writeJob{table: lake.BronzeEvents, partition: part, piece: d.files, last: true})
+		}
+		days[day].files++
+		return send(writeJob{table: lake.BronzeEvents, partition: part, recs: d.recs, piece: d.files, last: last})
 	}
 	flushQuarantine := func() error {
 		if len(qrecs) == 0 {
@@ -991,6 +1037,14 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 				d.bytes += db.bytes
 				d.lastSeq = next
 				buffered += db.bytes
+				if d.bytes > cfg.PieceBytes {
+					// A day larger than a piece goes out in pieces, so
+					// what is in flight (here, in the writers and in
+					// OnEvents) does not grow with the size of a day.
+					if err := flushDay(db.day, false); err != nil {
+						return err
+					}
+				}
 			}
 			if r.quarantine != nil {
 				qrecs = append(qrecs, r.quarantine)
@@ -1001,13 +1055,14 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 					}
 				}
 			}
-			// Flush days that went idle (first flush only: late rows of a
-			// flushed day wait for the end or for memory pressure, so they
-			// make one more file, not many), then, while over budget, the
-			// least recently extended day.
+			// Flush days that went idle, as complete (Last; with no rows
+			// left, only the notice), once: late rows of such a day wait
+			// for the end or for memory pressure, so they make one more
+			// file, not many. Then, while over budget, the least recently
+			// extended day.
 			for _, day := range sortedDays(days) {
-				if d := days[day]; len(d.recs) > 0 && d.files == 0 && d.lastSeq < next-idleChunks {
-					if err := flushDay(day); err != nil {
+				if d := days[day]; !d.done && d.lastSeq < next-idleChunks {
+					if err := flushDay(day, true); err != nil {
 						return err
 					}
 				}
@@ -1020,7 +1075,7 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 						lru, lruSeq = day, d.lastSeq
 					}
 				}
-				if err := flushDay(lru); err != nil {
+				if err := flushDay(lru, false); err != nil {
 					return err
 				}
 			}
@@ -1048,8 +1103,8 @@ func (p *pipeline) sequence(ctx context.Context, results <-chan *result, jobs ch
 		return context.Cause(ctx)
 	}
 	for _, day := range sortedDays(days) {
-		if len(days[day].recs) > 0 {
-			if err := flushDay(day); err != nil {
+		if d := days[day]; len(d.recs) > 0 || !d.done {
+			if err := flushDay(day, true); err != nil {
 				return err
 			}
 		}
@@ -1066,38 +1121,256 @@ func sortedDays(m map[int32]*dayBuf) []int32 {
 	return out
 }
 
-// write writes one job's rows into the staged partition: one Parquet file
-// for quarantine, the users' and the logged-out rows' files for events.
+// write writes one job's rows into the staged partition, and releases
+// them: one Parquet file for quarantine; for events, the rows go to the
+// day's open users' and logged-out rows' files (see dayFiles), then to
+// OnEvents.
 func (p *pipeline) write(ctx context.Context, j writeJob) error {
+	defer j.release()
+	if err := ctx.Err(); err != nil {
+		return nil
+	}
 	if j.quarantine {
 		return p.writeFile(j, j.name, QuarantineSchema, nil, true)
 	}
-	users, anon, split := sortedRefs(j.recs)
-	var names []string
-	if !split {
-		if err := p.writeFile(j, j.name, EventsSchema, nil, true); err != nil {
-			return err
-		}
-		names = append(names, j.name)
-	} else {
-		if len(users) > 0 {
-			if err := p.writeFile(j, j.name, EventsSchema, users, false); err != nil {
-				return err
-			}
-			names = append(names, j.name)
-		}
-		if len(anon) > 0 {
-			name := strings.TrimSuffix(j.name, ".parquet") + lake.AnonymousSuffix
-			if err := p.writeFile(j, name, EventsSchema, anon, false); err != nil {
-				return err
-			}
-			names = append(names, name)
-		}
+	var users, anon []parquetio.RowRef
+	split := false
+	if len(j.recs) > 0 {
+		users, anon, split = sortedRefs(j.recs)
 	}
+	df := p.dayFiles(j.partition)
+	if err := df.await(ctx, j.piece); err != nil {
+		return err
+	}
+	names, err := p.appendPiece(df, j, users, anon, split)
+	df.advance()
+	if err != nil {
+		return err
+	}
+	// Out of the day's turn: the next piece is appended meanwhile.
 	if p.cfg.OnEvents != nil {
-		return p.cfg.OnEvents(ctx, j.partition, names, j.recs)
+		f := Flush{Partition: j.partition, Piece: j.piece, Last: j.last}
+		if len(j.recs) > 0 {
+			f.Files, f.Recs = names, j.recs
+		}
+		return p.cfg.OnEvents(ctx, f)
 	}
 	return nil
+}
+
+func (j *writeJob) release() {
+	for _, r := range j.recs {
+		r.Release()
+	}
+	j.recs = nil
+}
+
+// dayFiles is the events files of one day being written: the pieces of a
+// day (its flushes) are appended in piece order to one users' file and
+// one logged-out rows' file while each piece's rows come after the rows
+// written (in (ts, source_file, line_number) order), as they do for a
+// log in time order; a piece that does not starts new files. A day is
+// then one file (two with logged-out rows) whatever its size, with the
+// bytes of the day written at once (parquetio's bytes depend on the rows
+// only). The files are closed with the day's Last flush. A writer holding
+// a piece before its turn waits (the writers of the pieces before it hold
+// them: jobs are taken in order), which also holds the sequencer back.
+type dayFiles struct {
+	mu          sync.Mutex
+	next        int           // the next piece to append
+	turn        chan struct{} // closed when next changes
+	files       int           // files started (names the next ones)
+	users, anon *openFile
+}
+
+// await blocks until piece is the day's next to append.
+func (df *dayFiles) await(ctx context.Context, piece int) error {
+	for {
+		df.mu.Lock()
+		next, turn := df.next, df.turn
+		df.mu.Unlock()
+		if next >= piece {
+			return nil
+		}
+		select {
+		case <-turn:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// advance passes the turn to the next piece.
+func (df *dayFiles) advance() {
+	df.mu.Lock()
+	df.next++
+	close(df.turn)
+	df.turn = make(chan struct{})
+	df.mu.Unlock()
+}
+
+// openFile is an events file being appended to.
+type openFile struct {
+	partition, name string
+	f               *lake.StagedFile
+	w               *parquetio.Writer
+	// the key of the last row written
+	ts     arrow.Timestamp
+	source string
+	line   int64
+}
+
+func (p *pipeline) dayFiles(partition string) *dayFiles {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	df := p.open[partition]
+	if df == nil {
+		df = &dayFiles{turn: make(chan struct{})}
+		p.open[partition] = df
+	}
+	return df
+}
+
+// appendPiece writes the rows of job j (users and anon: refs in key
+// order, or all rows of j in order when !split) to the day's files and
+// returns the names of the files they went to; with j.last it closes the
+// files. It runs in the day's turn.
+func (p *pipeline) appendPiece(df *dayFiles, j writeJob, users, anon []parquetio.RowRef, split bool) ([]string, error) {
+	keys := make([]keyCols, len(j.recs))
+	for i, r := range j.recs {
+		keys[i] = keysOf(r)
+	}
+	first := func(refs []parquetio.RowRef, all bool) (parquetio.RowRef, bool) {
+		if all {
+			for bi, r := range j.recs {
+				if r.NumRows() > 0 {
+					return parquetio.RowRef{Batch: int32(bi)}, true
+				}
+			}
+			return parquetio.RowRef{}, false
+		}
+		if len(refs) == 0 {
+			return parquetio.RowRef{}, false
+		}
+		return refs[0], true
+	}
+	lastRef := func(refs []parquetio.RowRef, all bool) parquetio.RowRef {
+		if all {
+			for bi := len(j.recs) - 1; bi >= 0; bi-- {
+				if n := j.recs[bi].NumRows(); n > 0 {
+					return parquetio.RowRef{Batch: int32(bi), Row: int32(n - 1)}
+				}
+			}
+		}
+		return refs[len(refs)-1]
+	}
+	// after reports whether the row ref comes after (or at) the last row
+	// written to f.
+	after := func(f *openFile, ref parquetio.RowRef) bool {
+		k := &keys[ref.Batch]
+		r := int(ref.Row)
+		if c := cmp.Compare(k.ts[r], f.ts); c != 0 {
+			return c > 0
+		}
+		if c := strings.Compare(k.source.Value(r), f.source); c != 0 {
+			return c > 0
+		}
+		return k.line[r] >= f.line
+	}
+	parts := []struct {
+		f    **openFile
+		refs []parquetio.RowRef
+		all  bool
+		anon bool
+	}{{&df.users, users, !split, false}, {&df.anon, anon, false, true}}
+	// A piece that does not come after the rows written starts new files.
+	for _, pt := range parts {
+		if ref, ok := first(pt.refs, pt.all); ok && *pt.f != nil && !after(*pt.f, ref) {
+			if err := p.closeDay(df); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	var names []string
+	for _, pt := range parts {
+		if _, ok := first(pt.refs, pt.all); !ok {
+			continue
+		}
+		f := *pt.f
+		if f == nil {
+			if df.users == nil && df.anon == nil {
+				df.files++
+			}
+			name := fmt.Sprintf("part-%s-%05d.parquet", p.runID, df.files-1)
+			if pt.anon {
+				name = strings.TrimSuffix(name, ".parquet") + lake.AnonymousSuffix
+			}
+			sf, err := p.tx.Create(lake.BronzeEvents, j.partition, name)
+			if err != nil {
+				return nil, err
+			}
+			w, err := parquetio.NewWriter(sf, EventsSchema, eventWriteOpts...)
+			if err != nil {
+				sf.Close()
+				return nil, err
+			}
+			f = &openFile{partition: j.partition, name: name, f: sf, w: w}
+			*pt.f = f
+		}
+		var err error
+		if pt.all {
+			for _, r := range j.recs {
+				if err = f.w.Write(r); err != nil {
+					break
+				}
+			}
+		} else {
+			err = f.w.WriteRows(j.recs, pt.refs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bronze: write %s/%s/%s: %w", lake.BronzeEvents, j.partition, f.name, err)
+		}
+		ref := lastRef(pt.refs, pt.all)
+		k := &keys[ref.Batch]
+		f.ts, f.source, f.line = k.ts[ref.Row], strings.Clone(k.source.Value(int(ref.Row))), k.line[ref.Row]
+		names = append(names, f.name)
+	}
+	if j.last {
+		if err := p.closeDay(df); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// closeDay finishes the day's open files (they join the partition).
+func (p *pipeline) closeDay(df *dayFiles) error {
+	var first error
+	for _, pf := range []**openFile{&df.users, &df.anon} {
+		f := *pf
+		if f == nil {
+			continue
+		}
+		*pf = nil
+		err := f.w.Close()
+		rows := f.w.NumRows()
+		f.f.SetRows(rows)
+		if cerr := f.f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf("bronze: write %s/%s: %w", lake.BronzeEvents, f.name, err)
+			}
+			continue
+		}
+		p.mu.Lock()
+		p.partitions[lake.BronzeEvents][f.partition] += rows
+		p.files++
+		p.mu.Unlock()
+	}
+	return first
 }
 
 // writeFile writes the rows of j that refs references (all, in batch

@@ -101,26 +101,28 @@ func CheckUserDay(rep *quality.Report, day string, b arrow.RecordBatch, silverRo
 }
 
 // CheckFactSession checks one fact_session partition: unique (user_id,
-// session_id), not null, every user_id in dim_user (users; nil skips).
+// session_id, session_start) (an id reused after a pause is another
+// session, see silver.SessionGap), not null, every user_id in dim_user
+// (users; nil skips).
 func CheckFactSession(rep *quality.Report, day string, b arrow.RecordBatch, users Users) {
 	u := b.Column(0).(*array.String)
 	s := b.Column(1).(*array.Int64)
-	seen := make(map[struct {
-		u string
-		s int64
-	}]struct{}, u.Len())
+	st := b.Column(b.Schema().FieldIndices("session_start")[0]).(*array.Timestamp)
+	type key struct {
+		u     string
+		s     int64
+		start arrow.Timestamp
+	}
+	seen := make(map[key]struct{}, u.Len())
 	var dup int64
 	for i := 0; i < u.Len(); i++ {
-		k := struct {
-			u string
-			s int64
-		}{u.Value(i), s.Value(i)}
+		k := key{u.Value(i), s.Value(i), st.Value(i)}
 		if _, ok := seen[k]; ok {
 			dup++
 		}
 		seen[k] = struct{}{}
 	}
-	rep.Check(CheckSessionUnique, quality.Error, dup, fmt.Sprintf("%s: (user_id, session_id) repeated", day))
+	rep.Check(CheckSessionUnique, quality.Error, dup, fmt.Sprintf("%s: (user_id, session_id, session_start) repeated", day))
 	rep.Check(CheckSessionNotNull, quality.Error, nulls(b), fmt.Sprintf("%s: null in fact_session", day))
 	if users != nil {
 		n, first := missing(users, u)

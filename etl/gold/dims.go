@@ -3,12 +3,16 @@ package gold
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
 // FactSession projects silver sessions (one start day) onto the
@@ -25,125 +29,184 @@ func FactSession(mem memory.Allocator, sessions arrow.RecordBatch) (arrow.Record
 	return array.NewRecordBatch(FactSessionSchema, cols, sessions.NumRows()), nil
 }
 
-type lhRow struct {
-	rank int32
-	b    int32
-	r    int32
-	ts   int64
+// DimUser builds the SCD2 user dimension from silver level history batches
+// (one per day, any order): a new version starts whenever a user's level
+// differs from the previous row's; valid_to is the next version's
+// valid_from (null for the current one). Descriptive attributes
+// (registration, gender, location, user_agent, names) are type 1: the
+// user's latest values on every version. Rows are sorted by user_id,
+// valid_from.
+func DimUser(mem memory.Allocator, history []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	// Fold the days in time order (each batch is one day).
+	type day struct {
+		b   arrow.RecordBatch
+		min int64
+	}
+	days := make([]day, 0, len(history))
+	for _, b := range history {
+		ts, err := column[*array.Timestamp](b, "ts")
+		if err != nil {
+			return nil, err
+		}
+		m := int64(math.MaxInt64)
+		for _, t := range ts.TimestampValues() {
+			m = min(m, int64(t))
+		}
+		days = append(days, day{b, m})
+	}
+	slices.SortStableFunc(days, func(a, b day) int { return cmp.Compare(a.min, b.min) })
+	acc := NewDimUsers()
+	for _, d := range days {
+		if err := acc.Add(d.b); err != nil {
+			return nil, err
+		}
+	}
+	return acc.Finish(mem), nil
 }
 
-// DimUser builds the SCD2 user dimension from silver level history batches
-// (any order): a new version starts whenever a user's level differs from the
-// previous row's; valid_to is the next version's valid_from (null for the
-// current one). Descriptive attributes (registration, gender, location,
-// user_agent, names) are type 1: the user's latest values on every version.
-// Rows are sorted by user_id, valid_from.
-func DimUser(mem memory.Allocator, history []arrow.RecordBatch) (arrow.RecordBatch, error) {
-	type cols struct {
-		user, level                          *array.String
-		ts, reg                              *array.Timestamp
-		gender, location, agent, first, last *array.String
+// dimUser is one user's dim_user state: the versions so far and the
+// attributes of the latest row.
+type dimUser struct {
+	vers   []version
+	lastTS int64
+	reg    arrow.Timestamp
+	regOK  bool
+	s      [5]string // gender, location, user_agent, first_name, last_name
+	ok     [5]bool
+}
+
+type version struct {
+	from  int64
+	level string
+}
+
+// DimUsers builds dim_user from level history added one day at a time, in
+// day order, keeping per user only its versions and latest attributes (so
+// memory follows the number of users, not of days). Add's batches need
+// not outlive the call.
+type DimUsers struct {
+	users map[string]*dimUser
+	strs  map[string]string
+}
+
+// NewDimUsers returns an empty DimUsers.
+func NewDimUsers() *DimUsers {
+	return &DimUsers{users: map[string]*dimUser{}, strs: map[string]string{}}
+}
+
+func (a *DimUsers) intern(s string) string {
+	if v, ok := a.strs[s]; ok {
+		return v
 	}
-	cs := make([]cols, len(history))
-	ranks := map[string]int32{}
-	total := 0
-	for i, b := range history {
-		var c cols
-		var err error
-		if c.user, err = column[*array.String](b, "user_id"); err != nil {
-			return nil, err
+	v := strings.Clone(s)
+	a.strs[v] = v
+	return v
+}
+
+// Add folds one day of level history (later than the days added before).
+func (a *DimUsers) Add(b arrow.RecordBatch) error {
+	var c struct {
+		user, level *array.String
+		ts, reg     *array.Timestamp
+		attrs       [5]*array.String
+	}
+	var err error
+	if c.user, err = column[*array.String](b, "user_id"); err != nil {
+		return err
+	}
+	if c.level, err = column[*array.String](b, "level"); err != nil {
+		return err
+	}
+	if c.ts, err = column[*array.Timestamp](b, "ts"); err != nil {
+		return err
+	}
+	if c.reg, err = column[*array.Timestamp](b, "registration"); err != nil {
+		return err
+	}
+	for k, name := range []string{"gender", "location", "user_agent", "first_name", "last_name"} {
+		if c.attrs[k], err = column[*array.String](b, name); err != nil {
+			return err
 		}
-		if c.level, err = column[*array.String](b, "level"); err != nil {
-			return nil, err
+	}
+	// The day's rows by user then time (silver writes them so; sort
+	// anyway, stably: rows of one user and ts keep their order).
+	n := int(b.NumRows())
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	tsv := c.ts.TimestampValues()
+	slices.SortStableFunc(order, func(x, y int32) int {
+		return cmp.Or(strings.Compare(c.user.Value(int(x)), c.user.Value(int(y))), cmp.Compare(tsv[x], tsv[y]))
+	})
+	for _, i := range order {
+		r := int(i)
+		name := c.user.Value(r)
+		u := a.users[name]
+		if u == nil {
+			u = &dimUser{}
+			a.users[strings.Clone(name)] = u
 		}
-		if c.ts, err = column[*array.Timestamp](b, "ts"); err != nil {
-			return nil, err
+		t := int64(tsv[r])
+		if len(u.vers) > 0 && t < u.lastTS {
+			return fmt.Errorf("%w: level history of %q not in time order (days added out of order)", exitcode.ErrBadInput, name)
 		}
-		if c.reg, err = column[*array.Timestamp](b, "registration"); err != nil {
-			return nil, err
+		u.lastTS = t
+		lv := c.level.Value(r)
+		if len(u.vers) == 0 || u.vers[len(u.vers)-1].level != lv {
+			u.vers = append(u.vers, version{from: t, level: a.intern(lv)})
 		}
-		for _, p := range []struct {
-			dst  **array.String
-			name string
-		}{{&c.gender, "gender"}, {&c.location, "location"}, {&c.agent, "user_agent"}, {&c.first, "first_name"}, {&c.last, "last_name"}} {
-			if *p.dst, err = column[*array.String](b, p.name); err != nil {
-				return nil, err
+		if u.regOK = c.reg.IsValid(r); u.regOK {
+			u.reg = c.reg.Value(r)
+		}
+		for k, col := range c.attrs {
+			if u.ok[k] = col.IsValid(r); u.ok[k] {
+				u.s[k] = a.intern(col.Value(r))
+			} else {
+				u.s[k] = ""
 			}
 		}
-		cs[i] = c
-		for r := 0; r < int(b.NumRows()); r++ {
-			ranks[c.user.Value(r)] = 0
-		}
-		total += int(b.NumRows())
 	}
-	names := make([]string, 0, len(ranks))
-	for u := range ranks {
+	return nil
+}
+
+// Finish returns dim_user, sorted by user_id, valid_from.
+func (a *DimUsers) Finish(mem memory.Allocator) arrow.RecordBatch {
+	names := make([]string, 0, len(a.users))
+	for u := range a.users {
 		names = append(names, u)
 	}
 	slices.Sort(names)
-	for i, u := range names {
-		ranks[u] = int32(i)
-	}
-	rows := make([]lhRow, 0, total)
-	for i, c := range cs {
-		tsv := c.ts.TimestampValues()
-		for r := 0; r < int(history[i].NumRows()); r++ {
-			rows = append(rows, lhRow{rank: ranks[c.user.Value(r)], b: int32(i), r: int32(r), ts: int64(tsv[r])})
-		}
-	}
-	slices.SortFunc(rows, func(a, b lhRow) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.ts, b.ts), cmp.Compare(a.b, b.b), cmp.Compare(a.r, b.r))
-	})
-
 	bld := array.NewRecordBuilder(mem, DimUserSchema)
 	defer bld.Release()
-	type version struct {
-		from  int64
-		level string
-	}
-	var vers []version
-	for start := 0; start < len(rows); {
-		end := start + 1
-		for end < len(rows) && rows[end].rank == rows[start].rank {
-			end++
-		}
-		vers = vers[:0]
-		for k := start; k < end; k++ {
-			c := cs[rows[k].b]
-			lv := c.level.Value(int(rows[k].r))
-			if len(vers) == 0 || vers[len(vers)-1].level != lv {
-				vers = append(vers, version{from: rows[k].ts, level: lv})
-			}
-		}
-		latest := rows[end-1]
-		c, r := cs[latest.b], int(latest.r)
-		for i, v := range vers {
-			appendStr(bld.Field(0).(*array.StringBuilder), names[rows[start].rank])
+	for _, name := range names {
+		u := a.users[name]
+		for i, v := range u.vers {
+			appendStr(bld.Field(0).(*array.StringBuilder), name)
 			bld.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(v.from))
-			if i+1 < len(vers) {
-				bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(vers[i+1].from))
+			if i+1 < len(u.vers) {
+				bld.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(u.vers[i+1].from))
 			} else {
 				bld.Field(2).AppendNull()
 			}
-			bld.Field(3).(*array.BooleanBuilder).Append(i+1 == len(vers))
+			bld.Field(3).(*array.BooleanBuilder).Append(i+1 == len(u.vers))
 			appendStr(bld.Field(4).(*array.StringBuilder), v.level)
-			if c.reg.IsNull(r) {
-				bld.Field(5).AppendNull()
+			if u.regOK {
+				bld.Field(5).(*array.TimestampBuilder).Append(u.reg)
 			} else {
-				bld.Field(5).(*array.TimestampBuilder).Append(c.reg.Value(r))
+				bld.Field(5).AppendNull()
 			}
-			for k, a := range []*array.String{c.gender, c.location, c.agent, c.first, c.last} {
+			for k := range u.s {
 				fb := bld.Field(6 + k).(*array.StringBuilder)
-				if a.IsNull(r) {
-					fb.AppendNull()
+				if u.ok[k] {
+					appendStr(fb, u.s[k])
 				} else {
-					appendStr(fb, a.Value(r))
+					fb.AppendNull()
 				}
 			}
 		}
-		start = end
 	}
-	return bld.NewRecordBatch(), nil
+	return bld.NewRecordBatch()
 }
 
 // DimDate has one row per day in days (Unix ms day starts; duplicates and

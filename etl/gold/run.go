@@ -72,13 +72,14 @@ type Stats struct {
 }
 
 // Builder builds gold from silver day by day. It is a silver.Sink, so the
-// combined etl run derives gold without reading silver back.
+// combined etl run derives gold without reading silver back. It keeps
+// per-user state only (users seen, and the dimensions at Finish), never a
+// day's rows past the day.
 type Builder struct {
 	cfg   Config
 	mu    sync.Mutex
-	hist  map[int64]arrow.RecordBatch // level history of the days built
-	days  map[int64][2]int64          // min/max ts of the days built
-	users map[string]struct{}         // users of the facts built
+	days  map[int64][2]int64  // min/max ts of the days built
+	users map[string]struct{} // users of the facts built
 	sess  map[string]struct{}
 	pages map[string]struct{}
 	rows  map[int64]int64 // fact_user_day rows of the days built
@@ -96,17 +97,13 @@ func NewBuilder(cfg Config) *Builder {
 	if cfg.Report == nil {
 		cfg.Report = &quality.Report{}
 	}
-	return &Builder{cfg: cfg, hist: map[int64]arrow.RecordBatch{}, days: map[int64][2]int64{},
+	return &Builder{cfg: cfg, days: map[int64][2]int64{},
 		users: map[string]struct{}{}, sess: map[string]struct{}{}, pages: map[string]struct{}{}, rows: map[int64]int64{}}
 }
 
-// Release frees the retained level history.
-func (g *Builder) Release() {
-	for _, b := range g.hist {
-		b.Release()
-	}
-	g.hist = map[int64]arrow.RecordBatch{}
-}
+// Release frees what the builder holds (nothing since it keeps no
+// batches; kept for callers that defer it).
+func (g *Builder) Release() {}
 
 func addUsers(set map[string]struct{}, u *array.String) {
 	for i := 0; i < u.Len(); i++ {
@@ -116,21 +113,26 @@ func addUsers(set map[string]struct{}, u *array.String) {
 	}
 }
 
-// Day builds fact_user_day for one day of silver events.
-func (g *Builder) Day(ctx context.Context, r *silver.DayResult) error {
-	others := map[string]struct{}{}
-	b, err := userDay(g.cfg.Mem, r.Day, r.Events, others)
-	if err != nil {
-		return fmt.Errorf("gold: fact_user_day %s: %w", silver.DayString(r.Day), err)
+// NewDay starts a day's fact_user_day (a silver.Sink).
+func (g *Builder) NewDay(day int64) silver.DaySink { return NewUserDays(day) }
+
+// Day builds fact_user_day for one day of silver events, accumulated in ev
+// (from NewDay).
+func (g *Builder) Day(ctx context.Context, r *silver.DayResult, ev silver.DaySink) error {
+	acc, ok := ev.(*UserDays)
+	if !ok {
+		return fmt.Errorf("gold: day %s: events not from NewDay", silver.DayString(r.Day))
 	}
+	b := acc.Finish(g.cfg.Mem)
 	defer b.Release()
+	events := acc.NumEvents()
 	var minTS, maxTS int64
 	if b.NumRows() > 0 {
 		f := b.Column(b.Schema().FieldIndices("first_ts")[0]).(*array.Timestamp).TimestampValues()
 		l := b.Column(b.Schema().FieldIndices("last_ts")[0]).(*array.Timestamp).TimestampValues()
 		minTS, maxTS = int64(slices.Min(f)), int64(slices.Max(l))
 	}
-	stats := map[string]int64{"rows": b.NumRows(), "events": r.Events.NumRows(), "min_ts": minTS, "max_ts": maxTS}
+	stats := map[string]int64{"rows": b.NumRows(), "events": events, "min_ts": minTS, "max_ts": maxTS}
 	if err := lakeio.WritePartition(g.cfg.Tx, TableFactUserDay, lakeio.DayPartition(r.Day), b, stats); err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
@@ -138,20 +140,14 @@ func (g *Builder) Day(ctx context.Context, r *silver.DayResult) error {
 	if r.Report != nil {
 		rep = r.Report
 	}
-	CheckUserDay(rep, silver.DayString(r.Day), b, r.Events.NumRows(), nil)
+	CheckUserDay(rep, silver.DayString(r.Day), b, events, nil)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	addUsers(g.users, b.Column(0).(*array.String))
-	for p := range others {
+	for p := range acc.Others() {
 		g.pages[p] = struct{}{}
 	}
-	if r.LevelHistory != nil {
-		r.LevelHistory.Retain()
-		if old := g.hist[r.Day]; old != nil {
-			old.Release()
-		}
-		g.hist[r.Day] = r.LevelHistory
-	}
+	acc.Release()
 	if b.NumRows() > 0 {
 		g.days[r.Day] = [2]int64{minTS, maxTS}
 	}
@@ -165,10 +161,6 @@ func (g *Builder) Day(ctx context.Context, r *silver.DayResult) error {
 func (g *Builder) DropDay(day int64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if h := g.hist[day]; h != nil {
-		h.Release()
-		delete(g.hist, day)
-	}
 	delete(g.days, day)
 	delete(g.rows, day)
 	return g.cfg.Tx.Discard(TableFactUserDay, lakeio.DayPartition(day))
@@ -201,45 +193,31 @@ func (g *Builder) Finish(ctx context.Context) (Stats, error) {
 		g.st.UserDays += n
 	}
 	l := g.cfg.Lake
-	histDays, err := lakeio.Days(l, silver.TableLevelHistory)
+	// dim_user from the whole level history, as the transaction leaves
+	// it (the days just built are staged), one day at a time.
+	hv := lakeio.View{Lake: l, Tx: g.cfg.Tx}
+	histDays, err := hv.Days(silver.TableLevelHistory)
 	if err != nil {
 		return g.st, err
 	}
-	var hist []arrow.RecordBatch
-	var owned []arrow.RecordBatch
-	defer func() {
-		for _, b := range owned {
-			b.Release()
-		}
-	}()
+	dacc := NewDimUsers()
 	for _, d := range histDays {
-		if _, ok := g.hist[d]; ok {
-			continue
-		}
 		if err := ctx.Err(); err != nil {
 			return g.st, err
 		}
-		b, err := lakeio.ReadPartition(g.cfg.Mem, l, silver.TableLevelHistory, lakeio.DayPartition(d), nil)
+		b, err := hv.ReadPartition(g.cfg.Mem, silver.TableLevelHistory, lakeio.DayPartition(d), nil)
 		if err != nil {
 			return g.st, fmt.Errorf("gold: dim_user: %w", err)
 		}
 		if b != nil {
-			owned = append(owned, b)
-			hist = append(hist, b)
+			err = dacc.Add(b)
+			b.Release()
+			if err != nil {
+				return g.st, fmt.Errorf("gold: dim_user: %w", err)
+			}
 		}
 	}
-	memDays := make([]int64, 0, len(g.hist))
-	for d := range g.hist {
-		memDays = append(memDays, d)
-	}
-	slices.Sort(memDays)
-	for _, d := range memDays {
-		hist = append(hist, g.hist[d])
-	}
-	du, err := DimUser(g.cfg.Mem, hist)
-	if err != nil {
-		return g.st, fmt.Errorf("gold: dim_user: %w", err)
-	}
+	du := dacc.Finish(g.cfg.Mem)
 	defer du.Release()
 	CheckDimUser(g.cfg.Report, du)
 	users := UsersOf(du)
@@ -386,14 +364,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 						return fmt.Errorf("silver/events %s: %w (silver written by an older churnctl has fewer columns: rebuild it with `churnctl etl silver`)", part, err)
 					}
 					defer res.Release()
-					lh, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, silver.TableLevelHistory, part, nil)
-					if err != nil {
+					acc := g.NewDay(d)
+					if err := acc.Events(res.Events); err != nil {
 						return err
 					}
-					if lh != nil {
-						defer lh.Release()
-					}
-					return g.Day(ctx, &silver.DayResult{Day: d, Events: res.Events, LevelHistory: lh})
+					return g.Day(ctx, &silver.DayResult{Day: d}, acc)
 				}()
 				if err != nil {
 					mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -66,12 +67,154 @@ func appendStr(bld *array.StringBuilder, s string) {
 // rows, one per user, in user_id order. dayStart is the day's first
 // millisecond (UTC).
 func UserDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted) (arrow.RecordBatch, error) {
-	return userDay(mem, dayStart, ev, nil)
+	acc := NewUserDays(dayStart)
+	if err := acc.Events(ev); err != nil {
+		return nil, err
+	}
+	return acc.Finish(mem), nil
 }
 
-// userDay is UserDay; it also adds the pages counted in n_other to others
-// (when not nil).
-func userDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted, others map[string]struct{}) (arrow.RecordBatch, error) {
+// userAcc is one user's fact_user_day row so far.
+type userAcc struct {
+	events int64
+	counts [pageOther + 1]int64
+	listen float64
+	paid   int64
+	// sessions counts the user's sessions that day: a session_id seen for
+	// the first time, or again after a pause longer than silver.SessionGap
+	// (a reused id, a session of its own, as silver splits it).
+	sessions    int64
+	sids        []sidLast
+	hashes      []uint64 // distinct artist hashes, sorted
+	level       string
+	first, last int64
+}
+
+type sidLast struct{ sid, last int64 }
+
+// UserDays accumulates one day's fact_user_day rows from the day's user
+// events given in stretches (silver.DaySink): per user the running counts
+// and sums, so that the rows are those of the whole day at once. It is
+// not safe for concurrent use.
+type UserDays struct {
+	day     int64
+	users   map[string]*userAcc
+	names   []string // the users, as they came (sorted: one stretch, or each new user after the others)
+	sorted  bool
+	others  map[string]struct{} // pages counted in n_other
+	levels  map[string]string   // interned level values
+	n       int64
+	free    []userAcc // allocated in blocks
+	scratch []uint64
+}
+
+// NewUserDays returns an empty accumulator for day dayStart.
+func NewUserDays(dayStart int64) *UserDays {
+	return &UserDays{day: dayStart, users: map[string]*userAcc{}, others: map[string]struct{}{}, levels: map[string]string{}, sorted: true}
+}
+
+// Events adds a stretch of the day's user events (later in ts than the
+// stretches before).
+func (g *UserDays) Events(ev *silver.Sorted) error {
+	// The page column of each page code; the codes counted in n_other.
+	pageOf := make([]int, len(ev.Pages))
+	for c, p := range ev.Pages {
+		pageOf[c] = pageIndex(p)
+	}
+	levels := make([]string, len(ev.Levels))
+	for i, l := range ev.Levels {
+		v, ok := g.levels[l]
+		if !ok {
+			v = strings.Clone(l)
+			g.levels[v] = v
+		}
+		levels[i] = v
+	}
+	paidCode := int32(slices.Index(ev.Levels, "paid")) // -1: none
+	other := make([]bool, len(ev.Pages))
+	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
+	for ui, u := range ev.Users {
+		if ui > 0 && u <= ev.Users[ui-1] {
+			return fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
+		}
+		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
+		a := g.users[u]
+		if a == nil {
+			if len(g.free) == 0 {
+				g.free = make([]userAcc, 256)
+			}
+			a = &g.free[0]
+			g.free = g.free[1:]
+			a.first, a.last = tsv[start], tsv[start]
+			g.users[u] = a // Sorted.Users are copies: kept as they are
+			if n := len(g.names); n > 0 && u < g.names[n-1] {
+				g.sorted = false
+			}
+			g.names = append(g.names, u)
+		}
+		hashes := g.scratch[:0]
+		for r := start; r < end; r++ {
+			c := ev.Page[r]
+			p := pageOf[c]
+			a.counts[p]++
+			if p == pageOther {
+				other[c] = true
+			}
+			if p == 0 {
+				if ev.LengthOK[r] {
+					a.listen += lenv[r]
+				}
+				if ev.ArtistOK[r] {
+					hashes = append(hashes, ev.ArtistHash[r])
+				}
+			}
+			if ev.Level[r] == paidCode {
+				a.paid++
+			}
+			t := tsv[r]
+			s := sidv[r]
+			k := slices.IndexFunc(a.sids, func(x sidLast) bool { return x.sid == s })
+			switch {
+			case k < 0:
+				a.sids = append(a.sids, sidLast{s, t})
+				a.sessions++
+			case t-a.sids[k].last > silver.SessionGap:
+				a.sessions++
+				fallthrough
+			default:
+				a.sids[k].last = t
+			}
+			a.first, a.last = min(a.first, t), max(a.last, t)
+		}
+		// The stretch's distinct artists, merged into the user's set.
+		slices.Sort(hashes)
+		hashes = slices.Compact(hashes)
+		if len(a.hashes) == 0 {
+			a.hashes = slices.Clone(hashes)
+		} else if len(hashes) > 0 {
+			a.hashes = mergeSet(a.hashes, hashes)
+		}
+		g.scratch = hashes
+		a.events += int64(end - start)
+		a.level = levels[ev.Level[end-1]]
+		g.n += int64(end - start)
+	}
+	for c, used := range other {
+		if used {
+			g.others[ev.Pages[c]] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// Release drops the accumulated rows.
+func (g *UserDays) Release() { clear(g.users); g.names = nil }
+
+// NumEvents returns the number of events added.
+func (g *UserDays) NumEvents() int64 { return g.n }
+
+// Finish returns the day's fact_user_day rows, in user_id order.
+func (g *UserDays) Finish(mem memory.Allocator) arrow.RecordBatch {
 	bld := array.NewRecordBuilder(mem, FactUserDaySchema)
 	defer bld.Release()
 	fUser := bld.Field(0).(*array.StringBuilder)
@@ -91,83 +234,54 @@ func userDay(mem memory.Allocator, dayStart int64, ev *silver.Sorted, others map
 	fLevelEnd := bld.Field(base + 5).(*array.StringBuilder)
 	fFirst := bld.Field(base + 6).(*array.TimestampBuilder)
 	fLast := bld.Field(base + 7).(*array.TimestampBuilder)
-	dt := arrow.Date32(dayStart / 86_400_000)
+	dt := arrow.Date32(g.day / 86_400_000)
 
-	// The page column of each page code; the codes counted in n_other.
-	pageOf := make([]int, len(ev.Pages))
-	for c, p := range ev.Pages {
-		pageOf[c] = pageIndex(p)
+	names := g.names
+	if !g.sorted {
+		slices.Sort(names)
 	}
-	paidCode := int32(slices.Index(ev.Levels, "paid")) // -1: none
-	other := make([]bool, len(ev.Pages))
-	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
-
-	var counts [pageOther + 1]int64
-	sids := make([]int64, 0, 16)
-	hashes := make([]uint64, 0, 256)
+	bld.Reserve(len(names))
 	sketch := make([]byte, 0, 2048)
-	for ui, u := range ev.Users {
-		if ui > 0 && u <= ev.Users[ui-1] {
-			return nil, fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
-		}
-		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
-		counts = [pageOther + 1]int64{}
-		sids, hashes = sids[:0], hashes[:0]
-		var listen float64
-		var paid int64
-		first, last := tsv[start], tsv[start]
-		for r := start; r < end; r++ {
-			c := ev.Page[r]
-			p := pageOf[c]
-			counts[p]++
-			if p == pageOther {
-				other[c] = true
-			}
-			if p == 0 {
-				if ev.LengthOK[r] {
-					listen += lenv[r]
-				}
-				if ev.ArtistOK[r] {
-					hashes = append(hashes, ev.ArtistHash[r])
-				}
-			}
-			if ev.Level[r] == paidCode {
-				paid++
-			}
-			if s := sidv[r]; !slices.Contains(sids, s) {
-				sids = append(sids, s)
-			}
-			t := tsv[r]
-			first, last = min(first, t), max(last, t)
-		}
-		slices.Sort(hashes)
-		hashes = slices.Compact(hashes)
+	for _, u := range names {
+		a := g.users[u]
 		sketch = sketch[:0]
-		for _, h := range hashes {
+		for _, h := range a.hashes {
 			sketch = binary.LittleEndian.AppendUint64(sketch, h)
 		}
 		appendStr(fUser, u)
 		fDt.Append(dt)
-		fEvents.Append(int64(end - start))
-		fSessions.Append(int64(len(sids)))
-		for k, c := range counts {
+		fEvents.Append(a.events)
+		fSessions.Append(a.sessions)
+		for k, c := range a.counts {
 			fPages[k].Append(c)
 		}
-		fSongs.Append(counts[0])
-		fListen.Append(listen)
-		fDistinct.Append(int64(len(hashes)))
+		fSongs.Append(a.counts[0])
+		fListen.Append(a.listen)
+		fDistinct.Append(int64(len(a.hashes)))
 		fSketch.Append(sketch)
-		fPaid.Append(paid)
-		appendStr(fLevelEnd, ev.Levels[ev.Level[end-1]])
-		fFirst.Append(arrow.Timestamp(first))
-		fLast.Append(arrow.Timestamp(last))
+		fPaid.Append(a.paid)
+		appendStr(fLevelEnd, a.level)
+		fFirst.Append(arrow.Timestamp(a.first))
+		fLast.Append(arrow.Timestamp(a.last))
 	}
-	if others != nil {
-		for c, used := range other {
-			if used {
-				others[ev.Pages[c]] = struct{}{}
-			}
+	return bld.NewRecordBatch()
+}
+
+// Others returns the pages counted in n_other.
+func (g *UserDays) Others() map[string]struct{} { return g.others }
+
+// mergeSet returns the union of sorted sets a and b (sorted).
+func mergeSet(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
 		}
 	}
-	return bld.NewRecordBatch(), nil
+	return append(append(out, a...), b...)
 }

@@ -276,3 +276,63 @@ func writePartition(tx *lake.Tx, table, partition string, schema *arrow.Schema, 
 	f.SetRows(rows)
 	return f.Close()
 }
+
+// PartitionWriter stages the single file part-0.parquet of a partition
+// written in several calls (a day cleaned piece by piece). The file is the
+// one WritePartition of all the rows at once would write (parquetio's
+// bytes depend on the rows only). Close or Abort it.
+type PartitionWriter struct {
+	tx               *lake.Tx
+	table, partition string
+	f                *lake.StagedFile
+	w                *parquetio.Writer
+}
+
+// NewPartitionWriter starts the file of a partition in tx (options as
+// WritePartition's).
+func NewPartitionWriter(tx *lake.Tx, table, partition string, schema *arrow.Schema, opts ...parquetio.WriterOption) (*PartitionWriter, error) {
+	if err := stage(tx, table, partition, nil); err != nil {
+		return nil, err
+	}
+	f, err := tx.Create(table, partition, "part-0.parquet")
+	if err != nil {
+		return nil, err
+	}
+	w, err := parquetio.NewWriter(f, schema, append([]parquetio.WriterOption{parquetio.WithCompression(parquetio.Snappy{})}, opts...)...)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &PartitionWriter{tx: tx, table: table, partition: partition, f: f, w: w}, nil
+}
+
+// WriteRows appends the rows of recs that rows references, in that order.
+func (p *PartitionWriter) WriteRows(recs []arrow.RecordBatch, rows []parquetio.RowRef) error {
+	if err := p.w.WriteRows(recs, rows); err != nil {
+		return fmt.Errorf("write %s/%s: %w", p.table, p.partition, err)
+	}
+	return nil
+}
+
+// Close finishes the file; stats go into the partition's manifest.
+func (p *PartitionWriter) Close(stats map[string]int64) error {
+	if err := p.w.Close(); err != nil {
+		p.f.Close()
+		return fmt.Errorf("write %s/%s: %w", p.table, p.partition, err)
+	}
+	p.f.SetRows(p.w.NumRows())
+	if err := p.f.Close(); err != nil {
+		return err
+	}
+	if stats != nil {
+		return p.tx.SetManifest(p.table, p.partition, lake.Manifest{Stats: stats})
+	}
+	return nil
+}
+
+// Abort drops the partial file and the staged partition.
+func (p *PartitionWriter) Abort() error {
+	p.w.Close()
+	p.f.Close()
+	return p.tx.Discard(p.table, p.partition)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -50,46 +51,81 @@ func CheckDay(rep *quality.Report, day string, st DayStats, bronzeRows, writtenU
 		day, bronzeRows, writtenUser, writtenAnon, st.DuplicatesRemoved))
 }
 
-// SessionKeys accumulates (user_id, session_id) hashes of assembled sessions
-// to check that a key starts only one session among the days of a run.
+// CheckSessionsReused is the check (a warning) counting sessions whose
+// (user_id, session_id) is that of an earlier session of the run.
+const CheckSessionsReused = "silver.sessions.reused_id"
+
+// SessionKeys accumulates hashes of the keys of assembled sessions: to
+// check that the session key (user_id, session_id, session_start) is
+// unique (checked per batch: a session belongs to the day it starts, so
+// two sessions with one start are in one day's batch), and to count the
+// sessions that reuse the (user_id, session_id) of another among the days
+// of a run (split after a pause longer than SessionGap): 8 bytes per
+// session.
 type SessionKeys struct {
-	seed   maphash.Seed
-	hashes []uint64
+	seed maphash.Seed
+	ids  []uint64 // (user_id, session_id)
+	dups int64    // repeated (user_id, session_id, session_start)
+	mu   sync.Mutex
 }
 
 // NewSessionKeys returns an empty key set.
 func NewSessionKeys() *SessionKeys { return &SessionKeys{seed: maphash.MakeSeed()} }
 
-func (k *SessionKeys) hash(u string, sid int64) uint64 {
+func (k *SessionKeys) hash(u string, vals ...int64) uint64 {
 	var h maphash.Hash
 	h.SetSeed(k.seed)
 	h.WriteString(u)
 	var b [8]byte
-	for i := range b {
-		b[i] = byte(sid >> (8 * i))
+	for _, v := range vals {
+		for i := range b {
+			b[i] = byte(v >> (8 * i))
+		}
+		h.Write(b[:])
 	}
-	h.Write(b[:])
 	return h.Sum64()
 }
 
-// Add adds the keys of a sessions batch.
+// Add adds the keys of a sessions batch (one start day). Safe for
+// concurrent use.
 func (k *SessionKeys) Add(sessions arrow.RecordBatch) {
 	u := sessions.Column(0).(*array.String)
 	s := sessions.Column(1).(*array.Int64)
-	for i := 0; i < int(sessions.NumRows()); i++ {
-		k.hashes = append(k.hashes, k.hash(u.Value(i), s.Value(i)))
+	start := sessions.Column(2).(*array.Timestamp)
+	n := int(sessions.NumRows())
+	ids := make([]uint64, n)
+	full := make([]uint64, n)
+	for i := range n {
+		ids[i] = k.hash(u.Value(i), s.Value(i))
+		full[i] = k.hash(u.Value(i), s.Value(i), int64(start.Value(i)))
 	}
+	d := dups(full)
+	k.mu.Lock()
+	k.ids = append(k.ids, ids...)
+	k.dups += d
+	k.mu.Unlock()
 }
 
-// Check records CheckSessionsUnique: hashes are sorted and equal neighbours
-// counted (a 64-bit collision would count as a duplicate: ~n²/2⁶⁵).
-func (k *SessionKeys) Check(rep *quality.Report) {
-	slices.Sort(k.hashes)
-	var dups int64
-	for i := 1; i < len(k.hashes); i++ {
-		if k.hashes[i] == k.hashes[i-1] {
-			dups++
+// dups sorts hashes and counts equal neighbours (a 64-bit collision would
+// count as a duplicate: ~n²/2⁶⁵).
+func dups(hashes []uint64) int64 {
+	slices.Sort(hashes)
+	var n int64
+	for i := 1; i < len(hashes); i++ {
+		if hashes[i] == hashes[i-1] {
+			n++
 		}
 	}
-	rep.Check(CheckSessionsUnique, quality.Error, dups, "a (user_id, session_id) starts more than one session (the id was reused after a gap of a day or more)")
+	return n
+}
+
+// Check records CheckSessionsUnique (an error: two sessions with one key)
+// and CheckSessionsReused (a warning), and returns the number of sessions
+// that reuse an id.
+func (k *SessionKeys) Check(rep *quality.Report) int64 {
+	rep.Check(CheckSessionsUnique, quality.Error, k.dups, "a (user_id, session_id, session_start) repeats")
+	reused := dups(k.ids)
+	rep.Check(CheckSessionsReused, quality.Warn, reused, fmt.Sprintf(
+		"a (user_id, session_id) starts more than one session: the id was reused after a pause of more than %d h, the sessions were split", SessionGap/3_600_000))
+	return reused
 }

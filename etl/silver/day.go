@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -106,6 +107,7 @@ type DayResult struct {
 
 	es       []*events          // bound Input, for FileRows
 	anonRefs []parquetio.RowRef // the anonymous rows of Input, in bronze order
+	dropped  []parquetio.RowRef // the rows of Input removed as duplicates
 }
 
 // FileRows returns EventRows in bronze order (ts, source_file,
@@ -166,16 +168,22 @@ func ProcessDay(ctx context.Context, mem memory.Allocator, dayStart int64, in ar
 // ProcessDayBatches is ProcessDay over a day given as several batches of
 // one schema (bronze's decode chunks), which are referenced, not copied.
 func ProcessDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
-	res, err := processDayBatches(ctx, mem, dayStart, ins, opt)
+	res, err := processDayBatches(ctx, mem, dayStart, ins, opt, noLimit)
 	if err != nil {
 		return nil, err
 	}
+	ds := newDaySessions()
+	ds.add(res.Events, res.es, res.EventRows)
+	res.SessionParts, res.LevelHistory = ds.finish(mem, &res.Stats)
 	if err := res.takeAnonymous(mem); err != nil {
 		res.Release()
 		return nil, err
 	}
 	return res, nil
 }
+
+// noLimit is the limit of processDayBatches that keeps every row.
+const noLimit = math.MaxInt64
 
 // takeAnonymous fills r.Anonymous (processDayBatches leaves it to the
 // caller: a day whose bronze file of logged-out rows becomes silver's as is
@@ -193,8 +201,11 @@ func (r *DayResult) takeAnonymous(mem memory.Allocator) error {
 	return err
 }
 
-// processDayBatches is ProcessDayBatches without Anonymous.
-func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options) (*DayResult, error) {
+// processDayBatches is ProcessDayBatches without Anonymous, SessionParts
+// and LevelHistory (and the counts they make: Users, Sessions,
+// NonMonotonic), over the rows of ins with ts < limit (the others are
+// left out: a stretch of the day, see dayBuilder).
+func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64, ins []arrow.RecordBatch, opt Options, limit int64) (*DayResult, error) {
 	if len(ins) == 0 {
 		return nil, fmt.Errorf("silver: no input batch")
 	}
@@ -224,8 +235,16 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	ids := make(map[string]int32, 4096)
 	var names []string
 	rowRank := make([]int32, n)
+	const out = -1 // rank of a row left out (ts >= limit)
+	left := 0
 	for b, e := range es {
+		tsv := e.ts.TimestampValues()
 		for i := 0; i < e.n; i++ {
+			if limit != noLimit && int64(tsv[i]) >= limit {
+				rowRank[int(offs[b])+i] = out
+				left++
+				continue
+			}
 			u := e.user.Value(i)
 			k, ok := ids[u]
 			if !ok {
@@ -253,8 +272,11 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		anon[r] = u == "" || listed[r]
 	}
 	for i, k := range rowRank {
-		rowRank[i] = rankOf[k]
+		if k != out {
+			rowRank[i] = rankOf[k]
+		}
 	}
+	st.BronzeRows = int64(n - left)
 
 	// Counting sort by user rank (stable), then a small sort per user by
 	// (ts, session_id, item_in_session) with full-content tie-breaks. Bronze
@@ -262,12 +284,14 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 	// sorted and only checked.
 	start := make([]int32, len(names)+1)
 	for _, r := range rowRank {
-		start[r+1]++
+		if r != out {
+			start[r+1]++
+		}
 	}
 	for r := 1; r <= len(names); r++ {
 		start[r] += start[r-1]
 	}
-	keys := make([]sortKey, n)
+	keys := make([]sortKey, n-left)
 	fill := slices.Clone(start[:len(names)])
 	for b, e := range es {
 		tsv := e.ts.TimestampValues()
@@ -276,6 +300,9 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		for i := 0; i < e.n; i++ {
 			g := offs[b] + int32(i)
 			r := rowRank[g]
+			if r == out {
+				continue
+			}
 			keys[fill[r]] = sortKey{rank: r, item: itemv[i], ts: int64(tsv[i]), sid: sidv[i], row: g}
 			fill[r]++
 		}
@@ -306,7 +333,7 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		}
 		return cmp.Compare(a.row, b.row)
 	}
-	userKeys := make([]sortKey, 0, n)
+	userKeys := make([]sortKey, 0, n-left)
 	var anonKeys []sortKey
 	moved := false // a listed id's rows moved to the anonymous rows
 	for r := range names {
@@ -327,8 +354,9 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		eb, ib := at(b)
 		return compareContent(ea, ia, eb, ib) == 0
 	}
-	userKept, dupU, confU := dedup(userKeys, same)
-	anonKept, dupA, confA := dedup(anonKeys, same)
+	var dropped []int32
+	userKept, dupU, confU := dedup(userKeys, same, &dropped)
+	anonKept, dupA, confA := dedup(anonKeys, same, &dropped)
 	userRows, anonRows := rowsOf(userKept), rowsOf(anonKept)
 	st.DuplicatesRemoved = dupU + dupA
 	st.KeyConflicts = confU + confA
@@ -348,6 +376,8 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		return out
 	}
 	res.EventRows = refsOf(userRows)
+	slices.Sort(dropped)
+	res.dropped = refsOf(dropped)
 	anonRefs := refsOf(anonRows)
 	bronzeOrder(es, anonRefs)
 	first := true
@@ -369,7 +399,7 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		for b, e := range es {
 			nulls := e.hasNullRequired()
 			for i := 0; i < e.n; i++ {
-				if !anon[rowRank[int(offs[b])+i]] {
+				if r := rowRank[int(offs[b])+i]; r != out && !anon[r] {
 					e.qualityCount(i, nulls, dayStart, st)
 				}
 			}
@@ -403,13 +433,12 @@ func processDayBatches(ctx context.Context, mem memory.Allocator, dayStart int64
 		res.Release()
 		return nil, err
 	}
-	res.SessionParts, res.LevelHistory = res.Events.sessionize(mem, st, es, res.EventRows)
 	return res, nil
 }
 
 // dedup walks sorted keys and returns the kept ones; same reports whether
 // two rows are equal in all event fields.
-func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, conflicts int64) {
+func dedup(keys []sortKey, same func(a, b int32) bool, dropped *[]int32) (kept []sortKey, dups, conflicts int64) {
 	kept = make([]sortKey, 0, len(keys))
 	for i, k := range keys {
 		if i > 0 {
@@ -417,6 +446,7 @@ func dedup(keys []sortKey, same func(a, b int32) bool) (kept []sortKey, dups, co
 			if p.rank == k.rank && p.ts == k.ts && p.sid == k.sid && p.item == k.item {
 				if same(kept[len(kept)-1].row, k.row) {
 					dups++
+					*dropped = append(*dropped, k.row)
 					continue
 				}
 				conflicts++
@@ -551,148 +581,6 @@ type part struct {
 	listen              float64
 	firstItem, lastItem int32
 	nonMono             int64
-}
-
-// sessionize builds the day's session parts and level history from the
-// day's user events (sorted by user, ts, session, item); row r of e is row
-// rows[r] of attrs, which has the user attributes.
-func (e *Sorted) sessionize(mem memory.Allocator, st *DayStats, attrs []*events, rows []parquetio.RowRef) (arrow.RecordBatch, arrow.RecordBatch) {
-	pb := array.NewRecordBuilder(mem, SessionPartsSchema)
-	defer pb.Release()
-	lb := array.NewRecordBuilder(mem, LevelHistorySchema)
-	defer lb.Release()
-	pUser := pb.Field(0).(*array.StringBuilder)
-	pSid := pb.Field(1).(*array.Int64Builder)
-	pFirst := pb.Field(2).(*array.TimestampBuilder)
-	pLast := pb.Field(3).(*array.TimestampBuilder)
-	pItems := pb.Field(4).(*array.Int64Builder)
-	pSongs := pb.Field(5).(*array.Int64Builder)
-	pListen := pb.Field(6).(*array.Float64Builder)
-	pFI := pb.Field(7).(*array.Int32Builder)
-	pLI := pb.Field(8).(*array.Int32Builder)
-	pNM := pb.Field(9).(*array.Int64Builder)
-
-	tsv, sidv, itemv, lenv := e.TS, e.Sess, e.Item, e.Length
-	nextSong := int32(slices.Index(e.Pages, "NextSong")) // -1: none
-	var parts []part
-	// A level row's user attributes are read after the loop, in input
-	// order: read here, in user order, they would be read at random.
-	var emits []int
-	emitLevel := func(u string, r int) {
-		appendStr(lb.Field(0).(*array.StringBuilder), u)
-		lb.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.TS[r]))
-		appendStr(lb.Field(2).(*array.StringBuilder), e.Levels[e.Level[r]])
-		emits = append(emits, r)
-	}
-	for ui, u := range e.Users {
-		start, end := int(e.Starts[ui]), int(e.Starts[ui+1])
-		st.Users++
-		parts = parts[:0]
-		prevLevel := int32(-1)
-		for r := start; r < end; r++ {
-			if lv := e.Level[r]; lv != prevLevel {
-				emitLevel(u, r)
-				prevLevel = lv
-			}
-			sid := sidv[r]
-			p := -1
-			for q := len(parts) - 1; q >= 0; q-- {
-				if parts[q].sid == sid {
-					p = q
-					break
-				}
-			}
-			t := tsv[r]
-			if p < 0 {
-				parts = append(parts, part{sid: sid, first: t, last: t, firstItem: itemv[r], lastItem: itemv[r], items: 1})
-				p = len(parts) - 1
-			} else {
-				pp := &parts[p]
-				pp.items++
-				pp.last = t
-				if itemv[r] <= pp.lastItem {
-					pp.nonMono++
-				}
-				pp.lastItem = itemv[r]
-			}
-			if e.Page[r] == nextSong {
-				parts[p].songs++
-				if e.LengthOK[r] {
-					parts[p].listen += lenv[r]
-				}
-			}
-		}
-		slices.SortFunc(parts, func(a, b part) int { return cmp.Compare(a.sid, b.sid) })
-		for _, p := range parts {
-			appendStr(pUser, u)
-			pSid.Append(p.sid)
-			pFirst.Append(arrow.Timestamp(p.first))
-			pLast.Append(arrow.Timestamp(p.last))
-			pItems.Append(p.items)
-			pSongs.Append(p.songs)
-			pListen.Append(p.listen)
-			pFI.Append(p.firstItem)
-			pLI.Append(p.lastItem)
-			pNM.Append(p.nonMono)
-			st.NonMonotonic += p.nonMono
-			st.Sessions++
-		}
-	}
-	levelAttrs(lb, attrs, rows, emits)
-	return pb.NewRecordBatch(), lb.NewRecordBatch()
-}
-
-// levelAttrs appends the user attributes (registration to last_name) of
-// the level rows emits (rows of the sorted events; row r is rows[r] of
-// attrs) to lb, fetching them in input order.
-func levelAttrs(lb *array.RecordBuilder, attrs []*events, rows []parquetio.RowRef, emits []int) {
-	type attr struct {
-		reg   arrow.Timestamp
-		regOK bool
-		s     [5]string
-		ok    [5]bool
-	}
-	vals := make([]attr, len(emits))
-	byInput := make([]int, len(emits))
-	for i := range byInput {
-		byInput[i] = i
-	}
-	slices.SortFunc(byInput, func(x, y int) int {
-		a, b := rows[emits[x]], rows[emits[y]]
-		return cmp.Or(cmp.Compare(a.Batch, b.Batch), cmp.Compare(a.Row, b.Row))
-	})
-	for _, i := range byInput {
-		ref := rows[emits[i]]
-		a, r := attrs[ref.Batch], int(ref.Row)
-		v := &vals[i]
-		if v.regOK = a.reg.IsValid(r); v.regOK {
-			v.reg = a.reg.Value(r)
-		}
-		for k, c := range [5]*array.String{a.gender, a.location, a.agent, a.first, a.last} {
-			if v.ok[k] = c.IsValid(r); v.ok[k] {
-				v.s[k] = c.Value(r)
-			}
-		}
-	}
-	reg := lb.Field(3).(*array.TimestampBuilder)
-	var strs [5]*array.StringBuilder
-	for k := range strs {
-		strs[k] = lb.Field(4 + k).(*array.StringBuilder)
-	}
-	for _, v := range vals {
-		if v.regOK {
-			reg.Append(v.reg)
-		} else {
-			reg.AppendNull()
-		}
-		for k, b := range strs {
-			if v.ok[k] {
-				appendStr(b, v.s[k])
-			} else {
-				b.AppendNull()
-			}
-		}
-	}
 }
 
 // DayString formats a day start (Unix ms) as YYYY-MM-DD.

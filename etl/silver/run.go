@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +19,6 @@ import (
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
-	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
 // Silver tables.
@@ -53,15 +52,30 @@ func (w Window) Select(available []int64) []int64 {
 }
 
 // Sink receives silver results as they are built, to derive gold tables in
-// the same run without reading silver back. Day is called concurrently from
-// the workers; the result is released after Day returns (Retain what you
-// keep).
+// the same run without reading silver back. A day is built in stretches
+// (see dayBuilder): NewDay starts it, its DaySink receives each stretch's
+// user events, then Day completes it (or the DaySink is released when the
+// day is abandoned). Days are built concurrently; the result is released
+// after Day returns (Retain what you keep).
 type Sink interface {
-	Day(ctx context.Context, r *DayResult) error
+	NewDay(day int64) DaySink
+	// Day completes day r.Day, whose events went to ev; r.Events is nil.
+	Day(ctx context.Context, r *DayResult, ev DaySink) error
 	Sessions(ctx context.Context, day int64, sessions arrow.RecordBatch) error
 	// DropDay undoes Day for a day processed early whose bronze partition
 	// then changed (it is processed again).
 	DropDay(day int64) error
+}
+
+// DaySink receives one day's user events, stretch by stretch.
+type DaySink interface {
+	// Events receives a stretch of the day's user events, in user order
+	// (user_id, ts, session_id, item_in_session); every event of a stretch
+	// is later (ts) than every event of the stretches before. ev is valid
+	// during the call only.
+	Events(ev *Sorted) error
+	// Release drops what the day accumulated (it is abandoned).
+	Release()
 }
 
 // Config configures Run.
@@ -119,6 +133,10 @@ type Stats struct {
 	SessionDays      []int64 `json:"-"`
 	SessionsBuilt    int64   `json:"sessions"`
 	CrossingMidnight int64   `json:"sessions_crossing_midnight"`
+	// SessionsSplit counts the sessions whose (user_id, session_id) is
+	// that of an earlier session of the run: the id was reused after a
+	// pause longer than SessionGap (see SessionGap).
+	SessionsSplit int64 `json:"sessions_split"`
 }
 
 // eventsWriteOpts are bronze's: silver/events has bronze's columns, and a
@@ -138,20 +156,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 	days := cfg.Window.Select(avail)
-	if err := cfg.Early.close(); err != nil {
+	if err := cfg.Early.close(ctx); err != nil {
 		return st, err
 	}
-	// Days processed early: keep those whose bronze partition is the one
-	// file they were built from, drop the others (processed again below).
-	var (
-		mu    sync.Mutex
-		parts = map[int64]arrow.RecordBatch{}
-	)
-	defer func() {
-		for _, b := range parts {
-			b.Release()
-		}
-	}()
+	// Days processed early: keep those whose bronze partition is the
+	// files they were built from, drop the others (processed again below).
+	var mu sync.Mutex
 	todo := days
 	if cfg.Early != nil {
 		todo = nil
@@ -159,18 +169,15 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			if ed := cfg.Early.take(d); ed != nil {
 				files, err := bronze.Files(lake.BronzeEvents, lakeio.DayPartition(d))
 				if err != nil {
-					ed.release()
 					return st, err
 				}
 				if ed.matches(files) {
-					parts[d] = ed.parts
 					st.DayStats.Add(ed.stats)
 					cfg.Report.Merge(ed.report)
 					continue
 				}
-				ed.release()
-				cfg.Log.Info("silver: day processed again from bronze: its partition holds more than the file just written",
-					"stage", "silver", "day", DayString(d), "bronze_files", len(files))
+				cfg.Log.Info("silver: day processed again from bronze: its partition holds more than the files just written",
+					"stage", "silver", "day", DayString(d), "bronze_files", len(files), "reason", ed.why())
 				if err := cfg.dropDay(d); err != nil {
 					return st, err
 				}
@@ -190,7 +197,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	start := time.Now()
 	cfg.Log.Info("silver start", "stage", "silver", "days", len(days), "from", DayString(days[0]), "to", DayString(days[len(days)-1]))
 
-	// Per-day work on the workers; session parts are kept for assembly.
+	// Per-day work on the workers.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Workers)
 	for _, d := range todo {
@@ -198,12 +205,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			ds, p, err := processDay(gctx, cfg, bronze, d)
+			ds, err := processDay(gctx, &cfg, bronze, d)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
-			parts[d] = p
 			st.DayStats.Add(ds)
 			mu.Unlock()
 			return nil
@@ -216,53 +222,32 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 
-	// Sessions: every processed day, and the day before the first one (its
-	// sessions may run into the window and so have changed).
-	cache := map[int64]arrow.RecordBatch{}
-	var cmu sync.Mutex
-	defer func() {
-		for _, b := range cache {
-			if b != nil {
-				b.Release()
-			}
-		}
-	}()
-	src := func(d int64) (arrow.RecordBatch, error) {
-		if b, ok := parts[d]; ok {
-			return b, nil
-		}
-		cmu.Lock()
-		defer cmu.Unlock()
-		if b, ok := cache[d]; ok {
-			return b, nil
-		}
-		b, err := lakeio.ReadPartition(cfg.Mem, cfg.Lake, TableSessionParts, lakeio.DayPartition(d), nil)
-		if err != nil {
-			return nil, err
-		}
-		cache[d] = b
-		return b, nil
-	}
-	// Also the days just outside the window that have parts: the day before
-	// (its sessions may continue into the window) and the day after (late
-	// events in the window may now start one of its sessions earlier).
+	// Sessions: every processed day, and the days just outside the window
+	// that have parts: the day before (its sessions may continue into the
+	// window) and the day after (late events in the window may now start
+	// one of its sessions earlier). Session parts are read back from the
+	// staged (or committed) partitions, a sliding window of days at a time:
+	// held for the whole run they would grow with the input.
+	parts := newPartsCache(cfg.Mem, lakeio.View{Lake: cfg.Lake, Tx: cfg.Tx})
+	defer parts.release()
 	sessDays := slices.Clone(days)
 	for _, d := range []int64{days[0] - DayMillis, days[len(days)-1] + DayMillis} {
 		if slices.Contains(days, d) {
 			continue
 		}
-		if b, err := src(d); err != nil {
+		if b, err := parts.get(d); err != nil {
 			return st, err
 		} else if b != nil {
 			sessDays = append(sessDays, d)
 		}
 	}
 	slices.Sort(sessDays)
+	parts.days = sessDays
 	// Assemble and stage the sessions of each day, two days at a time (a
 	// day's assembly only reads session parts).
 	keys := NewSessionKeys()
 	sessions := func(ctx context.Context, d int64) error {
-		b, err := AssembleSessions(cfg.Mem, d, src)
+		b, err := AssembleSessions(cfg.Mem, d, parts.get)
 		if err != nil {
 			return fmt.Errorf("silver: sessions %s: %w", DayString(d), err)
 		}
@@ -283,8 +268,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			return err
 		}
 		if cfg.Sink != nil {
-			return cfg.Sink.Sessions(ctx, d, b)
+			if err := cfg.Sink.Sessions(ctx, d, b); err != nil {
+				return err
+			}
 		}
+		parts.done(d)
 		return nil
 	}
 	g, gctx = errgroup.WithContext(ctx)
@@ -304,11 +292,80 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		return st, err
 	}
 	st.SessionDays = sessDays
-	keys.Check(cfg.Report)
+	st.SessionsSplit = keys.Check(cfg.Report)
+	if st.SessionsSplit > 0 {
+		cfg.Log.Warn("silver: session ids reused after a pause: split into distinct sessions",
+			"stage", "silver", "sessions_split", st.SessionsSplit, "session_gap_hours", SessionGap/3_600_000)
+	}
 	cfg.Log.Info("silver end", "stage", "silver", "rows_in", st.BronzeRows, "rows_out", st.UserRows,
 		"anonymous_rows", st.AnonymousRows, "duplicates_removed", st.DuplicatesRemoved, "sessions", st.SessionsBuilt,
 		"duration_ms", time.Since(start).Milliseconds())
 	return st, nil
+}
+
+// partsCache serves the session parts of days to the sessions' assembly,
+// read once and kept while a day still to assemble may need them (the day
+// before it to MaxSessionDays after).
+type partsCache struct {
+	mem  memory.Allocator
+	view lakeio.View
+	days []int64 // the days to assemble, ascending
+
+	mu       sync.Mutex
+	cache    map[int64]arrow.RecordBatch
+	finished map[int64]bool
+}
+
+func newPartsCache(mem memory.Allocator, v lakeio.View) *partsCache {
+	return &partsCache{mem: mem, view: v, cache: map[int64]arrow.RecordBatch{}, finished: map[int64]bool{}}
+}
+
+// get is a PartsSource.
+func (c *partsCache) get(d int64) (arrow.RecordBatch, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.cache[d]; ok {
+		return b, nil
+	}
+	b, err := c.view.ReadPartition(c.mem, TableSessionParts, lakeio.DayPartition(d), nil)
+	if err != nil {
+		return nil, err
+	}
+	c.cache[d] = b
+	return b, nil
+}
+
+// done marks day d assembled and drops the days no assembly still to
+// come or running reads (those before the day before the first day not
+// yet assembled).
+func (c *partsCache) done(d int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finished[d] = true
+	low := int64(math.MaxInt64)
+	for _, x := range c.days {
+		if !c.finished[x] {
+			low = x
+			break
+		}
+	}
+	for x, b := range c.cache {
+		if x < low-DayMillis {
+			if b != nil {
+				b.Release()
+			}
+			delete(c.cache, x)
+		}
+	}
+}
+
+func (c *partsCache) release() {
+	for _, b := range c.cache {
+		if b != nil {
+			b.Release()
+		}
+	}
+	clear(c.cache)
 }
 
 // bronzeSource is the bronze partition a day was built from when its files
@@ -337,91 +394,36 @@ func sourceOf(dir string, files []lake.FileEntry) *bronzeSource {
 	return src
 }
 
-// processDay reads one bronze day, cleans it, stages its silver partitions
-// and returns its stats and session parts.
-func processDay(ctx context.Context, cfg Config, bronze lakeio.View, d int64) (DayStats, arrow.RecordBatch, error) {
+// processDay reads one bronze day, cleans it, and stages its silver
+// partitions (and the sink's). It returns its stats.
+func processDay(ctx context.Context, cfg *Config, bronze lakeio.View, d int64) (DayStats, error) {
 	part := lakeio.DayPartition(d)
 	dir, files, err := bronze.Entries(lake.BronzeEvents, part)
 	if err != nil {
-		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+		return DayStats{}, fmt.Errorf("silver: %w", err)
 	}
 	in, err := bronze.ReadPartition(cfg.Mem, lake.BronzeEvents, part, nil)
 	if err != nil {
-		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
+		return DayStats{}, fmt.Errorf("silver: %w", err)
 	}
 	if in == nil {
-		return DayStats{}, nil, nil
+		return DayStats{}, nil
 	}
+	defer in.Release()
 	bronzeRows, ok := bronze.Rows(lake.BronzeEvents, part)
 	if !ok {
 		bronzeRows = -1
 	}
-	defer in.Release()
-	return processBatch(ctx, cfg, d, []arrow.RecordBatch{in}, bronzeRows, cfg.Report, sourceOf(dir, files))
-}
-
-// processBatch cleans one bronze day (ins: all its rows, any order), stages
-// its silver partitions, hands the result to the sink and returns its stats
-// and session parts. The day's checks go to rep.
-//
-// src, if not nil, names the bronze files that ins are all the rows of: a
-// silver file that would hold exactly the rows of one of them, in the same
-// order, is that file, linked.
-func processBatch(ctx context.Context, cfg Config, d int64, ins []arrow.RecordBatch, bronzeRows int64, rep *quality.Report,
-	src *bronzeSource) (DayStats, arrow.RecordBatch, error) {
-	part := lakeio.DayPartition(d)
-	res, err := processDayBatches(ctx, cfg.Mem, d, ins, cfg.Options)
+	b := newDayBuilder(cfg, d, cfg.Report)
+	if err := b.Feed(ctx, []arrow.RecordBatch{in}, true, sourceOf(dir, files)); err != nil {
+		b.Abort()
+		return DayStats{}, err
+	}
+	st, err := b.Finish(ctx, bronzeRows, nil)
 	if err != nil {
-		return DayStats{}, nil, fmt.Errorf("silver: %s: %w", part, err)
+		b.Abort()
 	}
-	defer res.Release()
-	res.Report = rep
-	st := res.Stats
-	dayStats := map[string]int64{
-		"bronze_rows": st.BronzeRows, "user_rows": st.UserRows, "anonymous_rows": st.AnonymousRows,
-		"duplicates_removed": st.DuplicatesRemoved, "key_conflicts": st.KeyConflicts,
-		"non_monotonic_items": st.NonMonotonic, "min_ts": st.MinTS, "max_ts": st.MaxTS,
-	}
-	if src != nil && src.users != nil && res.UsersExact && src.users.Rows == st.UserRows {
-		err = lakeio.LinkPartition(cfg.Tx, TableEvents, part, filepath.Join(src.dir, src.users.Name), *src.users, dayStats)
-	} else {
-		err = lakeio.WritePartitionRows(cfg.Tx, TableEvents, part, res.Input[0].Schema(), res.Input, res.FileRows(),
-			dayStats, eventsWriteOpts...)
-	}
-	if err != nil {
-		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
-	}
-	if src != nil && src.anon != nil && res.AnonExact && src.anon.Rows == st.AnonymousRows {
-		err = lakeio.LinkPartition(cfg.Tx, TableAnonymous, part, filepath.Join(src.dir, src.anon.Name), *src.anon, dayStats)
-	} else if err = res.takeAnonymous(cfg.Mem); err == nil {
-		err = lakeio.WritePartition(cfg.Tx, TableAnonymous, part, res.Anonymous, dayStats, eventsWriteOpts...)
-	}
-	if err != nil {
-		return DayStats{}, nil, fmt.Errorf("silver: %w", err)
-	}
-	for _, w := range []struct {
-		table string
-		b     arrow.RecordBatch
-		opts  []parquetio.WriterOption
-	}{
-		{TableSessionParts, res.SessionParts, nil},
-		{TableLevelHistory, res.LevelHistory, nil},
-	} {
-		if err := ctx.Err(); err != nil {
-			return DayStats{}, nil, err
-		}
-		if err := lakeio.WritePartition(cfg.Tx, w.table, part, w.b, dayStats, w.opts...); err != nil {
-			return DayStats{}, nil, fmt.Errorf("silver: %w", err)
-		}
-	}
-	CheckDay(rep, DayString(d), st, bronzeRows, int64(len(res.EventRows)), st.AnonymousRows)
-	if cfg.Sink != nil {
-		if err := cfg.Sink.Day(ctx, res); err != nil {
-			return DayStats{}, nil, err
-		}
-	}
-	res.SessionParts.Retain()
-	return st, res.SessionParts, nil
+	return st, err
 }
 
 // dropDay drops what processing day d staged (silver and the sink's).

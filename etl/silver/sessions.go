@@ -66,10 +66,16 @@ func bindParts(b arrow.RecordBatch) (*partsCols, error) {
 	}, nil
 }
 
-// AssembleSessions returns the whole sessions that start on day (a session
-// starts on day when it has events that day and none the day before), merging
+// AssembleSessions returns the whole sessions that start on day, merging
 // the parts of the following days while the session goes on (at most
-// MaxSessionDays). Rows are sorted by user_id, session_start, session_id.
+// MaxSessionDays). A part continues the session of the same (user_id,
+// session_id) on the day before when it is that key's first part of its
+// day and begins at most SessionGap after the session's last event;
+// otherwise it starts a session (a part after another of the same key on
+// one day was split off by a pause longer than SessionGap). Rows are
+// sorted by user_id, session_start, session_id.
+//
+// Parts of one key on one day are sorted by first_ts (SessionPartsSchema).
 func AssembleSessions(mem memory.Allocator, day int64, src PartsSource) (arrow.RecordBatch, error) {
 	load := func(d int64) (*partsCols, error) {
 		b, err := src(d)
@@ -82,20 +88,30 @@ func AssembleSessions(mem memory.Allocator, day int64, src PartsSource) (arrow.R
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[sessKey]struct{}, prev.n)
+	// The end of each key's last part on the day before.
+	before := make(map[sessKey]int64, prev.n)
 	for i := 0; i < prev.n; i++ {
-		seen[sessKey{prev.user.Value(i), prev.sid.Value(i)}] = struct{}{}
+		k := sessKey{prev.user.Value(i), prev.sid.Value(i)}
+		if t, ok := before[k]; !ok || int64(prev.last.Value(i)) > t {
+			before[k] = int64(prev.last.Value(i))
+		}
 	}
 	cur, err := load(day)
 	if err != nil {
 		return nil, err
 	}
 	var aggs []sessAgg
+	// key -> its session of its last part of the day, when that starts on
+	// day (only a key's last part of a day can go on the next day)
 	open := make(map[sessKey]int, cur.n)
 	for i := 0; i < cur.n; i++ {
 		k := sessKey{cur.user.Value(i), cur.sid.Value(i)}
-		if _, ok := seen[k]; ok {
-			continue
+		firstOfKey := i == 0 || cur.user.Value(i-1) != k.user || cur.sid.Value(i-1) != k.sid
+		if firstOfKey {
+			delete(open, k)
+			if t, ok := before[k]; ok && int64(cur.first.Value(i))-t <= SessionGap {
+				continue // goes on from the day before
+			}
 		}
 		open[k] = len(aggs)
 		aggs = append(aggs, sessAgg{
@@ -117,7 +133,11 @@ func AssembleSessions(mem memory.Allocator, day int64, src PartsSource) (arrow.R
 			if !ok {
 				continue
 			}
+			delete(open, k) // only the key's first part of the day can go on
 			a := &aggs[j]
+			if int64(next.first.Value(i))-a.end > SessionGap {
+				continue
+			}
 			a.end = max(a.end, int64(next.last.Value(i)))
 			a.items += next.items.Value(i)
 			a.songs += next.songs.Value(i)
@@ -128,7 +148,10 @@ func AssembleSessions(mem memory.Allocator, day int64, src PartsSource) (arrow.R
 			}
 			a.lastItem = next.lastItem.Value(i)
 			a.days++
-			still[k] = j
+			lastOfKey := i+1 >= next.n || next.user.Value(i+1) != k.user || next.sid.Value(i+1) != k.sid
+			if lastOfKey {
+				still[k] = j
+			}
 		}
 		open = still
 	}

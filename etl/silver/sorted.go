@@ -13,7 +13,8 @@ import (
 // facts read: user ids once per user, page and level as codes into small
 // tables, artists as their sketch hashes. Row k of every column is event k.
 type Sorted struct {
-	// Users are the day's user ids in order; the events of Users[u] are rows
+	// Users are the day's user ids in order (copies, which outlive the
+	// input batches: they may be kept); the events of Users[u] are rows
 	// Starts[u] to Starts[u+1]-1.
 	Users  []string
 	Starts []int32
@@ -123,10 +124,22 @@ func buildSorted(es []*events, offs []int32, refs []parquetio.RowRef, keys []sor
 	for b, e := range es {
 		lenv[b] = e.length.Float64Values()
 	}
+	// The user ids, copied into one buffer.
+	var idBytes int
 	prev := int32(-1)
+	for _, key := range keys {
+		if key.rank != prev {
+			idBytes += len(names[order[key.rank]])
+			prev = key.rank
+		}
+	}
+	arena := make([]byte, 0, idBytes)
+	prev = -1
 	for k, key := range keys {
 		if key.rank != prev {
-			s.Users = append(s.Users, names[order[key.rank]])
+			id := names[order[key.rank]]
+			arena = append(arena, id...)
+			s.Users = append(s.Users, unsafe.String(unsafe.SliceData(arena[len(arena)-len(id):]), len(id)))
 			s.Starts = append(s.Starts, int32(k))
 			prev = key.rank
 		}

@@ -21,7 +21,10 @@
 // learnable but noisy. Churn times spread over the whole date range, some
 // users registered before the start date and new users keep arriving (their
 // first session starts as a Guest: Home, Register, Submit Registration).
-// Sessions count itemInSession from 0; sessionIds repeat across users.
+// Sessions count itemInSession from 0; sessionIds repeat across users but
+// never within one: userIds are unique at any --users (1..N for users
+// registered before the log, a range above N for new ones, see userID) and
+// each user's sessionIds only grow (nextSession).
 // Logged-out and guest rows have userId "" and null user fields; artist, song
 // and length are set on NextSong rows only.
 //

@@ -245,13 +245,48 @@ func newActor(cfg *Config, idx int32, start, end int64) *actor {
 		a.driftEnd = a.driftStart + int64(uniform(r, 10, 42)*msPerDay)
 		a.driftMag = uniform(r, 0.3, 0.9)
 	}
-	a.id = strconv.AppendInt(nil, int64(idx)+1, 10)
-	if a.newUser {
-		a.id = strconv.AppendInt(nil, 100001+int64(idx), 10)
-	} else {
+	a.id = strconv.AppendInt(nil, userID(cfg.Users, idx, a.newUser), 10)
+	if !a.newUser {
 		a.buildTail()
 	}
 	return a
+}
+
+// newUserBase is the first userId of the users who register during the
+// log: 100001 (Sparkify's six-digit "1000xx" ids) while that is above
+// every id of the users registered before it (1..users), else the next
+// 10^k+1 above users. Below 100,001 users the ids are those of earlier
+// versions, so their logs are unchanged.
+func newUserBase(users int) int64 {
+	base := int64(100001)
+	for base <= int64(users) {
+		base = (base-1)*10 + 1
+	}
+	return base
+}
+
+// userID is the userId of user idx (0 <= idx < users): idx+1 for a user
+// registered before the log starts, newUserBase(users)+idx for one who
+// registers during it. The two ranges never meet, and idx is unique, so no
+// two users share an id (with a shared id, two users' session counters
+// would collide: the same (userId, sessionId) starting two sessions).
+func userID(users int, idx int32, newUser bool) int64 {
+	if newUser {
+		return newUserBase(users) + int64(idx)
+	}
+	return int64(idx) + 1
+}
+
+// nextSession allocates the sessionId of the actor's next session: a
+// per-actor counter that only grows (by 1 to 30), so an actor never
+// reuses an id, and with userIds unique (userID) neither does a user.
+// A session starts at least 10 minutes after the previous one ends, so an
+// actor of a log Validate accepts (at most 3660 days) has fewer than
+// 530,000 sessions: the counter (at most 2500, then +30 per session at
+// most) stays below 2500 + 30 * 530,000, far under the int32 limit.
+func (a *actor) nextSession() int32 {
+	a.sid += int32(1 + a.rng.IntN(30))
+	return a.sid
 }
 
 // buildTail pre-encodes the profile fields of identified rows:
@@ -375,7 +410,7 @@ func (a *actor) session(buf []event, cfg *Config) []event {
 		a.done = true
 		return buf
 	}
-	a.sid += int32(1 + r.IntN(30))
+	a.nextSession()
 	d := a.drift(start)
 	t := start
 	item := int32(0)
@@ -491,7 +526,7 @@ func (a *actor) guestSession(buf []event, cfg *Config) []event {
 		return buf
 	}
 	a.visits--
-	a.sid += int32(1 + r.IntN(30))
+	a.nextSession()
 	t := a.next
 	item := int32(0)
 	emit := func(p page) {

@@ -550,3 +550,84 @@ func TestSnappyCodec(t *testing.T) {
 		t.Error("garbage decoded without error")
 	}
 }
+
+// TestBytesIndependentOfCalls writes the same rows as one Write, as many
+// Writes of uneven slices, and as WriteRows calls over several batches, with
+// small pages and a row group size that is not a multiple of the chunk
+// size, serial and parallel: every file must have the same bytes (parquet-go
+// cuts pages after each chunk of values it is handed, so the chunks must not
+// depend on the calls). This is what lets a day written piece by piece be
+// the same file as the day written at once. The checked allocator shows the
+// batches retained for a pending chunk are released.
+func TestBytesIndependentOfCalls(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s := allTypes()
+	const n = 3*chunkRows + 1234
+	full := makeBatch(mem, s, 0, n)
+	defer full.Release()
+	opts := func(parallel bool) []WriterOption {
+		return []WriterOption{WithDictionary("opt_utf8"), WithRowGroupSize(10_000), WithPageSize(4096), WithParallelColumns(parallel)}
+	}
+	write := func(parallel bool, f func(w *Writer) error) []byte {
+		t.Helper()
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, s, opts(parallel)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	want := write(false, func(w *Writer) error { return w.Write(full) })
+	cuts := []int{1, 7, chunkRows - 3, 5, chunkRows, 1, 2 * chunkRows, 999}
+	for _, parallel := range []bool{false, true} {
+		got := write(parallel, func(w *Writer) error {
+			for lo, i := 0, 0; lo < n; i++ {
+				hi := min(n, lo+cuts[i%len(cuts)])
+				b := full.NewSlice(int64(lo), int64(hi))
+				err := w.Write(b)
+				b.Release() // the writer must have retained what it still needs
+				if err != nil {
+					return err
+				}
+				lo = hi
+			}
+			return nil
+		})
+		if !bytes.Equal(got, want) {
+			t.Errorf("parallel=%v: many Writes gave other bytes than one Write", parallel)
+		}
+		got = write(parallel, func(w *Writer) error {
+			// Two batches, rows taken alternately in runs of uneven length.
+			a := full.NewSlice(0, n/2)
+			b := full.NewSlice(n/2, n)
+			defer a.Release()
+			defer b.Release()
+			var refs []RowRef
+			for r := 0; r < n; r++ {
+				if r < n/2 {
+					refs = append(refs, RowRef{0, int32(r)})
+				} else {
+					refs = append(refs, RowRef{1, int32(r - n/2)})
+				}
+			}
+			for lo, i := 0, 3; lo < n; i++ {
+				hi := min(n, lo+cuts[i%len(cuts)])
+				if err := w.WriteRows([]arrow.RecordBatch{a, b}, refs[lo:hi]); err != nil {
+					return err
+				}
+				lo = hi
+			}
+			return nil
+		})
+		if !bytes.Equal(got, want) {
+			t.Errorf("parallel=%v: WriteRows pieces gave other bytes than one Write", parallel)
+		}
+	}
+}

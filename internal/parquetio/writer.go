@@ -9,8 +9,10 @@
 // DuckDB, Spark, pandas and arrow-go read the files unchanged.
 //
 // Writing goes through parquet-go's column writers (no reflection): each
-// Arrow column is converted to parquet values in small chunks. Output bytes
-// depend only on the batches written and the options: same input, same file.
+// Arrow column is converted to parquet values in chunks of chunkRows rows
+// counted from each row group's start. Output bytes depend only on the
+// sequence of rows written and the options, not on how they were split
+// into Write and WriteRows calls: same rows, same file.
 package parquetio
 
 import (
@@ -128,9 +130,14 @@ type Writer struct {
 	cols    []*parquet.ColumnWriter
 	scratch [][]parquet.Value
 	cfg     writerConfig
-	inGroup int64
+	inGroup int64 // rows of the current row group, pending ones included
 	rows    int64
 	closed  bool
+	// pend rows of the current chunk are converted in the scratch buffers
+	// but not yet handed to the column writers; held are the batches
+	// they point into (retained).
+	pend int
+	held []arrow.RecordBatch
 }
 
 // NewWriter returns a Writer producing a Parquet file with the given flat
@@ -183,31 +190,27 @@ func (w *Writer) Schema() *arrow.Schema { return w.schema }
 func (w *Writer) NumRows() int64 { return w.rows }
 
 // Write appends the rows of rec. rec's schema must have the writer's field
-// names and types, in order. rec may be released as soon as Write returns.
+// names and types, in order. rec may be released as soon as Write returns
+// (the writer retains what it still needs).
 func (w *Writer) Write(rec arrow.RecordBatch) error {
 	if w.closed {
 		return fmt.Errorf("parquetio: write after close")
 	}
 	if err := w.checkSchema(rec.Schema()); err != nil {
-		return err
+		return w.fail(err)
 	}
-	n := rec.NumRows()
-	for off := int64(0); off < n; {
-		m := min(n-off, w.cfg.rowGroupSize-w.inGroup)
-		if err := w.writeRange(rec, int(off), int(off+m)); err != nil {
-			return err
-		}
-		off += m
-		w.inGroup += m
-		w.rows += m
-		if w.inGroup == w.cfg.rowGroupSize {
-			if err := w.pw.Flush(); err != nil {
-				return fmt.Errorf("parquetio: flush row group: %w", err)
+	recs := []arrow.RecordBatch{rec}
+	n := int(rec.NumRows())
+	return w.feed(recs, n, func(ci int, k kind, def int) colFill {
+		arr := rec.Column(ci)
+		return func(vals []parquet.Value, lo int) {
+			if fastValues {
+				fillFast(vals, k, arr, lo, lo+len(vals), def, ci)
+			} else {
+				fillPortable(vals, k, arr, lo, byte(def), ci)
 			}
-			w.inGroup = 0
 		}
-	}
-	return nil
+	})
 }
 
 // RowRef addresses row Row of batch Batch in a WriteRows call.
@@ -224,75 +227,209 @@ func (w *Writer) WriteRows(recs []arrow.RecordBatch, rows []RowRef) error {
 	}
 	for _, r := range recs {
 		if err := w.checkSchema(r.Schema()); err != nil {
-			return err
+			return w.fail(err)
 		}
 	}
-	for len(rows) > 0 {
-		m := min(int64(len(rows)), w.cfg.rowGroupSize-w.inGroup)
-		part := rows[:m]
-		// Every column converts the same rows: cut each chunk into spans once.
-		spans := make([][]span, 0, (len(part)+chunkRows-1)/chunkRows)
-		for start := 0; start < len(part); start += chunkRows {
-			spans = append(spans, refSpans(part[start:min(start+chunkRows, len(part))]))
+	// Every column converts the same rows: cut each segment into spans
+	// once (see feed's plan: segments start at these offsets).
+	var spans map[int][]span
+	if fastValues {
+		spans = map[int][]span{}
+		w.planSegs(len(rows), func(sg seg) { spans[sg.src] = refSpans(rows[sg.src : sg.src+sg.n]) })
+	}
+	return w.feed(recs, len(rows), func(ci int, k kind, def int) colFill {
+		arrs := make([]arrow.Array, len(recs))
+		for i, r := range recs {
+			arrs[i] = r.Column(ci)
 		}
-		for ci := range w.cols {
-			if err := w.writeColumnRefs(ci, recs, part, spans); err != nil {
-				return err
+		var f *refFiller
+		if fastValues {
+			f = newRefFiller(k, arrs, def, ci)
+		}
+		return func(vals []parquet.Value, lo int) {
+			part := rows[lo : lo+len(vals)]
+			if fastValues {
+				f.fill(vals, part, spans[lo])
+				return
+			}
+			for j, ref := range part {
+				fillPortable(vals[j:j+1], k, arrs[ref.Batch], int(ref.Row), byte(def), ci)
 			}
 		}
-		rows = rows[m:]
-		w.inGroup += m
-		w.rows += m
-		if w.inGroup == w.cfg.rowGroupSize {
+	})
+}
+
+// colFill converts the rows [lo, lo+len(vals)) of a write (batch rows or
+// row references) of one column into vals.
+type colFill func(vals []parquet.Value, lo int)
+
+// seg is a stretch of a write's rows that goes into one chunk: rows [src,
+// src+n) at offset dst of the chunk, which it completes when done.
+type seg struct {
+	src, dst, n int
+	done        bool
+	group       bool // the chunk also completes the row group
+}
+
+// feed appends n rows of recs to the file. Values are handed to the
+// column writers in chunks of chunkRows rows counted from the start of
+// each row group (the last chunk of a group is shorter), whatever the
+// Write and WriteRows calls the rows came in: parquet-go decides page
+// boundaries after each chunk it is handed, so this makes the file depend
+// on the sequence of rows only. A chunk not complete when the call ends
+// stays converted in the scratch buffers, and recs are retained until it
+// is written.
+func (w *Writer) feed(recs []arrow.RecordBatch, n int, fill func(ci int, k kind, def int) colFill) error {
+	if n == 0 {
+		return nil
+	}
+	// Plan the chunks once for every column.
+	var segs []seg
+	w.planSegs(n, func(sg seg) { segs = append(segs, sg) })
+	// Columns are independent between row group flushes: run each
+	// stretch of segments up to a flush per column (in parallel with
+	// WithParallelColumns), then flush.
+	fills := make([]colFill, len(w.cols))
+	defs := make([]int, len(w.cols))
+	for ci := range w.cols {
+		if w.schema.Field(ci).Nullable {
+			defs[ci] = 1
+		} else {
+			for _, r := range recs {
+				if r.Column(ci).NullN() > 0 {
+					return w.fail(fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name))
+				}
+			}
+		}
+		fills[ci] = fill(ci, w.kinds[ci], defs[ci])
+	}
+	for len(segs) > 0 {
+		m := len(segs)
+		for i, sg := range segs {
+			if sg.group {
+				m = i + 1
+				break
+			}
+		}
+		run := segs[:m]
+		segs = segs[m:]
+		if err := w.eachColumn(func(ci int) error { return w.writeSegs(ci, fills[ci], run) }); err != nil {
+			return w.fail(err)
+		}
+		for _, sg := range run {
+			w.rows += int64(sg.n)
+			w.inGroup += int64(sg.n)
+			w.pend = sg.dst + sg.n
+			if sg.done {
+				w.pend = 0
+				w.releaseHeld() // the chunk is written: its batches are no longer needed
+			}
+		}
+		if run[len(run)-1].group {
 			if err := w.pw.Flush(); err != nil {
-				return fmt.Errorf("parquetio: flush row group: %w", err)
+				return w.fail(fmt.Errorf("parquetio: flush row group: %w", err))
 			}
 			w.inGroup = 0
+		}
+	}
+	if w.pend > 0 {
+		for _, r := range recs {
+			r.Retain()
+			w.held = append(w.held, r)
 		}
 	}
 	return nil
 }
 
-// writeColumnRefs is writeColumn over referenced rows.
-func (w *Writer) writeColumnRefs(ci int, recs []arrow.RecordBatch, rows []RowRef, spans [][]span) error {
-	col := w.cols[ci]
-	nullable := w.schema.Field(ci).Nullable
-	var def byte
-	if nullable {
-		def = 1
-	}
-	buf := w.scratchOf(ci)
-	arrs := make([]arrow.Array, len(recs))
-	for i, r := range recs {
-		arrs[i] = r.Column(ci)
-		if !nullable && arrs[i].NullN() > 0 {
-			return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
-		}
-	}
-	k := w.kinds[ci]
-	used := min(len(rows), chunkRows) // the values to clear at the end
-	var f *refFiller
-	if fastValues {
-		f = newRefFiller(k, arrs, int(def), ci)
-	}
-	for start := 0; start < len(rows); start += chunkRows {
-		part := rows[start:min(start+chunkRows, len(rows))]
-		vals := buf[:len(part)]
-		if fastValues {
-			f.fill(vals, part, spans[start/chunkRows])
-		} else {
-			for j, ref := range part {
-				fillPortable(vals[j:j+1], k, arrs[ref.Batch], int(ref.Row), def, ci)
+// planSegs cuts the next n rows into the segments of feed, in order.
+func (w *Writer) planSegs(n int, f func(seg)) {
+	pend, inGroup := w.pend, w.inGroup
+	for src := 0; src < n; {
+		chunkStart := inGroup - int64(pend)
+		cl := int(min(int64(chunkRows), w.cfg.rowGroupSize-chunkStart))
+		k := min(n-src, cl-pend)
+		sg := seg{src: src, dst: pend, n: k, done: pend+k == cl}
+		src += k
+		pend += k
+		inGroup += int64(k)
+		if sg.done {
+			pend = 0
+			if inGroup == w.cfg.rowGroupSize {
+				sg.group = true
+				inGroup = 0
 			}
 		}
-		if _, err := col.WriteRowValues(vals); err != nil {
-			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+		f(sg)
+	}
+}
+
+// eachColumn runs f for every column, on goroutines with
+// WithParallelColumns; it returns the first error.
+func (w *Writer) eachColumn(f func(ci int) error) error {
+	if !w.cfg.parallel || len(w.cols) < 2 {
+		for ci := range w.cols {
+			if err := f(ci); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, len(w.cols))
+	var wg sync.WaitGroup
+	for ci := range w.cols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[ci] = f(ci)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	// Each chunk overwrites the last one's values: the references to the
-	// batches' buffers need dropping only once, at the end.
-	clear(buf[:used])
 	return nil
+}
+
+// writeSegs converts column ci's rows of segs into its scratch buffer and
+// hands every completed chunk to its column writer.
+func (w *Writer) writeSegs(ci int, fill colFill, segs []seg) error {
+	buf := w.scratchOf(ci)
+	used := 0
+	for _, sg := range segs {
+		fill(buf[sg.dst:sg.dst+sg.n], sg.src)
+		used = max(used, sg.dst+sg.n)
+		if sg.done {
+			if _, err := w.cols[ci].WriteRowValues(buf[:sg.dst+sg.n]); err != nil {
+				return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+			}
+		}
+	}
+	// Drop references to the batches' buffers, once, but those of the
+	// pending chunk.
+	if last := segs[len(segs)-1]; last.done {
+		clear(buf[:used])
+	} else {
+		clear(buf[last.dst+last.n : used])
+	}
+	return nil
+}
+
+// releaseHeld releases the batches retained for a pending chunk.
+func (w *Writer) releaseHeld() {
+	for _, r := range w.held {
+		r.Release()
+	}
+	w.held = w.held[:0]
+}
+
+// fail releases what the writer holds and returns err: a writer that
+// failed is not usable.
+func (w *Writer) fail(err error) error {
+	w.releaseHeld()
+	w.pend = 0
+	return err
 }
 
 func (w *Writer) checkSchema(s *arrow.Schema) error {
@@ -311,33 +448,6 @@ func (w *Writer) checkSchema(s *arrow.Schema) error {
 	return nil
 }
 
-func (w *Writer) writeRange(rec arrow.RecordBatch, lo, hi int) error {
-	if !w.cfg.parallel || len(w.cols) < 2 {
-		for i := range w.cols {
-			if err := w.writeColumn(i, rec.Column(i), lo, hi); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, len(w.cols))
-	var wg sync.WaitGroup
-	for i := range w.cols {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = w.writeColumn(i, rec.Column(i), lo, hi)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // scratchPool recycles the conversion buffers of closed writers: a fresh
 // buffer is 96 KiB per column that Go zeroes, for every file written.
 var scratchPool = sync.Pool{New: func() any {
@@ -351,37 +461,6 @@ func (w *Writer) scratchOf(ci int) []parquet.Value {
 		w.scratch[ci] = *scratchPool.Get().(*[]parquet.Value)
 	}
 	return w.scratch[ci]
-}
-
-// writeColumn converts rows [lo, hi) of one column to parquet values and
-// hands them to its column writer.
-func (w *Writer) writeColumn(ci int, arr arrow.Array, lo, hi int) error {
-	col := w.cols[ci]
-	nullable := w.schema.Field(ci).Nullable
-	var def byte
-	if nullable {
-		def = 1
-	}
-	buf := w.scratchOf(ci)
-	k := w.kinds[ci]
-	if !nullable && arr.NullN() > 0 {
-		return fmt.Errorf("parquetio: null in required column %q", w.schema.Field(ci).Name)
-	}
-	used := min(hi-lo, chunkRows) // the values to clear at the end
-	for start := lo; start < hi; start += chunkRows {
-		end := min(start+chunkRows, hi)
-		vals := buf[:end-start]
-		if fastValues {
-			fillFast(vals, k, arr, start, end, int(def), ci)
-		} else {
-			fillPortable(vals, k, arr, start, def, ci)
-		}
-		if _, err := col.WriteRowValues(vals); err != nil {
-			return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
-		}
-	}
-	clear(buf[:used]) // drop references to the batch's buffers, once
-	return nil
 }
 
 // fillPortable converts rows [start, start+len(vals)) of arr with the
@@ -426,6 +505,17 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	if w.pend > 0 {
+		for ci := range w.cols {
+			if _, err := w.cols[ci].WriteRowValues(w.scratch[ci][:w.pend]); err != nil {
+				w.fail(nil)
+				return fmt.Errorf("parquetio: column %q: %w", w.schema.Field(ci).Name, err)
+			}
+			clear(w.scratch[ci][:w.pend])
+		}
+		w.pend = 0
+	}
+	w.releaseHeld()
 	for i, b := range w.scratch {
 		if b != nil {
 			scratchPool.Put(&b) // cleared after every write
