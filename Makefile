@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
-.PHONY: build minio test test-short test-race bench bench-bronze bench-etl bench-features bench-train bench-load bench-scale lint demo ci clean
+.PHONY: build minio test test-short test-race bench bench-bronze bench-etl bench-scale bench-features bench-train bench-load lint demo ci clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
@@ -41,6 +41,11 @@ bench: bench-bronze bench-etl bench-features bench-train bench-load
 bench-bronze: build
 	./scripts/bench_bronze.sh $(BIN)
 
+# churnctl etl on ~1 GB, ~3.4 GB and ~11.8 GB generated logs: s/GB and peak RSS must not grow with the input
+# (FULL_RUN=1: also the whole `churnctl run` on the largest; SIZES="200 400": a smoke run). Needs ~30 GB free.
+bench-scale: build
+	BIN=$(BIN) ./scripts/bench_scale.sh
+
 # churnctl's random forest vs scikit-learn on the same table (FEATURES=path, default synthetic).
 bench-train: build
 	./scripts/bench_train.sh $(FEATURES)
@@ -48,10 +53,6 @@ bench-train: build
 # churnctl features (gold → snapshot) and etl+features vs DuckDB (duckpeer), same run (INPUT=json, default generated).
 bench-features:
 	./scripts/bench_features.sh $(INPUT)
-
-# churnctl etl on ~1, ~3.4 and ~11.8 GB: s/GB and peak RSS must stay flat (FULL_RUN=1: also the whole run).
-bench-scale: build
-	BIN=$(BIN) ./scripts/bench_scale.sh
 
 # bronze+silver+gold vs DuckDB ingest on ~3.4 GB (generated, deleted afterwards).
 bench-etl: build

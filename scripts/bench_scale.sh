@@ -1,67 +1,110 @@
 #!/usr/bin/env bash
-# bench_scale.sh — does churnctl etl stay linear in time and flat in memory as the input grows?
-# Generates ~1 GB, ~3.4 GB and ~11.8 GB logs (the full Sparkify size), times `churnctl etl` on each
-# with a fresh lake (/usr/bin/time: wall seconds, peak RSS), prints seconds per GB and peak RSS with
-# their ratios to the smallest size, and checks the bars of issue 15: s/GB at the largest size within
-# 1.15x of the smallest, peak RSS within 1.25x. Each input and lake is deleted after its step.
-# With FULL_RUN=1 it then times the whole `churnctl run` (etl, features, train, evaluate, score) on
-# the largest input and prints its summary line (held-out metrics included).
+# bench_scale.sh — issue 15 §3: churnctl etl must not slow down or grow in
+# memory as the input grows. Generates ~1 GB, ~3.4 GB and ~11.8 GB logs
+# (`churnctl generate --users 10000 / 32000 / 110000 --seed 11`, 60 days;
+# the last is the size of the full Sparkify dataset), times `churnctl etl`
+# on each with /usr/bin/time -v, and prints seconds per GB and peak RSS with
+# their ratios to the smallest input. Bars (largest vs smallest): seconds
+# per GB within 1.15x, peak RSS within 1.25x. With FULL_RUN=1 it then times
+# the whole `churnctl run` on the largest input (a fresh lake) and prints
+# its wall time, peak RSS and the model's held-out metrics. Inputs and
+# lakes are deleted afterwards, also on failure or interrupt.
 #
-# Env: BIN (default bin/churnctl), BENCH_DIR (default /tmp/churnctl-bench-scale), USERS (the
-# --users of each size, default "9400 32000 110000": ~1.0, ~3.4 and ~11.8 GB), FULL_RUN (0).
+# Env: BIN (default bin/churnctl), BENCH_DIR (default a new directory under
+# /tmp), SIZES (--users per input, smallest first; default
+# "10000 32000 110000"; e.g. SIZES="200 400" for a smoke run), FULL_RUN=1,
+# MIN_FREE_GB (default: 2.5 x the largest input's size).
 set -euo pipefail
 
 BIN=${BIN:-bin/churnctl}
-WORK=${BENCH_DIR:-/tmp/churnctl-bench-scale}
-read -r -a SIZES <<<"${USERS:-9400 32000 110000}"
-FULL_RUN=${FULL_RUN:-0}
-mkdir -p "$WORK"
-trap 'rm -rf "$WORK/events.json" "$WORK/lake" "$WORK/runlake"' EXIT
+SIZES=${SIZES:-10000 32000 110000}
+[ -x "$BIN" ] || { echo "bench_scale: $BIN not found (make build)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench_scale: /usr/bin/time is needed (apt-get install -y time)" >&2; exit 2; }
+if [ -n "${BENCH_DIR:-}" ]; then
+	WORK=$BENCH_DIR
+	mkdir -p "$WORK"
+	trap 'rm -rf "$WORK"/events-*.json "$WORK"/lake-* "$WORK"/run-lake' EXIT
+else
+	WORK=$(mktemp -d /tmp/churnctl-bench-scale.XXXXXX)
+	trap 'rm -rf "$WORK"' EXIT
+fi
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-largest=${SIZES[${#SIZES[@]}-1]}
-need_gb=$((largest * 107 / 1000000 * 3 + 2)) # input + bronze/silver/gold lake, with room
-free_gb=$(df -Pk "$WORK" | awk 'NR == 2 { print int($4 / 1048576) }')
+# Disk: an input is about 107 KB per user (11.8 GB at 110,000); each is
+# deleted after its run, so the largest counts: its input, its lake (about
+# a quarter of it), with FULL_RUN the lake of the whole run too, and room
+# to spare: 2.5 x the largest input (30 GB at the default sizes).
+largest=0
+for u in $SIZES; do [ "$u" -gt "$largest" ] && largest=$u; done
+need_gb=$(((largest * 107 * 5 / 2 + 1048575) / 1048576))
+need_gb=${MIN_FREE_GB:-$need_gb}
+free_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
+free_gb=$((free_kb / 1048576))
+echo "bench_scale: $WORK: $free_gb GB free, needs about $need_gb GB" >&2
 if [ "$free_gb" -lt "$need_gb" ]; then
-	echo "bench_scale: $WORK has $free_gb GB free, the largest size needs about $need_gb GB" >&2
-	exit 1
+	echo "bench_scale: not enough free disk in $WORK ($free_gb GB < $need_gb GB): free some or set BENCH_DIR" >&2
+	exit 2
 fi
 
-timed() { # NAME CMD...: runs CMD, prints "wall_s peak_mib"
+# timed NAME CMD...: runs CMD under /usr/bin/time -v; sets wall (s) and rss (MiB).
+timed() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
-		echo "$name failed:" >&2
+	if ! /usr/bin/time -v -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+		echo "bench_scale: $name failed:" >&2
 		tail -5 "$WORK/$name.err" >&2
+		tail -1 "$WORK/$name.out" >&2
 		exit 1
-	}
-	awk '{ printf "%s %d\n", $1, $2 / 1024 }' "$WORK/$name.time"
+	fi
+	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$WORK/$name.time")
+	rss=$(awk -F': ' '/Maximum resident set size/ { printf "%d", $2 / 1024 }' "$WORK/$name.time")
 }
 
-printf '%-8s %8s %10s %8s %8s %9s %9s\n' users GB events wall_s s/GB rss_MiB warnings
-base_spg="" base_rss="" spg="" rss=""
-for u in "${SIZES[@]}"; do
-	rm -f "$WORK/events.json"
-	"$BIN" generate --users "$u" --seed 11 --out "$WORK/events.json" --no-progress >/dev/null 2>"$WORK/gen.err"
-	bytes=$(stat -c %s "$WORK/events.json")
-	rm -rf "$WORK/lake"
-	read -r w rss < <(timed etl "$BIN" etl --lake "$WORK/lake" --no-progress --log-format json "$WORK/events.json")
-	gb=$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e9 }')
-	spg=$(awk -v w="$w" -v b="$bytes" 'BEGIN { printf "%.3f", w / (b / 1e9) }')
-	events=$(tail -1 "$WORK/etl.out" | grep -o '"bronze_rows":[0-9]*' | cut -d: -f2 || true)
-	warns=$(grep -c '"level":"WARN"' "$WORK/etl.err" || true)
-	printf '%-8s %8s %10s %8s %8s %9s %9s\n' "$u" "$gb" "${events:-?}" "$w" "$spg" "$rss" "$warns"
-	[ -z "$base_spg" ] && base_spg=$spg base_rss=$rss
-	if [ "$FULL_RUN" = 1 ] && [ "$u" = "$largest" ]; then
-		rm -rf "$WORK/lake" # keep the input for the whole run
-		read -r rw rr < <(timed run "$BIN" run --lake "$WORK/runlake" --inputs "$WORK/events.json" --no-progress --log-format json)
-		echo "full run on $gb GB: wall ${rw} s, peak RSS ${rr} MiB; summary:"
-		tail -1 "$WORK/run.out"
-	fi
-	rm -rf "$WORK/lake" "$WORK/runlake" "$WORK/events.json"
+printf '%-8s %9s %10s %9s %9s %9s %10s %9s %s\n' users bytes events etl_s s_per_GB ratio rss_MiB ratio reprocessed_days
+base_spg="" base_rss="" status=0
+for u in $SIZES; do
+	json=$WORK/events-$u.json
+	"$BIN" generate --users "$u" --days 60 --seed 11 --out "$json" --no-progress >"$WORK/gen-$u.out" 2>/dev/null
+	bytes=$(stat -c %s "$json")
+	events=$(tail -1 "$WORK/gen-$u.out" | grep -o '"events":[0-9]*' | cut -d: -f2)
+	timed "etl-$u" "$BIN" etl --lake "$WORK/lake-$u" --no-progress --log-format json "$json"
+	spg=$(awk -v w="$wall" -v b="$bytes" 'BEGIN { printf "%.2f", w / (b / 1e9) }')
+	# "day processed again from bronze" must never appear: a day in pieces
+	# is cleaned from memory.
+	again=$(grep -c 'processed again from bronze' "$WORK/etl-$u.err" || true)
+	if [ -z "$base_spg" ]; then base_spg=$spg base_rss=$rss; fi
+	r1=$(awk -v a="$spg" -v b="$base_spg" 'BEGIN { printf "%.2f", a / b }')
+	r2=$(awk -v a="$rss" -v b="$base_rss" 'BEGIN { printf "%.2f", a / b }')
+	printf '%-8s %9s %10s %9s %9s %9s %10s %9s %s\n' "$u" "$bytes" "$events" "$wall" "$spg" "$r1" "$rss" "$r2" "$again"
+	[ "$again" -eq 0 ] || { echo "FAIL: $u users: $again days processed again from bronze" >&2; status=1; }
+	rm -rf "$WORK/lake-$u"
+	if [ -z "${FULL_RUN:-}" ] || [ "$u" != "${SIZES##* }" ]; then rm -f "$json"; fi
 done
+if awk -v r="$r1" 'BEGIN { exit !(r > 1.15) }'; then
+	echo "FAIL: seconds per GB at the largest input $r1 x the smallest's (bar 1.15)" >&2
+	status=1
+fi
+if awk -v r="$r2" 'BEGIN { exit !(r > 1.25) }'; then
+	echo "FAIL: peak RSS at the largest input $r2 x the smallest's (bar 1.25)" >&2
+	status=1
+fi
 
-awk -v a="$spg" -v b="$base_spg" -v r="$rss" -v rb="$base_rss" 'BEGIN {
-	t = a / b; m = r / rb
-	printf "largest vs smallest: s/GB %.2fx (bar <= 1.15), peak RSS %.2fx (bar <= 1.25)\n", t, m
-	exit !(t <= 1.15 && m <= 1.25)
-}'
+if [ -n "${FULL_RUN:-}" ]; then
+	u=${SIZES##* }
+	json=$WORK/events-$u.json
+	timed "run-$u" "$BIN" run --lake "$WORK/run-lake" --inputs "$json" --no-progress --log-format json
+	echo "churnctl run, $u users: $wall s, peak RSS $rss MiB"
+	# The held-out figures (evaluate on the users train left out).
+	tail -1 "$WORK/run-$u.out" | python3 -c '
+import json, sys
+s = json.loads(sys.stdin.readline())
+keys = ["status", "etl_lines_read", "etl_users", "etl_user_days", "features_users", "features_positives",
+        "train_rows", "train_cv_f1", "train_cv_f1_tuned", "train_cv_roc_auc",
+        "evaluate_rows", "evaluate_f1", "evaluate_precision", "evaluate_recall", "evaluate_roc_auc", "evaluate_pr_auc"]
+fmt = lambda v: "%.3f" % v if isinstance(v, float) else str(v)
+print("  held out (evaluate): " + ", ".join("%s=%s" % (k, fmt(s[k])) for k in keys if k in s))
+'
+	rm -f "$json"
+fi
+exit $status

@@ -23,12 +23,15 @@
 // empty user_id; see lake.AnonymousSuffix): silver then keeps the users'
 // file as its own when it has nothing to remove.
 //
-// Memory is bounded by the budget, not by the input size. Instead of
-// spilling sorted runs and merging them, a day flushed more than once (late
-// events, or memory pressure on shuffled input) gets several files, each
-// sorted; which rows go to which file depends only on the input and the
-// options, so the output is deterministic. Time-ordered logs get one file
-// per day (and one of logged-out rows).
+// Memory is bounded by the budget, not by the input size. A day larger
+// than Config.PieceBytes is flushed in pieces as it comes; each flush is
+// sorted, and a piece whose rows all come after those written (a log in
+// time order) is appended to the day's open file, so time-ordered logs get
+// one file per day (and one of logged-out rows) whatever its size. Instead
+// of spilling sorted runs and merging them, a day whose flushes overlap
+// (late events, or memory pressure on shuffled input) gets several files,
+// each sorted; which rows go to which file depends only on the input and
+// the options, so the output is deterministic.
 package bronze
 
 import (

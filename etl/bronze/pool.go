@@ -11,7 +11,7 @@ import (
 // memory is not zeroed: every user writes what it reads.
 var pool = slab.New(maxPooled)
 
-const maxPooled = 128 << 20
+const maxPooled = 48 << 20
 
 // getSlice returns a []T of length 0 and capacity >= n from the pool.
 func getSlice[T int32 | int64 | float64](n int) []T {
