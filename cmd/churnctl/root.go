@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // App is what every subcommand gets: the streams, the logger, the summary
@@ -291,7 +292,9 @@ func (a *App) setupLogging() error {
 	} else {
 		h = slog.NewTextHandler(a.Stderr, opts)
 	}
-	a.Log = slog.New(h).With("run_id", a.RunID)
+	// No secret reaches stderr through a log line, whatever an attribute
+	// holds (an error quoting a connection string, an argument list).
+	a.Log = slog.New(secret.Handler(h)).With("run_id", a.RunID)
 	a.logReady = true
 	return nil
 }
@@ -313,7 +316,7 @@ func newApp(args []string, stdin io.Reader, stdout, stderr io.Writer) *App {
 		StdoutTTY: isTerminal(stdout),
 		start:     now,
 	}
-	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	a.Log = slog.New(secret.Handler(slog.NewJSONHandler(stderr, nil)))
 	ver, _ := buildVersion()
 	a.record = &runRecord{RunID: a.RunID, Args: redactArgs(args), Counts: map[string]any{}, StartedAt: now.UTC(), Version: ver}
 	return a

@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // Config is the whole job: etl → features → train → evaluate → score → load.
@@ -80,7 +81,7 @@ type Score struct {
 
 // LoadSettings are the PostgreSQL load settings.
 type LoadSettings struct {
-	DSN              string        `yaml:"dsn" secret:"true" help:"PostgreSQL connection string (loading is skipped when empty)"`
+	DSN              secret.DSN    `yaml:"dsn" help:"PostgreSQL connection string (loading is skipped when empty)"`
 	Tables           []string      `yaml:"tables" help:"what to load: gold, features, predictions, models, runs"`
 	StatementTimeout time.Duration `yaml:"statement_timeout" help:"statement timeout for each load statement"`
 	LockTimeout      time.Duration `yaml:"lock_timeout" help:"lock timeout for each load statement"`
@@ -212,6 +213,9 @@ func (s Setting) Set(v string) error {
 		}
 		f.Set(reflect.ValueOf(d))
 		return nil
+	case secret.DSN:
+		f.Set(reflect.ValueOf(secret.NewDSN(v)))
+		return nil
 	}
 	switch f.Kind() {
 	case reflect.String:
@@ -268,7 +272,7 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 			key = prefix + "." + name
 		}
 		fv := v.Field(i)
-		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeOf(time.Time{}) {
+		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeOf(secret.DSN{}) {
 			walk(fv, key, out)
 			continue
 		}
@@ -276,7 +280,7 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 			Key:    key,
 			Env:    "CHURNCTL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
 			Help:   sf.Tag.Get("help"),
-			Secret: sf.Tag.Get("secret") == "true",
+			Secret: sf.Type == reflect.TypeOf(secret.DSN{}),
 			field:  fv,
 		})
 	}
@@ -301,6 +305,8 @@ func (f flagValue) Type() string {
 		return "days"
 	case time.Duration:
 		return "duration"
+	case secret.DSN:
+		return "dsn"
 	}
 	return f.s.field.Kind().String()
 }
@@ -325,38 +331,9 @@ func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) {
 	}
 }
 
-// Masked returns the effective configuration as YAML with secrets masked.
-func Masked(c Config) ([]byte, error) {
-	m := c
-	for _, s := range Settings(&m) {
-		if s.Secret && s.field.String() != "" {
-			s.field.SetString(MaskDSN(s.field.String()))
-		}
-	}
-	return yaml.Marshal(m)
-}
-
-// MaskDSN hides the password in a PostgreSQL URL or keyword/value DSN.
-func MaskDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		at := strings.LastIndex(rest, "@")
-		if at >= 0 {
-			userinfo := rest[:at]
-			if u, _, ok := strings.Cut(userinfo, ":"); ok {
-				return dsn[:i+3] + u + ":***" + rest[at:]
-			}
-		}
-		return dsn
-	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if strings.HasPrefix(strings.ToLower(f), "password=") {
-			fields[i] = "password=***"
-		}
-	}
-	return strings.Join(fields, " ")
-}
+// Masked returns the effective configuration as YAML; every secret
+// renders masked (secret.DSN's MarshalYAML).
+func Masked(c Config) ([]byte, error) { return yaml.Marshal(c) }
 
 // Validate checks every setting that can be checked without the stages'
 // own rules: ranges, the load tables and the timeouts. The error is a
