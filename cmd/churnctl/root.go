@@ -57,6 +57,10 @@ type App struct {
 	// starts, so a killed run leaves a trace, and again when it ends.
 	record     *runRecord
 	recordLake string
+
+	// args is the command line as given (for --resume, which re-reads it
+	// after the failed run's).
+	args []string
 }
 
 // RecordIn makes the run record of this invocation go to lakeDir/runs/.
@@ -315,6 +319,7 @@ func newApp(args []string, stdin io.Reader, stdout, stderr io.Writer) *App {
 		StderrTTY: isTerminal(stderr),
 		StdoutTTY: isTerminal(stdout),
 		start:     now,
+		args:      args,
 	}
 	a.Log = slog.New(secret.Handler(slog.NewJSONHandler(stderr, nil)))
 	ver, _ := buildVersion()

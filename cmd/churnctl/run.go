@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -424,9 +423,8 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 			return fmt.Errorf("%w: nothing to resume: the last run (%s) finished %s", exitcode.ErrNothingToDo, r.RunID, r.Status)
 		}
 		a.Log.Info("resuming run", "failed_run", r.RunID, "args", strings.Join(r.Args, " "))
-		// Parse the old arguments into the same flags; flags given now win.
-		given := map[string]string{}
-		cmd.Flags().Visit(func(f *pflag.Flag) { given[f.Name] = f.Value.String() })
+		// Parse the old arguments into the same flags, then the ones given
+		// now again, so they win (as given: a flag's String may be masked).
 		old := r.Args
 		if i := slices.Index(old, "run"); i >= 0 {
 			old = old[i+1:]
@@ -437,8 +435,8 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 		if err := cmd.Flags().Parse(old); err != nil {
 			return usageErrorf("resume: cannot re-read the arguments of run %s: %v", r.RunID, err)
 		}
-		for k, v := range given {
-			_ = cmd.Flags().Set(k, v)
+		if err := cmd.Flags().Parse(a.args); err != nil {
+			return usageErrorf("resume: %v", err)
 		}
 		return nil
 	}

@@ -43,7 +43,9 @@ func maskDSN(s string) (string, []string) {
 	// Cross-check with pgx itself: the password it would send must not be
 	// in what we show. (It may come from PGPASSWORD or a passfile too: a
 	// coincidence with visible text masks the whole string, which is safe.)
-	if cfg, err := pgconn.ParseConfig(s); err == nil && cfg.Password != "" {
+	// A DSN already masked (a stage's argv) has the password Mask: nothing
+	// to check, nothing to register.
+	if cfg, err := pgconn.ParseConfig(s); err == nil && cfg.Password != "" && cfg.Password != Mask {
 		secrets = append(secrets, cfg.Password)
 		if strings.Contains(masked, cfg.Password) {
 			return Mask, append(secrets, s)

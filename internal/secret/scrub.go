@@ -31,7 +31,7 @@ func Register(values ...string) {
 	known.Lock()
 	defer known.Unlock()
 	for _, v := range add {
-		if len(v) < MinScrubLen || contains(known.values, v) {
+		if len(v) < MinScrubLen || strings.Trim(v, "*") == "" || contains(known.values, v) {
 			continue
 		}
 		known.values = append(known.values, v)

@@ -169,6 +169,13 @@ func TestScrub(t *testing.T) {
 			t.Errorf("Scrub(%q) = %q, want %q masked", tt.in, got, tt.leak)
 		}
 	}
+	// A masked DSN (as a stage receives it) is not a secret: it stays
+	// readable.
+	masked := secret.NewDSN("dbname=zz7 password=masked-pw-6").String()
+	secret.NewDSN(masked)
+	if got := secret.Scrub(masked); got != masked || secret.MaskDSN(masked) != masked {
+		t.Errorf("a masked DSN is scrubbed to %q, masked again to %q, want it kept", got, secret.MaskDSN(masked))
+	}
 	if got := secret.Scrub("abc abc"); got != "abc abc" {
 		t.Errorf("a 3-byte secret masks ordinary text: %q", got)
 	}
