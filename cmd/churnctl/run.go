@@ -169,6 +169,9 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		return err
 	}
 	config.ApplyChanged(cmd.Flags(), &o.flags, &cfg)
+	for _, w := range config.Deprecated(cmd.Flags()) {
+		a.Log.Warn(w, "stage", "run")
+	}
 	for _, flag := range o.resumeMasked {
 		if cfg.Load.DSN.IsZero() {
 			return usageErrorf("resume: the failed run had --%s on its command line, and its password is not recorded: "+

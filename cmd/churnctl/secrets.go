@@ -72,6 +72,7 @@ func secretFlags() map[string]bool {
 	for _, s := range config.Settings(&c) {
 		if s.Secret {
 			out[s.Key] = true
+			out[s.Flag] = true
 		}
 	}
 	return out

@@ -2,9 +2,12 @@
 // order from defaults, a YAML file, CHURNCTL_* environment variables and
 // command-line flags (each later source wins).
 //
-// Every setting has a dotted key (train.trees), an environment variable
-// (CHURNCTL_TRAIN_TREES) and a flag (--train.trees), all derived from the
-// struct's yaml tags, so the three can never disagree.
+// Every setting has a dotted key (train.min_samples_leaf), an environment
+// variable (CHURNCTL_TRAIN_MIN_SAMPLES_LEAF) and a kebab-case flag
+// (--min-samples-leaf, the spelling the stage's own subcommand uses), all
+// derived from the struct's yaml tags (a flag tag overrides the flag name),
+// so they can never disagree. The old dotted flag (--train.min_samples_leaf)
+// still works as a hidden, deprecated alias.
 package config
 
 import (
@@ -70,7 +73,7 @@ type Train struct {
 	Folds           int     `yaml:"folds" help:"cross-validation folds (0 = off)"`
 	HoldoutUsers    float64 `yaml:"holdout_users" help:"share of users kept out of training to evaluate and gate promotion on"`
 	MinGain         float64 `yaml:"min_gain" help:"promote the new model to champion only if it beats it by this much"`
-	Skip            bool    `yaml:"skip" help:"do not train; score with the current champion"`
+	Skip            bool    `yaml:"skip" flag:"skip-train" help:"do not train; score with the current champion"`
 	Jobs            int     `yaml:"jobs" help:"trees built in parallel (0 = all cores)"`
 }
 
@@ -185,8 +188,11 @@ func Load(path string, environ []string) (Config, error) {
 // Setting is one leaf of Config: its dotted key, environment variable, help
 // text and a setter that parses a string into the field.
 type Setting struct {
-	Key    string
-	Env    string
+	Key string
+	Env string
+	// Flag is the kebab-case flag name: the key's last part with - for _
+	// (train.min_samples_leaf: min-samples-leaf), or the field's flag tag.
+	Flag   string
 	Help   string
 	Secret bool
 	field  reflect.Value
@@ -276,9 +282,14 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 			walk(fv, key, out)
 			continue
 		}
+		flag := sf.Tag.Get("flag")
+		if flag == "" {
+			flag = strings.ReplaceAll(name, "_", "-")
+		}
 		*out = append(*out, Setting{
 			Key:    key,
 			Env:    "CHURNCTL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
+			Flag:   flag,
 			Help:   sf.Tag.Get("help"),
 			Secret: sf.Type == reflect.TypeOf(secret.DSN{}),
 			field:  fv,
@@ -311,13 +322,43 @@ func (f flagValue) Type() string {
 	return f.s.field.Kind().String()
 }
 
-// BindFlags adds one flag per setting (--train.trees ...) that writes into c
-// when parsed. Call it before flag parsing and after Load, or parse the flags
-// into a scratch Config and copy the changed ones with ApplyChanged.
+// BindFlags adds one flag per setting (--min-samples-leaf ...) that writes
+// into c when parsed, and its old dotted spelling (--train.min_samples_leaf)
+// as a hidden alias (see Deprecated). Call it before flag parsing and after
+// Load, or parse the flags into a scratch Config and copy the changed ones
+// with ApplyChanged.
 func BindFlags(fs *pflag.FlagSet, c *Config) {
 	for _, s := range Settings(c) {
-		fs.Var(flagValue{s}, s.Key, s.Help+" (env "+s.Env+")")
+		fs.Var(flagValue{s}, s.Flag, s.Help+" (config "+s.Key+", env "+s.Env+")")
+		if s.Key != s.Flag {
+			fs.Var(flagValue{s}, s.Key, "deprecated: use --"+s.Flag)
+			_ = fs.MarkHidden(s.Key)
+		}
 	}
+}
+
+// changed reports whether s's flag, or its old spelling, was set on fs.
+func changed(fs *pflag.FlagSet, s Setting) bool {
+	for _, name := range []string{s.Flag, s.Key} {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+// Deprecated returns, for every old dotted flag set on fs, a warning naming
+// the new spelling (the caller logs them). (pflag's MarkDeprecated prints to
+// the flag set's output, which cobra keeps for usage errors only.)
+func Deprecated(fs *pflag.FlagSet) []string {
+	var out []string
+	c := Default()
+	for _, s := range Settings(&c) {
+		if f := fs.Lookup(s.Key); s.Key != s.Flag && f != nil && f.Changed {
+			out = append(out, "--"+s.Key+" is deprecated: use --"+s.Flag)
+		}
+	}
+	return out
 }
 
 // ApplyChanged copies into c the settings whose flags were set on fs (bound
@@ -325,7 +366,7 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) {
 	from, to := Settings(scratch), Settings(c)
 	for i, s := range from {
-		if f := fs.Lookup(s.Key); f != nil && f.Changed {
+		if changed(fs, s) {
 			to[i].field.Set(s.field)
 		}
 	}

@@ -194,7 +194,7 @@ func TestIntegrationLoadTwiceIdentical(t *testing.T) {
 		{"SELECT alias FROM churn.model WHERE version = '1'", "champion"},
 		{"SELECT string_agg(dataset || ':' || metric || '=' || value, ' ' ORDER BY dataset, metric) FROM churn.model_metric WHERE version = '1'",
 			"cv:auc=0.95 cv:f1=0.8 holdout:auc=0.93"},
-		{"SELECT args::text FROM churn.run WHERE command = 'train'", `["--lake", "/lake", "--dsn", "postgres://u:xxxxx@db/x"]`},
+		{"SELECT args::text FROM churn.run WHERE command = 'train'", `["--lake", "/lake", "--dsn", "postgres://u:****@db/x"]`},
 		{"SELECT started_at AT TIME ZONE 'UTC' || ' ' || counts::text FROM churn.run WHERE run_id = '20260101T000000Z-score'",
 			`2026-01-01 00:09:58.5 {"rows_out": 42}`},
 		{"SELECT (first_ts AT TIME ZONE 'UTC')::date::text FROM churn.fact_user_day WHERE dt = '2026-01-02' LIMIT 1", "2026-01-02"},
