@@ -49,6 +49,11 @@ func (p *planner) etl() (*stagePlan, error) {
 	if p.cfg.ETL.AllowTruncated {
 		args = append(args, "--allow-truncated")
 	}
+	// Only when set: the default is etl's own, and leaving it off keeps the
+	// fingerprint of existing lakes' etl stage.
+	if mb := p.cfg.ETL.MemoryBudget; mb != config.Default().ETL.MemoryBudget {
+		args = append(args, "--memory-budget", strconv.Itoa(mb))
+	}
 	for _, id := range p.cfg.ETL.AnonymousUserIDs {
 		args = append(args, "--anonymous-user-ids", id)
 	}

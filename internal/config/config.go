@@ -48,6 +48,7 @@ type ETL struct {
 	AllowTruncated   bool     `yaml:"allow_truncated" help:"keep what decoded from a truncated gzip instead of failing"`
 	AnonymousUserIDs []string `yaml:"anonymous_user_ids" help:"user ids that stand for logged-out traffic"`
 	Lookback         int      `yaml:"lookback" help:"also re-process the N days before --ds (late events)"`
+	MemoryBudget     int      `yaml:"memory_budget" help:"bronze: MiB of decoded rows buffered before writing"`
 }
 
 // Features settings.
@@ -95,7 +96,7 @@ type LoadSettings struct {
 func Default() Config {
 	return Config{
 		Lake: "lake",
-		ETL:  ETL{MaxInvalidRatio: 0.01},
+		ETL:  ETL{MaxInvalidRatio: 0.01, MemoryBudget: 96},
 		Features: Features{
 			Horizon: 30, Window: 30, TrainEvery: 7, TrainCutoffs: 3,
 		},
@@ -391,6 +392,8 @@ func (c Config) Validate() error {
 		return bad("lake", "not set (config key lake, CHURNCTL_LAKE or --lake)")
 	case c.ETL.MaxInvalidRatio < 0 || c.ETL.MaxInvalidRatio > 1:
 		return bad("etl.max_invalid_ratio", "%g: want a share in [0, 1]", c.ETL.MaxInvalidRatio)
+	case c.ETL.MemoryBudget < 1:
+		return bad("etl.memory_budget", "%d: want at least 1 MiB", c.ETL.MemoryBudget)
 	case c.ETL.Lookback < 0:
 		return bad("etl.lookback", "%d: want 0 or more days", c.ETL.Lookback)
 	case c.Features.Horizon < 1:
