@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/etl/bronze"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
@@ -79,7 +80,7 @@ missing or unreadable (before writing anything).`,
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", 64*1024, "quarantine longer lines as line_too_long")
 	f.StringVar(&o.ingestDate, "ingest-date", "", "quarantine partition day (default today, UTC)")
 	f.IntVar(&o.workers, "workers", 0, "decode/write goroutines (default: number of CPUs)")
-	f.IntVar(&o.memoryBudgetMiB, "memory-budget", 64, "MiB of decoded rows buffered before writing")
+	f.IntVar(&o.memoryBudgetMiB, "memory-budget", config.Default().ETL.MemoryBudget, "MiB of decoded rows buffered before writing")
 	_ = cmd.MarkFlagRequired("lake")
 	return cmd
 }

@@ -25,7 +25,7 @@ defaults, then the YAML file (--config or CHURNCTL_CONFIG), then CHURNCTL_*
 environment variables, then flags, with the DSN's password masked. Every
 setting is checked as run checks it: a bad value exits 2 naming the key.`,
 		Example: `  churnctl config show --config churnctl.example.yaml
-  CHURNCTL_TRAIN_TREES=300 churnctl config show --train.seed 7`,
+  CHURNCTL_TRAIN_TREES=300 churnctl config show --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(path, os.Environ())
@@ -33,6 +33,9 @@ setting is checked as run checks it: a bad value exits 2 naming the key.`,
 				return err
 			}
 			config.ApplyChanged(cmd.Flags(), &scratch, &cfg)
+			for _, w := range config.Deprecated(cmd.Flags()) {
+				a.Log.Warn(w)
+			}
 			if err := validateConfig(cfg); err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/internal/config"
+	"github.com/churnctl/churnctl/internal/secret"
 	"github.com/churnctl/churnctl/internal/warehouse"
 )
 
@@ -18,14 +19,14 @@ func init() { register(newDBCmd) }
 
 // dbFlags are the connection flags of db and load.
 type dbFlags struct {
-	dsn              string
+	dsn              secret.DSN
 	statementTimeout time.Duration
 	lockTimeout      time.Duration
 }
 
 func (f *dbFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&f.dsn, "dsn", "", "PostgreSQL connection string (libpq keyword/value or postgres:// URL); default $CHURNCTL_DSN, else the PG* variables (PGHOST, PGUSER, PGPASSWORD, ...)")
+	fs.Var(dsnFlag{&f.dsn}, "dsn", "PostgreSQL connection string (libpq keyword/value or postgres:// URL); default $CHURNCTL_DSN, else the PG* variables (PGHOST, PGUSER, PGPASSWORD, ...)")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "abort any statement that runs longer (0: server default); exit 4")
 	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "give up waiting for a lock after this long (0: server default); exit 4")
 }
@@ -41,9 +42,9 @@ func (f *dbFlags) connect(ctx context.Context, a *App) (*pgx.Conn, error) {
 			return nil, usageErrorf("%s %v", d.flag, err)
 		}
 	}
-	dsn := f.dsn
-	if dsn == "" {
-		dsn = os.Getenv("CHURNCTL_DSN")
+	dsn := stageDSN(ctx, f.dsn)
+	if dsn.IsZero() {
+		dsn = secret.NewDSN(os.Getenv("CHURNCTL_DSN"))
 	}
 	cfg, err := warehouse.ParseConfig(warehouse.ConnOptions{DSN: dsn, StatementTimeout: f.statementTimeout, LockTimeout: f.lockTimeout})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/churnctl/churnctl/etl/gold"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/slab"
@@ -34,7 +35,7 @@ func (b *etlBronzeOpts) flags(cmd *cobra.Command) {
 	f.BoolVar(&b.allowTruncated, "allow-truncated", false, "bronze: publish what a truncated or corrupt gzip input yielded instead of failing")
 	f.BoolVar(&b.force, "force", false, "bronze: re-ingest inputs already ingested (same content), replacing their rows")
 	f.IntVar(&b.maxLineBytes, "max-line-bytes", 64*1024, "bronze: quarantine longer lines as line_too_long")
-	f.IntVar(&b.memoryBudgetMiB, "memory-budget", 96, "bronze: MiB of decoded rows buffered before writing")
+	f.IntVar(&b.memoryBudgetMiB, "memory-budget", config.Default().ETL.MemoryBudget, "bronze: MiB of decoded rows buffered before writing")
 }
 
 // etlAll is the RunE of the `etl` parent: bronze → silver → gold in one

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // exitCode maps the error a command returned (and the reason the context was
@@ -52,6 +53,10 @@ func statusFor(code int) string {
 // signal rather than saying "context canceled"; a full disk or a read-only
 // file system says what to do.
 func errorMessage(ctx context.Context, err error, code int) string {
+	return secret.Scrub(rawErrorMessage(ctx, err, code))
+}
+
+func rawErrorMessage(ctx context.Context, err error, code int) string {
 	s := err.Error()
 	var se signalError
 	if (code == exitcode.SIGINT || code == exitcode.SIGTERM) && errors.As(context.Cause(ctx), &se) {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // App is what every subcommand gets: the streams, the logger, the summary
@@ -56,6 +57,10 @@ type App struct {
 	// starts, so a killed run leaves a trace, and again when it ends.
 	record     *runRecord
 	recordLake string
+
+	// args is the command line as given (for --resume, which re-reads it
+	// after the failed run's).
+	args []string
 }
 
 // RecordIn makes the run record of this invocation go to lakeDir/runs/.
@@ -291,7 +296,9 @@ func (a *App) setupLogging() error {
 	} else {
 		h = slog.NewTextHandler(a.Stderr, opts)
 	}
-	a.Log = slog.New(h).With("run_id", a.RunID)
+	// No secret reaches stderr through a log line, whatever an attribute
+	// holds (an error quoting a connection string, an argument list).
+	a.Log = slog.New(secret.Handler(h)).With("run_id", a.RunID)
 	a.logReady = true
 	return nil
 }
@@ -312,8 +319,9 @@ func newApp(args []string, stdin io.Reader, stdout, stderr io.Writer) *App {
 		StderrTTY: isTerminal(stderr),
 		StdoutTTY: isTerminal(stdout),
 		start:     now,
+		args:      args,
 	}
-	a.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	a.Log = slog.New(secret.Handler(slog.NewJSONHandler(stderr, nil)))
 	ver, _ := buildVersion()
 	a.record = &runRecord{RunID: a.RunID, Args: redactArgs(args), Counts: map[string]any{}, StartedAt: now.UTC(), Version: ver}
 	return a

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -40,6 +39,9 @@ type runOptions struct {
 	noTrain    bool
 	force      bool
 	flags      config.Config // scratch target of the per-setting flags
+	// resumeMasked lists the secret flags of the resumed run whose value
+	// was recorded masked (and so not re-read).
+	resumeMasked []string
 }
 
 func newRunCmd(a *App) *cobra.Command {
@@ -167,6 +169,16 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		return err
 	}
 	config.ApplyChanged(cmd.Flags(), &o.flags, &cfg)
+	for _, w := range config.Deprecated(cmd.Flags()) {
+		a.Log.Warn(w, "stage", "run")
+	}
+	for _, flag := range o.resumeMasked {
+		if cfg.Load.DSN.IsZero() {
+			return usageErrorf("resume: the failed run had --%s on its command line, and its password is not recorded: "+
+				"give it again (--%s, CHURNCTL_DSN or load.dsn in the config file)", flag, flag)
+		}
+		a.Log.Warn("resume: the failed run's masked --"+flag+" is replaced by the one given now", "stage", "run")
+	}
 	if err := o.validate(&cfg); err != nil {
 		return err
 	}
@@ -292,7 +304,7 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 	if ran == 0 {
 		return fmt.Errorf("%w: every stage is current", exitcode.ErrNothingToDo)
 	}
-	if cfg.Load.DSN != "" {
+	if !cfg.Load.DSN.IsZero() {
 		// The load stage saw this run as running: load its finished record.
 		a.finishRecord("ok", exitcode.OK, "")
 		if ctx.Err() != nil {
@@ -300,7 +312,7 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 				"stage", "load", "signal", errorMessage(ctx, ctx.Err(), exitCode(ctx, ctx.Err(), false)))
 			return nil
 		}
-		res := p.exec(ctx, &stagePlan{Name: "load-run", Args: []string{"load", "--dsn", cfg.Load.DSN, "--lake", cfg.Lake, "--tables", "runs"}})
+		res := p.exec(ctx, &stagePlan{Name: "load-run", Args: []string{"load", "--dsn", cfg.Load.DSN.String(), "--lake", cfg.Lake, "--tables", "runs"}})
 		if res.ExitCode != 0 && res.ExitCode != exitcode.NothingToDo {
 			return stageError(ctx, res)
 		}
@@ -384,7 +396,7 @@ func validateConfig(cfg config.Config) error {
 			return keyErr("load.tables", fmt.Errorf("%q: want some of %s", t, strings.Join(warehouse.Groups, ", ")))
 		}
 	}
-	if cfg.Load.DSN != "" {
+	if !cfg.Load.DSN.IsZero() {
 		if _, err := warehouse.ParseConfig(warehouse.ConnOptions{DSN: cfg.Load.DSN}); err != nil {
 			return keyErr("load.dsn", err)
 		}
@@ -414,18 +426,20 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 			return fmt.Errorf("%w: nothing to resume: the last run (%s) finished %s", exitcode.ErrNothingToDo, r.RunID, r.Status)
 		}
 		a.Log.Info("resuming run", "failed_run", r.RunID, "args", strings.Join(r.Args, " "))
-		// Parse the old arguments into the same flags; flags given now win.
-		given := map[string]string{}
-		cmd.Flags().Visit(func(f *pflag.Flag) { given[f.Name] = f.Value.String() })
+		// Parse the old arguments into the same flags, then the ones given
+		// now again, so they win (as given: a flag's String may be masked).
 		old := r.Args
 		if i := slices.Index(old, "run"); i >= 0 {
 			old = old[i+1:]
 		}
+		// A secret on the failed run's command line is recorded masked:
+		// it must come again, from the flag, the environment or the file.
+		old, o.resumeMasked = dropMaskedSecrets(old)
 		if err := cmd.Flags().Parse(old); err != nil {
 			return usageErrorf("resume: cannot re-read the arguments of run %s: %v", r.RunID, err)
 		}
-		for k, v := range given {
-			_ = cmd.Flags().Set(k, v)
+		if err := cmd.Flags().Parse(a.args); err != nil {
+			return usageErrorf("resume: %v", err)
 		}
 		return nil
 	}
@@ -443,7 +457,9 @@ func (p *planner) exec(ctx context.Context, sp *stagePlan) stageResult {
 	a.Log.Info("stage start", "stage", sp.Name, "args", strings.Join(sp.Args, " "))
 	var out bytes.Buffer
 	start := time.Now()
-	code := run(ctx, args, a.Stdin, &out, a.Stderr)
+	// The stage's argv holds the DSN masked; the real one travels in the
+	// context (see secrets.go).
+	code := run(withStageSecrets(ctx, p.cfg.Load.DSN), args, a.Stdin, &out, a.Stderr)
 	res := stageResult{Name: sp.Name, Args: sp.Args, ExitCode: code, DurationMS: time.Since(start).Milliseconds()}
 	res.Status = statusFor(code)
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
@@ -600,7 +616,7 @@ func writeState(lakeDir string, st *runState) error {
 }
 
 func writeRunRecord(lakeDir string, rec *runRecord) error {
-	b, err := marshalJSONIndent(rec)
+	b, err := marshalJSONIndent(scrubRecord(rec))
 	if err != nil {
 		return err
 	}
@@ -648,18 +664,6 @@ func lockRun(lakeDir, runID string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
-}
-
-// redactArgs hides passwords in DSN arguments.
-func redactArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i, s := range args {
-		if strings.Contains(s, "://") || strings.Contains(strings.ToLower(s), "password=") {
-			s = config.MaskDSN(s)
-		}
-		out[i] = s
-	}
-	return out
 }
 
 func quoteArgs(args []string) []string {

@@ -49,6 +49,11 @@ func (p *planner) etl() (*stagePlan, error) {
 	if p.cfg.ETL.AllowTruncated {
 		args = append(args, "--allow-truncated")
 	}
+	// Only when set: the default is etl's own, and leaving it off keeps the
+	// fingerprint of existing lakes' etl stage.
+	if mb := p.cfg.ETL.MemoryBudget; mb != config.Default().ETL.MemoryBudget {
+		args = append(args, "--memory-budget", strconv.Itoa(mb))
+	}
 	for _, id := range p.cfg.ETL.AnonymousUserIDs {
 		args = append(args, "--anonymous-user-ids", id)
 	}
@@ -268,10 +273,13 @@ func (p *planner) score() (*stagePlan, error) {
 
 func (p *planner) load() (*stagePlan, error) {
 	l := p.cfg.Load
-	if l.DSN == "" {
+	if l.DSN.IsZero() {
 		return nil, nil
 	}
-	args := []string{"load", "--dsn", l.DSN, "--lake", p.cfg.Lake,
+	// The DSN masked: the stage resolves it from the context (stageDSN), so
+	// no password is in its argv, the logs, the run record or the
+	// fingerprint.
+	args := []string{"load", "--dsn", l.DSN.String(), "--lake", p.cfg.Lake,
 		"--statement-timeout", l.StatementTimeout.String(), "--lock-timeout", l.LockTimeout.String()}
 	for _, t := range l.Tables {
 		args = append(args, "--tables", t)

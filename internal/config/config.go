@@ -2,9 +2,12 @@
 // order from defaults, a YAML file, CHURNCTL_* environment variables and
 // command-line flags (each later source wins).
 //
-// Every setting has a dotted key (train.trees), an environment variable
-// (CHURNCTL_TRAIN_TREES) and a flag (--train.trees), all derived from the
-// struct's yaml tags, so the three can never disagree.
+// Every setting has a dotted key (train.min_samples_leaf), an environment
+// variable (CHURNCTL_TRAIN_MIN_SAMPLES_LEAF) and a kebab-case flag
+// (--min-samples-leaf, the spelling the stage's own subcommand uses), all
+// derived from the struct's yaml tags (a flag tag overrides the flag name),
+// so they can never disagree. The old dotted flag (--train.min_samples_leaf)
+// still works as a hidden, deprecated alias.
 package config
 
 import (
@@ -23,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // Config is the whole job: etl → features → train → evaluate → score → load.
@@ -44,6 +48,7 @@ type ETL struct {
 	AllowTruncated   bool     `yaml:"allow_truncated" help:"keep what decoded from a truncated gzip instead of failing"`
 	AnonymousUserIDs []string `yaml:"anonymous_user_ids" help:"user ids that stand for logged-out traffic"`
 	Lookback         int      `yaml:"lookback" help:"also re-process the N days before --ds (late events)"`
+	MemoryBudget     int      `yaml:"memory_budget" help:"bronze: MiB of decoded rows buffered before writing"`
 }
 
 // Features settings.
@@ -69,7 +74,7 @@ type Train struct {
 	Folds           int     `yaml:"folds" help:"cross-validation folds (0 = off)"`
 	HoldoutUsers    float64 `yaml:"holdout_users" help:"share of users kept out of training to evaluate and gate promotion on"`
 	MinGain         float64 `yaml:"min_gain" help:"promote the new model to champion only if it beats it by this much"`
-	Skip            bool    `yaml:"skip" help:"do not train; score with the current champion"`
+	Skip            bool    `yaml:"skip" flag:"skip-train" help:"do not train; score with the current champion"`
 	Jobs            int     `yaml:"jobs" help:"trees built in parallel (0 = all cores)"`
 }
 
@@ -80,7 +85,7 @@ type Score struct {
 
 // LoadSettings are the PostgreSQL load settings.
 type LoadSettings struct {
-	DSN              string        `yaml:"dsn" secret:"true" help:"PostgreSQL connection string (loading is skipped when empty)"`
+	DSN              secret.DSN    `yaml:"dsn" help:"PostgreSQL connection string (loading is skipped when empty)"`
 	Tables           []string      `yaml:"tables" help:"what to load: gold, features, predictions, models, runs"`
 	StatementTimeout time.Duration `yaml:"statement_timeout" help:"statement timeout for each load statement"`
 	LockTimeout      time.Duration `yaml:"lock_timeout" help:"lock timeout for each load statement"`
@@ -91,7 +96,7 @@ type LoadSettings struct {
 func Default() Config {
 	return Config{
 		Lake: "lake",
-		ETL:  ETL{MaxInvalidRatio: 0.01},
+		ETL:  ETL{MaxInvalidRatio: 0.01, MemoryBudget: 96},
 		Features: Features{
 			Horizon: 30, Window: 30, TrainEvery: 7, TrainCutoffs: 3,
 		},
@@ -184,8 +189,11 @@ func Load(path string, environ []string) (Config, error) {
 // Setting is one leaf of Config: its dotted key, environment variable, help
 // text and a setter that parses a string into the field.
 type Setting struct {
-	Key    string
-	Env    string
+	Key string
+	Env string
+	// Flag is the kebab-case flag name: the key's last part with - for _
+	// (train.min_samples_leaf: min-samples-leaf), or the field's flag tag.
+	Flag   string
 	Help   string
 	Secret bool
 	field  reflect.Value
@@ -211,6 +219,9 @@ func (s Setting) Set(v string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(d))
+		return nil
+	case secret.DSN:
+		f.Set(reflect.ValueOf(secret.NewDSN(v)))
 		return nil
 	}
 	switch f.Kind() {
@@ -268,15 +279,20 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 			key = prefix + "." + name
 		}
 		fv := v.Field(i)
-		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeOf(time.Time{}) {
+		if sf.Type.Kind() == reflect.Struct && sf.Type != reflect.TypeOf(secret.DSN{}) {
 			walk(fv, key, out)
 			continue
+		}
+		flag := sf.Tag.Get("flag")
+		if flag == "" {
+			flag = strings.ReplaceAll(name, "_", "-")
 		}
 		*out = append(*out, Setting{
 			Key:    key,
 			Env:    "CHURNCTL_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
+			Flag:   flag,
 			Help:   sf.Tag.Get("help"),
-			Secret: sf.Tag.Get("secret") == "true",
+			Secret: sf.Type == reflect.TypeOf(secret.DSN{}),
 			field:  fv,
 		})
 	}
@@ -301,17 +317,49 @@ func (f flagValue) Type() string {
 		return "days"
 	case time.Duration:
 		return "duration"
+	case secret.DSN:
+		return "dsn"
 	}
 	return f.s.field.Kind().String()
 }
 
-// BindFlags adds one flag per setting (--train.trees ...) that writes into c
-// when parsed. Call it before flag parsing and after Load, or parse the flags
-// into a scratch Config and copy the changed ones with ApplyChanged.
+// BindFlags adds one flag per setting (--min-samples-leaf ...) that writes
+// into c when parsed, and its old dotted spelling (--train.min_samples_leaf)
+// as a hidden alias (see Deprecated). Call it before flag parsing and after
+// Load, or parse the flags into a scratch Config and copy the changed ones
+// with ApplyChanged.
 func BindFlags(fs *pflag.FlagSet, c *Config) {
 	for _, s := range Settings(c) {
-		fs.Var(flagValue{s}, s.Key, s.Help+" (env "+s.Env+")")
+		fs.Var(flagValue{s}, s.Flag, s.Help+" (config "+s.Key+", env "+s.Env+")")
+		if s.Key != s.Flag {
+			fs.Var(flagValue{s}, s.Key, "deprecated: use --"+s.Flag)
+			_ = fs.MarkHidden(s.Key)
+		}
 	}
+}
+
+// changed reports whether s's flag, or its old spelling, was set on fs.
+func changed(fs *pflag.FlagSet, s Setting) bool {
+	for _, name := range []string{s.Flag, s.Key} {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+// Deprecated returns, for every old dotted flag set on fs, a warning naming
+// the new spelling (the caller logs them). (pflag's MarkDeprecated prints to
+// the flag set's output, which cobra keeps for usage errors only.)
+func Deprecated(fs *pflag.FlagSet) []string {
+	var out []string
+	c := Default()
+	for _, s := range Settings(&c) {
+		if f := fs.Lookup(s.Key); s.Key != s.Flag && f != nil && f.Changed {
+			out = append(out, "--"+s.Key+" is deprecated: use --"+s.Flag)
+		}
+	}
+	return out
 }
 
 // ApplyChanged copies into c the settings whose flags were set on fs (bound
@@ -319,44 +367,15 @@ func BindFlags(fs *pflag.FlagSet, c *Config) {
 func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) {
 	from, to := Settings(scratch), Settings(c)
 	for i, s := range from {
-		if f := fs.Lookup(s.Key); f != nil && f.Changed {
+		if changed(fs, s) {
 			to[i].field.Set(s.field)
 		}
 	}
 }
 
-// Masked returns the effective configuration as YAML with secrets masked.
-func Masked(c Config) ([]byte, error) {
-	m := c
-	for _, s := range Settings(&m) {
-		if s.Secret && s.field.String() != "" {
-			s.field.SetString(MaskDSN(s.field.String()))
-		}
-	}
-	return yaml.Marshal(m)
-}
-
-// MaskDSN hides the password in a PostgreSQL URL or keyword/value DSN.
-func MaskDSN(dsn string) string {
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		rest := dsn[i+3:]
-		at := strings.LastIndex(rest, "@")
-		if at >= 0 {
-			userinfo := rest[:at]
-			if u, _, ok := strings.Cut(userinfo, ":"); ok {
-				return dsn[:i+3] + u + ":***" + rest[at:]
-			}
-		}
-		return dsn
-	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if strings.HasPrefix(strings.ToLower(f), "password=") {
-			fields[i] = "password=***"
-		}
-	}
-	return strings.Join(fields, " ")
-}
+// Masked returns the effective configuration as YAML; every secret
+// renders masked (secret.DSN's MarshalYAML).
+func Masked(c Config) ([]byte, error) { return yaml.Marshal(c) }
 
 // Validate checks every setting that can be checked without the stages'
 // own rules: ranges, the load tables and the timeouts. The error is a
@@ -373,6 +392,8 @@ func (c Config) Validate() error {
 		return bad("lake", "not set (config key lake, CHURNCTL_LAKE or --lake)")
 	case c.ETL.MaxInvalidRatio < 0 || c.ETL.MaxInvalidRatio > 1:
 		return bad("etl.max_invalid_ratio", "%g: want a share in [0, 1]", c.ETL.MaxInvalidRatio)
+	case c.ETL.MemoryBudget < 1:
+		return bad("etl.memory_budget", "%d: want at least 1 MiB", c.ETL.MemoryBudget)
 	case c.ETL.Lookback < 0:
 		return bad("etl.lookback", "%d: want 0 or more days", c.ETL.Lookback)
 	case c.Features.Horizon < 1:

@@ -15,6 +15,7 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/objstore"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // roundTrip writes and reads an object through c.
@@ -183,11 +184,11 @@ func TestIntegrationSecretsNeverRendered(t *testing.T) {
 
 	// Static credentials in the Config (wrong for this server).
 	cfg := testConfig(env)
-	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken = objstore.Secret(planted["cfg key"]), objstore.Secret(planted["cfg secret"]), objstore.Secret(planted["cfg token"])
+	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken = secret.NewValue(planted["cfg key"]), secret.NewValue(planted["cfg secret"]), secret.NewValue(planted["cfg token"])
 	render(cfg, &cfg, cfg.SecretAccessKey, cfg.AccessKeyID)
 	ops(newClient(t, cfg))
 	// Only the key id set: a usage error that must not echo it.
-	_, err := objstore.New(ctx, objstore.Config{AccessKeyID: objstore.Secret(planted["cfg key"])})
+	_, err := objstore.New(ctx, objstore.Config{AccessKeyID: secret.NewValue(planted["cfg key"])})
 	render(err)
 
 	// The environment.
@@ -231,12 +232,12 @@ func TestIntegrationSecretsNeverRendered(t *testing.T) {
 
 // Every rendering of a Secret is masked; Reveal is the only way out.
 func TestSecretRenderings(t *testing.T) {
-	s := objstore.Secret("s3cret-value-XYZ")
+	s := secret.NewValue("s3cret-value-XYZ")
 	var b bytes.Buffer
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10s"} {
 		fmt.Fprintf(&b, verb+"|", s)
-		fmt.Fprintf(&b, verb+"|", struct{ S objstore.Secret }{s})
-		fmt.Fprintf(&b, verb+"|", &struct{ S objstore.Secret }{s})
+		fmt.Fprintf(&b, verb+"|", struct{ S secret.Value }{s})
+		fmt.Fprintf(&b, verb+"|", &struct{ S secret.Value }{s})
 	}
 	j, _ := json.Marshal(map[string]any{"s": s, "p": &s})
 	b.Write(j)
@@ -251,7 +252,7 @@ func TestSecretRenderings(t *testing.T) {
 	if s.Reveal() != "s3cret-value-XYZ" {
 		t.Fatal("Reveal lost the value")
 	}
-	if objstore.Secret("").String() != "" {
+	if secret.NewValue("").String() != "" {
 		t.Fatal("an empty secret should render empty")
 	}
 }

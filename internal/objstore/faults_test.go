@@ -18,6 +18,7 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/objstore"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 func wantTransient(t *testing.T, what string, err error, attempts int, words ...string) {
@@ -89,8 +90,8 @@ func TestIntegrationTimeout(t *testing.T) {
 			held = append(held, conn) // read nothing, answer nothing
 		}
 	}()
-	cfg := objstore.Config{Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", AccessKeyID: "k-timeout",
-		SecretAccessKey: "s-timeout", MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond, ReadTimeout: 200 * time.Millisecond}
+	cfg := objstore.Config{Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", AccessKeyID: secret.NewValue("k-timeout"),
+		SecretAccessKey: secret.NewValue("s-timeout"), MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond, ReadTimeout: 200 * time.Millisecond}
 	c := newClient(t, cfg)
 	start := time.Now()
 	_, err = c.Stat(context.Background(), objstore.URL{Bucket: "bucket", Key: "k"})

@@ -11,13 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/churnctl/churnctl/internal/objstore"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // killChild is what the child process of TestIntegrationKilledMidUpload
 // runs: a transaction staging a large file slowly, until it is killed.
 func killChild() {
 	cfg := objstore.Config{Endpoint: os.Getenv("KILL_ENDPOINT"), Region: "us-east-1",
-		AccessKeyID: objstore.Secret(os.Getenv("KILL_KEY")), SecretAccessKey: objstore.Secret(os.Getenv("KILL_SECRET")),
+		AccessKeyID: secret.NewValue(os.Getenv("KILL_KEY")), SecretAccessKey: secret.NewValue(os.Getenv("KILL_SECRET")),
 		PartSize: 5 << 20, Concurrency: 2}
 	ctx := context.Background()
 	c, err := objstore.New(ctx, cfg)

@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +46,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // Config overrides what the AWS environment says. The zero Config uses the
@@ -68,9 +68,9 @@ type Config struct {
 
 	// Static credentials, if set, win over the environment (both key id and
 	// secret, or neither).
-	AccessKeyID     Secret
-	SecretAccessKey Secret
-	SessionToken    Secret
+	AccessKeyID     secret.Value
+	SecretAccessKey secret.Value
+	SessionToken    secret.Value
 
 	// MaxAttempts per request, retries included (default 5); MaxBackoff
 	// caps the exponential backoff with jitter between them (default 20s).
@@ -113,7 +113,7 @@ func (c Config) withDefaults() Config {
 func (c Config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "objstore.Config{Endpoint:%q Region:%q Profile:%q PathStyle:%t", c.Endpoint, c.Region, c.Profile, c.PathStyle)
-	if c.AccessKeyID != "" {
+	if !c.AccessKeyID.IsZero() {
 		b.WriteString(" credentials:static")
 	}
 	b.WriteString("}")
@@ -139,8 +139,6 @@ type client struct {
 	endpoint   string // resolved, for messages ("" = AWS)
 	region     string
 	pathStyle  bool
-	scrub      *scrubber
-	scrubMu    sync.Mutex
 	httpClient *awshttp.BuildableClient
 }
 
@@ -149,7 +147,7 @@ type client struct {
 // on first use.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
-	if (cfg.AccessKeyID == "") != (cfg.SecretAccessKey == "") {
+	if cfg.AccessKeyID.IsZero() != cfg.SecretAccessKey.IsZero() {
 		return nil, fmt.Errorf("%w: objstore: set both the access key id and the secret key, or neither", exitcode.ErrUsage)
 	}
 	hc := awshttp.NewBuildableClient().
@@ -178,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
-	if cfg.AccessKeyID != "" {
+	if !cfg.AccessKeyID.IsZero() {
 		opts = append(opts, config.WithCredentialsProvider(aws.NewCredentialsCache(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID.Reveal(), cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal()))))
 	}
@@ -186,9 +184,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		// Shared config files that do not parse, or a profile that does
 		// not exist: the run's configuration is wrong.
-		sc := &scrubber{}
-		sc.add(cfg.AccessKeyID.Reveal(), cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal())
-		return nil, fmt.Errorf("%w: objstore: AWS configuration: %s", exitcode.ErrUsage, sc.scrub(err.Error()))
+		return nil, fmt.Errorf("%w: objstore: AWS configuration: %s", exitcode.ErrUsage, secret.Scrub(err.Error()))
 	}
 	// The SDK logs nothing of its own on churnctl's stderr (its logs are not
 	// churnctl's JSON lines, and some modes print request headers).
@@ -197,8 +193,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
-	c := &client{cfg: cfg, region: awsCfg.Region, scrub: &scrubber{}, httpClient: hc}
-	c.scrub.add(cfg.AccessKeyID.Reveal(), cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal())
+	c := &client{cfg: cfg, region: awsCfg.Region, httpClient: hc}
 	if awsCfg.Credentials != nil {
 		awsCfg.Credentials = &markedCreds{inner: awsCfg.Credentials, c: c}
 	}
@@ -293,9 +288,10 @@ func (m *markedCreds) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if err != nil {
 		return cr, &credError{err: err}
 	}
-	m.c.scrubMu.Lock()
-	m.c.scrub.add(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken)
-	m.c.scrubMu.Unlock()
+	// Credentials fetched at run time (web identity, a profile's keys)
+	// join the process's scrubber, as those given in Config did when
+	// they were made (secret.NewValue).
+	secret.Register(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken)
 	return cr, nil
 }
 
@@ -305,10 +301,6 @@ type credError struct{ err error }
 func (e *credError) Error() string { return "resolve AWS credentials: " + e.err.Error() }
 func (e *credError) Unwrap() error { return e.err }
 
-func (c *client) scrubText(s string) string {
-	c.scrubMu.Lock()
-	defer c.scrubMu.Unlock()
-	return c.scrub.scrub(s)
-}
+func (c *client) scrubText(s string) string { return secret.Scrub(s) }
 
 var errClosed = errors.New("objstore: use of closed reader or writer")

@@ -26,6 +26,7 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/objstore"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 func TestMain(m *testing.M) {
@@ -55,8 +56,8 @@ func testConfig(env miniotest.Env) objstore.Config {
 	return objstore.Config{
 		Endpoint:        env.Endpoint,
 		Region:          env.Region,
-		AccessKeyID:     objstore.Secret(env.AccessKey),
-		SecretAccessKey: objstore.Secret(env.SecretKey),
+		AccessKeyID:     secret.NewValue(env.AccessKey),
+		SecretAccessKey: secret.NewValue(env.SecretKey),
 		MaxAttempts:     3,
 		MaxBackoff:      20 * time.Millisecond,
 		PartSize:        5 << 20,
@@ -376,9 +377,21 @@ func TestIntegrationDenied(t *testing.T) {
 	ctx := context.Background()
 	u := objstore.URL{Bucket: env.Bucket, Key: "lake/runs/r1.json"}
 	for name, cfg := range map[string]objstore.Config{
-		"wrong secret":  func() objstore.Config { c := testConfig(env); c.SecretAccessKey = "wrong-secret-value-123"; return c }(),
-		"unknown key":   func() objstore.Config { c := testConfig(env); c.AccessKeyID = "AKIAUNKNOWNKEY000001"; return c }(),
-		"session token": func() objstore.Config { c := testConfig(env); c.SessionToken = "bogus-session-token-xyz"; return c }(),
+		"wrong secret": func() objstore.Config {
+			c := testConfig(env)
+			c.SecretAccessKey = secret.NewValue("wrong-secret-value-123")
+			return c
+		}(),
+		"unknown key": func() objstore.Config {
+			c := testConfig(env)
+			c.AccessKeyID = secret.NewValue("AKIAUNKNOWNKEY000001")
+			return c
+		}(),
+		"session token": func() objstore.Config {
+			c := testConfig(env)
+			c.SessionToken = secret.NewValue("bogus-session-token-xyz")
+			return c
+		}(),
 	} {
 		c := newClient(t, cfg)
 		for op, f := range map[string]func() error{

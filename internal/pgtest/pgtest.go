@@ -332,21 +332,30 @@ func NewPool(t testing.TB) (*pgxpool.Pool, string) {
 // test on an external server (CHURNCTL_TEST_DSN), whose pg_hba is not ours.
 func PasswordDSN(t testing.TB, dsn string) (string, string) {
 	t.Helper()
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	pw := "pw-" + hex.EncodeToString(b[:])
+	return SetPassword(t, dsn, pw), pw
+}
+
+// SetPassword is PasswordDSN with a password of the caller's choosing (any
+// text: spaces, quotes and backslashes included). The role is the
+// server's, not the database's: the last password set wins for every
+// database.
+func SetPassword(t testing.TB, dsn, pw string) string {
+	t.Helper()
 	ensure(t)
 	if !srv.private {
 		t.Skip("pgtest: password authentication needs the private server (CHURNCTL_TEST_DSN is set)")
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	pw := "pw-" + hex.EncodeToString(b[:])
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	defer c.Close(ctx)
-	// Role DDL takes no parameters; the password is our own hex string, and
-	// quoted as a literal through the server's quote_literal.
+	// Role DDL takes no parameters: the password is quoted as a literal
+	// through the server's quote_literal.
 	var lit string
 	if err := c.QueryRow(ctx, "SELECT quote_literal($1::text)", pw).Scan(&lit); err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -365,7 +374,19 @@ func PasswordDSN(t testing.TB, dsn string) (string, string) {
 	if _, err := c.Exec(ctx, "GRANT ALL ON DATABASE "+pgx.Identifier{db}.Sanitize()+" TO "+role); err != nil {
 		t.Fatalf("pgtest: grant: %v", err)
 	}
-	return withDB(srv.adminDSN, db) + " user=" + PasswordRole, pw
+	return withDB(srv.adminDSN, db) + " user=" + PasswordRole
+}
+
+// Down returns a DSN for a server that does not run (an empty socket
+// directory), for tests of a database that is down.
+func Down(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "churnctl-pgdown-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return fmt.Sprintf("host=%s port=5999 user=postgres dbname=postgres sslmode=disable connect_timeout=5", dir)
 }
 
 // SocketDir returns the unix socket directory and port of the private

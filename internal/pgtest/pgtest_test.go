@@ -50,3 +50,18 @@ func TestIntegrationPasswordRole(t *testing.T) {
 	}
 	conn.Close(ctx)
 }
+
+func TestIntegrationSetPassword(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.New(t)
+	pw := `a b 'c' \d`
+	pwDSN := pgtest.SetPassword(t, dsn, pw)
+	conn, err := pgx.Connect(ctx, pwDSN+` password='a b \'c\' \\d'`)
+	if err != nil {
+		t.Fatalf("connect with the password set: %v", err)
+	}
+	conn.Close(ctx)
+	if _, err := pgx.Connect(ctx, pgtest.Down(t)); err == nil {
+		t.Fatal("connect to Down's DSN succeeded")
+	}
+}

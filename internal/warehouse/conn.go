@@ -28,13 +28,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // ConnOptions configures a connection.
 type ConnOptions struct {
 	// DSN is a libpq keyword/value string or a postgres:// URL; empty means
 	// the PG* environment variables and libpq defaults (pgx.ParseConfig).
-	DSN string
+	DSN secret.DSN
 	// StatementTimeout and LockTimeout are set on the session when > 0.
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
@@ -55,11 +56,12 @@ func (t Target) String() string {
 // ParseConfig parses o.DSN (falling back to PG* variables, as libpq does)
 // and applies the timeouts. Parse errors never carry the password.
 func ParseConfig(o ConnOptions) (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(o.DSN)
+	cfg, err := pgx.ParseConfig(o.DSN.Reveal())
 	if err != nil {
-		// pgconn already masks URL passwords in parse errors; scrub every
-		// password-looking token anyway and do not echo the DSN.
-		return nil, fmt.Errorf("%w: invalid connection string: %s", exitcode.ErrUsage, scrubDSNText(err.Error(), o.DSN))
+		// pgconn already masks passwords in parse errors; scrub every
+		// form of the DSN's passwords anyway (secret.NewDSN registered
+		// them).
+		return nil, fmt.Errorf("%w: invalid connection string: %s", exitcode.ErrUsage, secret.Scrub(err.Error()))
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -207,34 +209,13 @@ func (e *classified) Unwrap() []error {
 	return []error{e.kind, e.cause}
 }
 
-// scrub removes the password from s.
+// scrub removes the password (in every spelling) and every secret the
+// process knows (secret.Register) from s.
 func scrub(s, password string) string {
 	if password != "" {
-		s = strings.ReplaceAll(s, password, "xxxxx")
-		if q := url.QueryEscape(password); q != password {
-			s = strings.ReplaceAll(s, q, "xxxxx")
-		}
-		if p := url.PathEscape(password); p != password {
-			s = strings.ReplaceAll(s, p, "xxxxx")
+		for _, p := range []string{password, url.QueryEscape(password), url.PathEscape(password)} {
+			s = strings.ReplaceAll(s, p, secret.Mask)
 		}
 	}
-	return s
-}
-
-// scrubDSNText removes any password the DSN carries from s.
-func scrubDSNText(s, dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			s = scrub(s, pw)
-		}
-		if q := u.Query().Get("password"); q != "" {
-			s = scrub(s, q)
-		}
-	}
-	for _, f := range strings.Fields(dsn) {
-		if k, v, ok := strings.Cut(f, "="); ok && strings.TrimSpace(k) == "password" {
-			s = scrub(s, strings.Trim(v, "'"))
-		}
-	}
-	return s
+	return secret.Scrub(s)
 }

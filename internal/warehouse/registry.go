@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/secret"
 )
 
 // The model registry and run records are JSON written by other stages; the
@@ -333,14 +334,19 @@ type runRecord struct {
 
 var (
 	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]*@`)
-	kvPassword  = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|[^\s&]*)`)
+	// A keyword/value password: quoted (backslash escapes inside) or up to
+	// the next unescaped space; a URL query value up to '&'.
+	kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s&\\]|\\.)*)`)
 )
 
 // RedactArg removes passwords from a command-line argument (DSNs as URLs or
-// keyword/value strings).
+// keyword/value strings) and every secret the process knows. churnctl's
+// run records hold no password already; this guards records written by
+// other tools or older versions.
 func RedactArg(s string) string {
-	s = urlPassword.ReplaceAllString(s, "${1}xxxxx@")
-	return kvPassword.ReplaceAllString(s, "${1}xxxxx")
+	s = urlPassword.ReplaceAllString(s, "${1}"+secret.Mask+"@")
+	s = kvPassword.ReplaceAllString(s, "${1}"+secret.Mask)
+	return secret.Scrub(s)
 }
 
 func loadRuns(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStats) error {

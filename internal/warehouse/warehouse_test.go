@@ -18,6 +18,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/pgtest"
+	"github.com/churnctl/churnctl/internal/secret"
 	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
 )
 
@@ -35,7 +36,7 @@ var days = []string{"2026-01-01", "2026-01-02"}
 
 func connect(t testing.TB, dsn string) *pgx.Conn {
 	t.Helper()
-	cfg, err := ParseConfig(ConnOptions{DSN: dsn})
+	cfg, err := ParseConfig(ConnOptions{DSN: secret.NewDSN(dsn)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestIntegrationLoadTwiceIdentical(t *testing.T) {
 		{"SELECT alias FROM churn.model WHERE version = '1'", "champion"},
 		{"SELECT string_agg(dataset || ':' || metric || '=' || value, ' ' ORDER BY dataset, metric) FROM churn.model_metric WHERE version = '1'",
 			"cv:auc=0.95 cv:f1=0.8 holdout:auc=0.93"},
-		{"SELECT args::text FROM churn.run WHERE command = 'train'", `["--lake", "/lake", "--dsn", "postgres://u:xxxxx@db/x"]`},
+		{"SELECT args::text FROM churn.run WHERE command = 'train'", `["--lake", "/lake", "--dsn", "postgres://u:****@db/x"]`},
 		{"SELECT started_at AT TIME ZONE 'UTC' || ' ' || counts::text FROM churn.run WHERE run_id = '20260101T000000Z-score'",
 			`2026-01-01 00:09:58.5 {"rows_out": 42}`},
 		{"SELECT (first_ts AT TIME ZONE 'UTC')::date::text FROM churn.fact_user_day WHERE dt = '2026-01-02' LIMIT 1", "2026-01-02"},
@@ -498,7 +499,7 @@ func TestIntegrationConcurrentLoads(t *testing.T) {
 		}})
 	})
 	<-holding
-	cfg, _ := ParseConfig(ConnOptions{DSN: dsn, LockTimeout: 200 * time.Millisecond})
+	cfg, _ := ParseConfig(ConnOptions{DSN: secret.NewDSN(dsn), LockTimeout: 200 * time.Millisecond})
 	c2, err := Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +536,7 @@ func TestIntegrationWrongPassword(t *testing.T) {
 	dsn := pgtest.New(t)
 	pwDSN, pw := pgtest.PasswordDSN(t, dsn)
 	for _, bad := range []string{pw + "x", "s3cr3t 'quoted'"} {
-		cfg, err := ParseConfig(ConnOptions{DSN: pwDSN})
+		cfg, err := ParseConfig(ConnOptions{DSN: secret.NewDSN(pwDSN)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -552,7 +553,7 @@ func TestIntegrationWrongPassword(t *testing.T) {
 
 func TestIntegrationConnectionRefused(t *testing.T) {
 	dir := t.TempDir() // no server listens here
-	cfg, err := ParseConfig(ConnOptions{DSN: "host=" + dir + " port=5999 user=x password=hunter2 dbname=y connect_timeout=2"})
+	cfg, err := ParseConfig(ConnOptions{DSN: secret.NewDSN("host=" + dir + " port=5999 user=x password=hunter2 dbname=y connect_timeout=2")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,10 +565,12 @@ func TestIntegrationConnectionRefused(t *testing.T) {
 
 func TestRedactArg(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"postgres://u:s3cret@db:5432/x?sslmode=disable", "postgres://u:xxxxx@db:5432/x?sslmode=disable"},
-		{"host=db password=s3cret user=u", "host=db password=xxxxx user=u"},
-		{"host=db password='s 3' user=u", "host=db password=xxxxx user=u"},
-		{"postgres://db/x?password=s3cret&user=u", "postgres://db/x?password=xxxxx&user=u"},
+		{"postgres://u:s3cret@db:5432/x?sslmode=disable", "postgres://u:****@db:5432/x?sslmode=disable"},
+		{"host=db password=s3cret user=u", "host=db password=**** user=u"},
+		{"host=db password='s 3' user=u", "host=db password=**** user=u"},
+		{`host=db password='it\'s' user=u`, "host=db password=**** user=u"},
+		{`host=db password=a\ b user=u`, "host=db password=**** user=u"},
+		{"postgres://db/x?password=s3cret&user=u", "postgres://db/x?password=****&user=u"},
 		{"--lake", "--lake"},
 	}
 	for _, tc := range tests {
@@ -615,7 +618,7 @@ func TestParseConfigRedacts(t *testing.T) {
 		"host=/tmp password='hun ter22' port=x",
 		"postgres://u@h/db?password=hunter22&port=bad",
 	} {
-		_, err := ParseConfig(ConnOptions{DSN: dsn})
+		_, err := ParseConfig(ConnOptions{DSN: secret.NewDSN(dsn)})
 		if exitcode.Code(err) != exitcode.Usage || strings.Contains(err.Error(), "ter22") {
 			t.Errorf("ParseConfig(%q) = %v (exit %d), want exit 2 without the password", dsn, err, exitcode.Code(err))
 		}
