@@ -6,14 +6,19 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signalContext(context.Background())
 	stopProfile := startProfile(os.Getenv("CHURNCTL_CPUPROFILE"))
+	stopHeap := startHeapProfile(os.Getenv("CHURNCTL_MEMPROFILE"))
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopHeap()
 	stopProfile()
 	stop()
 	os.Exit(code)
@@ -38,6 +43,43 @@ func startProfile(path string) func() {
 		pprof.StopCPUProfile()
 		f.Close()
 	}
+}
+
+// startHeapProfile writes, to path, a heap profile taken when the live heap
+// was at its largest (for memory work: CHURNCTL_MEMPROFILE=heap.out churnctl
+// etl ...; then go tool pprof -sample_index=inuse_space). It samples the
+// heap every 50 ms and rewrites the profile whenever the heap grew by a
+// tenth over the last one written. An empty path profiles nothing.
+func startHeapProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	runtime.MemProfileRate = 64 << 10
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var written uint64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > written+written/10 {
+				if f, err := os.Create(path); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+					written = v
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // signalError is the cancellation cause when SIGINT or SIGTERM arrives.
