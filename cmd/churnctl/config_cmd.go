@@ -19,27 +19,32 @@ func newConfigCmd(a *App) *cobra.Command {
 	scratch := config.Default() // the flags show the built-in defaults
 	show := &cobra.Command{
 		Use:   "show [--config churnctl.yaml] [--KEY VALUE ...]",
-		Short: "Print the effective config (file < CHURNCTL_* env < flags) with secrets masked",
+		Short: "Print the effective config and each setting's source (default, file, env, flag), secrets masked",
 		Long: `show prints the configuration that "churnctl run" would use: the built-in
 defaults, then the YAML file (--config or CHURNCTL_CONFIG), then CHURNCTL_*
-environment variables, then flags, with the DSN's password masked. Every
-setting is checked as run checks it: a bad value exits 2 naming the key.`,
+environment variables, then flags, with the DSN's password masked. Each
+setting's line ends with a comment naming where its value came from:
+"# default", "# file PATH", "# env CHURNCTL_…" or "# flag --…" (the output
+is still YAML: it loads to the same values). Every setting is checked as
+run checks it: a bad value exits 2 naming the key.`,
 		Example: `  churnctl config show --config churnctl.example.yaml
   CHURNCTL_TRAIN_TREES=300 churnctl config show --seed 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(path, os.Environ())
+			cfg, src, err := config.Resolve(path, os.Environ())
 			if err != nil {
 				return err
 			}
-			config.ApplyChanged(cmd.Flags(), &scratch, &cfg)
+			for _, k := range config.ApplyChanged(cmd.Flags(), &scratch, &cfg) {
+				src[k] = config.FromFlag
+			}
 			for _, w := range config.Deprecated(cmd.Flags()) {
 				a.Log.Warn(w)
 			}
 			if err := validateConfig(cfg); err != nil {
 				return err
 			}
-			b, err := config.Masked(cfg)
+			b, err := config.Annotated(cfg, src, path)
 			if err != nil {
 				return err
 			}

@@ -146,20 +146,56 @@ func (d *Days) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes 30d.
 func (d Days) MarshalYAML() (any, error) { return d.String(), nil }
 
+// Source says where a setting's effective value came from.
+type Source string
+
+// The sources of a setting, in increasing precedence.
+const (
+	FromDefault Source = "default"
+	FromFile    Source = "file"
+	FromEnv     Source = "env"
+	FromFlag    Source = "flag"
+)
+
+// Sources maps each setting's dotted key to the source of its value; a key
+// not in the map has its default.
+type Sources map[string]Source
+
+// Of returns the source of key's value (FromDefault when none set it).
+func (s Sources) Of(key string) Source {
+	if v, ok := s[key]; ok {
+		return v
+	}
+	return FromDefault
+}
+
 // Load reads the YAML file at path (if path is not empty) over the defaults,
 // then applies CHURNCTL_* variables from environ (os.Environ() form). Unknown
 // keys and bad values are usage errors that name the key.
 func Load(path string, environ []string) (Config, error) {
+	c, _, err := Resolve(path, environ)
+	return c, err
+}
+
+// Resolve is Load that also reports which source set each setting.
+func Resolve(path string, environ []string) (Config, Sources, error) {
 	c := Default()
+	src := Sources{}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return c, fmt.Errorf("%w: config: %v", exitcode.ErrUsage, err)
+			return c, src, fmt.Errorf("%w: config: %v", exitcode.ErrUsage, err)
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("%w: config %s: %v", exitcode.ErrUsage, path, err)
+			return c, src, fmt.Errorf("%w: config %s: %v", exitcode.ErrUsage, path, err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(b, &doc); err == nil {
+			for _, k := range fileKeys(&doc, &c) {
+				src[k] = FromFile
+			}
 		}
 	}
 	env := map[string]string{}
@@ -180,10 +216,43 @@ func Load(path string, environ []string) (Config, error) {
 			continue
 		}
 		if err := s.Set(v); err != nil {
-			return c, fmt.Errorf("%w: environment %s (%s): %v", exitcode.ErrUsage, s.Env, s.Key, err)
+			return c, src, fmt.Errorf("%w: environment %s (%s): %v", exitcode.ErrUsage, s.Env, s.Key, err)
+		}
+		src[s.Key] = FromEnv
+	}
+	return c, src, nil
+}
+
+// fileKeys lists the declared keys a YAML document sets.
+func fileKeys(doc *yaml.Node, c *Config) []string {
+	declared := map[string]bool{}
+	for _, s := range Settings(c) {
+		declared[s.Key] = true
+	}
+	var out []string
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			walk(n.Content[0], prefix)
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			if declared[key] {
+				out = append(out, key)
+				continue
+			}
+			walk(n.Content[i+1], key)
 		}
 	}
-	return c, nil
+	walk(doc, "")
+	return out
 }
 
 // Setting is one leaf of Config: its dotted key, environment variable, help
@@ -364,18 +433,82 @@ func Deprecated(fs *pflag.FlagSet) []string {
 
 // ApplyChanged copies into c the settings whose flags were set on fs (bound
 // to scratch with BindFlags), so flags beat the file and the environment.
-func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) {
+// It returns the keys it copied.
+func ApplyChanged(fs *pflag.FlagSet, scratch, c *Config) []string {
 	from, to := Settings(scratch), Settings(c)
+	var keys []string
 	for i, s := range from {
 		if changed(fs, s) {
 			to[i].field.Set(s.field)
+			keys = append(keys, s.Key)
 		}
 	}
+	return keys
 }
 
 // Masked returns the effective configuration as YAML; every secret
 // renders masked (secret.DSN's MarshalYAML).
 func Masked(c Config) ([]byte, error) { return yaml.Marshal(c) }
+
+// Annotated is Masked with each setting's source as a line comment
+// ("# default", "# file PATH", "# env CHURNCTL_…", "# flag --…"): the
+// output is still YAML that loads to the same values.
+func Annotated(c Config, src Sources, path string) ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return nil, err
+	}
+	byKey := map[string]Setting{}
+	for _, s := range Settings(&c) {
+		byKey[s.Key] = s
+	}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			walk(n.Content[0], prefix)
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := k.Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			s, ok := byKey[key]
+			if !ok {
+				if v.Kind == yaml.MappingNode {
+					walk(v, key)
+				}
+				continue
+			}
+			comment := string(src.Of(key))
+			switch src.Of(key) {
+			case FromFile:
+				comment += " " + path
+			case FromEnv:
+				comment += " " + s.Env
+			case FromFlag:
+				comment += " --" + s.Flag
+			}
+			if v.Kind == yaml.ScalarNode || len(v.Content) == 0 {
+				v.LineComment = comment
+			} else {
+				k.LineComment = comment
+			}
+		}
+	}
+	walk(&doc, "")
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(4)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
 
 // Validate checks every setting that can be checked without the stages'
 // own rules: ranges, the load tables and the timeouts. The error is a

@@ -150,3 +150,54 @@ func TestCheckTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveSources(t *testing.T) {
+	p := writeFile(t, "lake: /from/file\ntrain:\n  trees: 50\n  seed: 7\n")
+	c, src, err := Resolve(p, []string{"CHURNCTL_TRAIN_TREES=60", "CHURNCTL_DSN=postgres://u:pw1@h/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	scratch := Default()
+	BindFlags(fs, &scratch)
+	if err := fs.Parse([]string{"--seed", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ApplyChanged(fs, &scratch, &c) {
+		src[k] = FromFlag
+	}
+	for key, want := range map[string]Source{
+		"lake": FromFile, "train.trees": FromEnv, "train.seed": FromFlag, "load.dsn": FromEnv,
+		"train.folds": FromDefault, "etl.lookback": FromDefault,
+	} {
+		if got := src.Of(key); got != want {
+			t.Errorf("source of %s = %s, want %s", key, got, want)
+		}
+	}
+	out, err := Annotated(c, src, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"lake: /from/file # file " + p, "trees: 60 # env CHURNCTL_TRAIN_TREES", "seed: 9 # flag --seed",
+		"folds: 5 # default", "dsn: postgres://u:****@h/db # env CHURNCTL_LOAD_DSN",
+	} {
+		if !strings.Contains(string(out), line+"\n") {
+			t.Errorf("Annotated has no line %q:\n%s", line, out)
+		}
+	}
+	if strings.Contains(string(out), "pw1") {
+		t.Errorf("Annotated shows the password:\n%s", out)
+	}
+	// Every setting has its source, and the output loads to the same values.
+	if n, want := strings.Count(string(out), " # "), len(Settings(&c)); n != want {
+		t.Errorf("%d source comments, want one per setting (%d):\n%s", n, want, out)
+	}
+	back, err := Load(writeFile(t, string(out)), nil)
+	if err != nil {
+		t.Fatalf("Annotated output does not load: %v\n%s", err, out)
+	}
+	if back.Lake != c.Lake || back.Train.Trees != 60 || back.Train.Seed != 9 || back.Train.Folds != 5 {
+		t.Errorf("Annotated output loads as %+v", back)
+	}
+}
