@@ -324,6 +324,9 @@ type Report struct {
 	CI95        map[string][2]float64 `json:"ci95,omitempty"`
 	Bootstrap   int                   `json:"bootstrap_resamples"`
 	Calibration []CalibrationBin      `json:"calibration"`
+	// Lift is precision, recall and lift among the top LiftPcts % of rows
+	// by score (Top).
+	Lift []TopShare `json:"lift"`
 }
 
 // Compute fills a Report at threshold thr; with boot > 0 it adds bootstrap
@@ -331,6 +334,7 @@ type Report struct {
 func Compute(scores []float64, labels []uint8, thr float64, boot int, seed uint64) Report {
 	r := point(scores, labels, thr)
 	r.Calibration = Calibration(scores, labels, 10)
+	r.Lift = Top(scores, labels, LiftPcts)
 	if boot > 0 {
 		r.Bootstrap = boot
 		r.CI95 = bootstrapCI(scores, labels, thr, boot, seed)

@@ -146,3 +146,33 @@ func TestBootstrapCI(t *testing.T) {
 		t.Errorf("f1 %v outside its interval %v", r.F1, ci)
 	}
 }
+
+func TestTop(t *testing.T) {
+	// 10 rows, 3 churners; by descending score: c, s, c, s, s, c, s, s, s, s.
+	scores := []float64{0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05}
+	labels := []uint8{1, 0, 1, 0, 0, 1, 0, 0, 0, 0}
+	got := Top(scores, labels, []float64{10, 20, 35, 100})
+	want := []TopShare{
+		{Pct: 10, Rows: 1, Churners: 1, Precision: 1, Recall: 1.0 / 3, Lift: 1 / 0.3},
+		{Pct: 20, Rows: 2, Churners: 1, Precision: 0.5, Recall: 1.0 / 3, Lift: 0.5 / 0.3},
+		{Pct: 35, Rows: 4, Churners: 2, Precision: 0.5, Recall: 2.0 / 3, Lift: 0.5 / 0.3}, // ceil(3.5)
+		{Pct: 100, Rows: 10, Churners: 3, Precision: 0.3, Recall: 1, Lift: 1},
+	}
+	const tol = 1e-12
+	for i, w := range want {
+		g := got[i]
+		if g.Rows != w.Rows || g.Churners != w.Churners || math.Abs(g.Precision-w.Precision) > tol ||
+			math.Abs(g.Recall-w.Recall) > tol || math.Abs(g.Lift-w.Lift) > tol {
+			t.Errorf("Top(%v%%) = %+v, want %+v", w.Pct, g, w)
+		}
+	}
+	for _, c := range []struct {
+		n    int
+		pct  float64
+		want int
+	}{{70, 10, 7}, {45, 10, 5}, {100, 7, 7}, {3, 5, 1}, {0, 10, 0}, {10, 0, 0}, {10, 150, 10}} {
+		if got := TopCount(c.n, c.pct); got != c.want {
+			t.Errorf("TopCount(%d, %v) = %d, want %d", c.n, c.pct, got, c.want)
+		}
+	}
+}

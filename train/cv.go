@@ -321,6 +321,51 @@ type CVMetrics struct {
 	F1TunedOptimistic float64 `json:"cv_f1_tuned_optimistic"`
 	Threshold         float64 `json:"threshold"`
 	ThreshRule        string  `json:"threshold_rule"`
+	// ThresholdRaw is Threshold on the raw probability scale, where it was
+	// tuned (absent: Threshold is raw, the model is uncalibrated).
+	ThresholdRaw float64 `json:"threshold_raw,omitempty"`
+	// Capacity: precision, recall and lift among the top 5, 10 and 20 % of
+	// validated rows by out-of-fold probability (evaluate.Top; ties in row
+	// order).
+	Top5Precision  float64 `json:"cv_top5_precision"`
+	Top5Recall     float64 `json:"cv_top5_recall"`
+	Top5Lift       float64 `json:"cv_top5_lift"`
+	Top10Precision float64 `json:"cv_top10_precision"`
+	Top10Recall    float64 `json:"cv_top10_recall"`
+	Top10Lift      float64 `json:"cv_top10_lift"`
+	Top20Precision float64 `json:"cv_top20_precision"`
+	Top20Recall    float64 `json:"cv_top20_recall"`
+	Top20Lift      float64 `json:"cv_top20_lift"`
+	// Probability quality of the out-of-fold probabilities, raw (the
+	// forest's) and calibrated by Calibration (platt, isotonic or none)
+	// cross-fitted: each row calibrated by a calibrator fitted without its
+	// fold (CrossCalibrate), so the after figures are honest too. With
+	// "none" (or in models before format 3, which have no figures: 0) the
+	// after figures equal the raw ones.
+	Calibration    string                    `json:"calibration,omitempty"`
+	BrierRaw       float64                   `json:"cv_brier_raw"`
+	LogLossRaw     float64                   `json:"cv_log_loss_raw"`
+	Brier          float64                   `json:"cv_brier"`
+	LogLoss        float64                   `json:"cv_log_loss"`
+	ReliabilityRaw []evaluate.CalibrationBin `json:"reliability_raw,omitempty"`
+	Reliability    []evaluate.CalibrationBin `json:"reliability,omitempty"`
+}
+
+// ReliabilityBins is the number of equal-width bins of the reliability
+// curves.
+const ReliabilityBins = 10
+
+// Calibrated sets the probability-quality figures from raw out-of-fold
+// probabilities and their cross-fitted calibrated values (NaN rows
+// skipped).
+func (m *CVMetrics) Calibrated(method string, raw, cal []float64, y []uint8) {
+	s, l := validatedRows(raw, y)
+	c, _ := validatedRows(cal, y)
+	m.Calibration = method
+	m.BrierRaw, m.LogLossRaw = evaluate.Brier(s, l), evaluate.LogLoss(s, l)
+	m.Brier, m.LogLoss = evaluate.Brier(c, l), evaluate.LogLoss(c, l)
+	m.ReliabilityRaw = evaluate.Calibration(s, l, ReliabilityBins)
+	m.Reliability = evaluate.Calibration(c, l, ReliabilityBins)
 }
 
 // Score computes the CV figures from out-of-fold probabilities (NaN rows are
@@ -342,6 +387,11 @@ func Score(oof []float64, y []uint8, minPrecision float64) CVMetrics {
 	}
 	m.Threshold, m.F1TunedOptimistic, m.ThreshRule, _ = tuneThreshold(s, l, minPrecision)
 	m.F1Tuned = m.F1TunedOptimistic
+	top := evaluate.Top(s, l, evaluate.LiftPcts)
+	m.Top5Precision, m.Top5Recall, m.Top5Lift = top[0].Precision, top[0].Recall, top[0].Lift
+	m.Top10Precision, m.Top10Recall, m.Top10Lift = top[1].Precision, top[1].Recall, top[1].Lift
+	m.Top20Precision, m.Top20Recall, m.Top20Lift = top[2].Precision, top[2].Recall, top[2].Lift
+	m.Calibrated(CalibrationNone, oof, oof, y)
 	return m
 }
 

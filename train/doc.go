@@ -3,7 +3,8 @@
 // feature sampling, class weights, out-of-bag probabilities, impurity and
 // permutation importances; stratified (optionally grouped) k-fold and
 // out-of-time validation, seeded hyperparameter search, decision-threshold
-// tuning; and the versioned model file (FORMAT.md).
+// tuning; probability calibration (Platt or isotonic, fitted on out-of-fold
+// probabilities: Calibrator); and the versioned model file (FORMAT.md).
 //
 // Semantics follow scikit-learn's RandomForestClassifier: max_features sqrt
 // by default, drawn without replacement at each split (constant features
@@ -27,6 +28,7 @@
 // splitter. Histograms make a node's split search linear in its rows.
 //
 // gonum: distuv/sampleuv draw the bags, floats does the vector sums,
+// optimize (BFGS) fits Platt's sigmoid,
 // evaluate (stat.ROC, integrate.Trapezoidal) scores. Two hot loops stay
 // hand-written, each with its measured reason beside it: the bin-edge search
 // (binEdges) and the histogram split scan (scanBins).

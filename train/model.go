@@ -18,7 +18,7 @@ import (
 
 // FormatVersion is the model file format version this package writes. It
 // reads it and every older version (FORMAT.md, "Versions").
-const FormatVersion = 2
+const FormatVersion = 3
 
 var magic = [8]byte{'C', 'H', 'U', 'R', 'N', 'R', 'F', '\n'}
 
@@ -45,8 +45,16 @@ type Header struct {
 	Features        []FeatureSpec `json:"features"`
 	Label           string        `json:"label"`
 	ID              string        `json:"id"`
-	Threshold       float64       `json:"threshold"`
-	ThresholdRule   string        `json:"threshold_rule"`
+	// Threshold is the decision threshold on the calibrated probability
+	// (p_churn >= Threshold is predicted churn); ThresholdRaw is the same
+	// threshold on the forest's raw probability, where it was tuned (absent
+	// before format 3, and equal to Threshold without calibration).
+	Threshold     float64 `json:"threshold"`
+	ThresholdRaw  float64 `json:"threshold_raw"`
+	ThresholdRule string  `json:"threshold_rule"`
+	// Calibration maps the forest's raw probability to the calibrated
+	// p_churn (nil: none; always nil before format 3).
+	Calibration *Calibrator `json:"calibration,omitempty"`
 	// Training data: row counts and the manifest hash of the input files
 	// (sha256 of the sorted per-file sha256 lines).
 	Rows       int         `json:"rows"`
@@ -76,6 +84,16 @@ type OOBMetrics struct {
 type Model struct {
 	Header
 	Forest *Forest
+}
+
+// PredictProba returns the calibrated churn probability (p_churn) of every
+// row: the forest's raw probability mapped by the model's calibration.
+func (m *Model) PredictProba(d *Dataset, jobs int) []float64 {
+	raw := m.Forest.PredictProba(d, jobs)
+	if m.Calibration == nil {
+		return raw
+	}
+	return m.Calibration.ApplyAll(raw)
 }
 
 // FeatureNames returns the model's input names in order.
@@ -172,6 +190,13 @@ func Read(r io.Reader) (*Model, error) {
 		// out-of-fold probabilities: the optimistic figure; it had no
 		// nested one
 		m.CV.F1TunedOptimistic, m.CV.F1Tuned = m.CV.F1Tuned, 0
+	}
+	if ver < 3 {
+		// no calibration: the raw probability is p_churn
+		m.Calibration, m.ThresholdRaw = nil, m.Threshold
+	}
+	if err := m.Calibration.check(); err != nil {
+		return nil, bad("header: %v", err)
 	}
 	m.FormatVersion = int(ver)
 	p = p[hl:]

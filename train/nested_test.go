@@ -92,9 +92,9 @@ func TestRunNestedFigures(t *testing.T) {
 		t.Errorf("cv_f1_tuned %v outside its interval %v", c.F1Tuned, c.F1TunedCI95)
 	}
 	thr, f1 := optimistic(out.OOF, d.Y)
-	if out.Threshold != thr || c.F1TunedOptimistic != f1 || c.F1TunedOptimistic < c.F1 {
+	if out.ThresholdRaw != thr || c.F1TunedOptimistic != f1 || c.F1TunedOptimistic < c.F1 {
 		t.Errorf("threshold %v, optimistic F1 %v (F1 at 0.5 %v); want %v and %v tuned on all out-of-fold rows, >= F1 at 0.5",
-			out.Threshold, c.F1TunedOptimistic, c.F1, thr, f1)
+			out.ThresholdRaw, c.F1TunedOptimistic, c.F1, thr, f1)
 	}
 }
 

@@ -46,8 +46,12 @@ type Config struct {
 	SearchBudget int
 	Search       string
 	Objective    string
-	Log          *slog.Logger
-	Progress     func()
+	// Calibration is the probability calibration fitted on the out-of-fold
+	// probabilities (platt, isotonic or none; "" is platt). Without
+	// validation there are none to fit on: the model is uncalibrated.
+	Calibration string
+	Log         *slog.Logger
+	Progress    func()
 }
 
 // SearchTrial is one evaluated parameter set.
@@ -76,13 +80,22 @@ func SearchGrid() []SearchTrial {
 
 // Outcome is what Run returns.
 type Outcome struct {
-	Forest     *Forest
-	Params     Params
-	CV         *CVMetrics // nil when validation is off
-	OOB        *OOBMetrics
-	Search     []SearchTrial
-	Threshold  float64
-	Rule       string
+	Forest *Forest
+	Params Params
+	CV     *CVMetrics // nil when validation is off
+	OOB    *OOBMetrics
+	Search []SearchTrial
+	// Threshold is the stored decision threshold on calibrated
+	// probabilities: Calibrator.Apply(ThresholdRaw), where ThresholdRaw is
+	// tuned on the raw out-of-fold probabilities (the same decisions, the
+	// calibrator being non-decreasing; with isotonic, raw scores just below
+	// ThresholdRaw in its step share its calibrated value and are flagged
+	// too).
+	Threshold    float64
+	ThresholdRaw float64
+	Rule         string
+	// Calibrator maps the final forest's probabilities (nil: none).
+	Calibrator *Calibrator
 	FitSeconds float64 // the final fit on all rows
 	// OOF is the out-of-fold probability of every row (NaN: not validated),
 	// Fold its outer fold (-1: never validated nor trained on in CV); nil
@@ -154,11 +167,17 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 	if err := checkLabels(d.Y); err != nil {
 		return nil, err
 	}
+	if c.Calibration == "" {
+		c.Calibration = CalibrationPlatt
+	}
+	if err := CheckCalibrationMethod(c.Calibration); err != nil {
+		return nil, err
+	}
 	fold, only, err := c.folds(d)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Params: c.Params, Threshold: 0.5, Rule: "default 0.5 (no validation)"}
+	out := &Outcome{Params: c.Params, Threshold: 0.5, ThresholdRaw: 0.5, Rule: "default 0.5 (no validation)"}
 	fo := FitOptions{Seed: c.Seed, Jobs: c.Jobs, Progress: c.Progress}
 	if fold != nil && c.SearchBudget > 0 {
 		grid := SearchGrid()
@@ -200,9 +219,25 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 		} else {
 			m.Folds = c.Folds
 		}
-		out.CV = &m
 		out.OOF, out.Fold = nc.OOF, fold
-		out.Threshold, out.Rule = m.Threshold, m.ThreshRule
+		out.Threshold, out.ThresholdRaw, out.Rule = m.Threshold, m.Threshold, m.ThreshRule
+		if c.Calibration != CalibrationNone {
+			cal, err := FitCalibrator(c.Calibration, nc.OOF, d.Y)
+			if err != nil {
+				return nil, err
+			}
+			honest, err := CrossCalibrate(c.Calibration, nc.OOF, d.Y, fold, c.Groups, DefaultInnerFolds, c.Seed)
+			if err != nil {
+				return nil, err
+			}
+			m.Calibrated(c.Calibration, nc.OOF, honest, d.Y)
+			out.Calibrator = cal
+			out.Threshold = cal.Apply(out.ThresholdRaw)
+			m.Threshold, m.ThresholdRaw = out.Threshold, out.ThresholdRaw
+			c.log().Info("calibrated", "calibration", c.Calibration, "cv_brier_raw", m.BrierRaw, "cv_brier", m.Brier,
+				"cv_log_loss_raw", m.LogLossRaw, "cv_log_loss", m.LogLoss, "threshold_raw", out.ThresholdRaw, "threshold", out.Threshold)
+		}
+		out.CV = &m
 		c.log().Info("cross-validated", "cv_f1_tuned", m.F1Tuned, "cv_f1_tuned_ci95", m.F1TunedCI95,
 			"cv_f1_tuned_optimistic", m.F1TunedOptimistic, "cv_roc_auc", m.ROCAUC, "threshold", m.Threshold, "inner_folds", m.InnerFolds)
 	}

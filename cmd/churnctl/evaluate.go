@@ -143,7 +143,7 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	if err := d.CheckFinite(); err != nil {
 		return nil, v, nil, nil, nil, err
 	}
-	return m, v, t, d, m.Forest.PredictProba(d, jobs), nil
+	return m, v, t, d, m.PredictProba(d, jobs), nil
 }
 
 func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {

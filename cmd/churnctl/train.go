@@ -33,6 +33,7 @@ type trainOptions struct {
 	searchBudget int
 	search       string
 	objective    string
+	calibration  string
 }
 
 func newTrainCmd(a *App) *cobra.Command {
@@ -66,10 +67,22 @@ model is tuned the same way on all rows: on their out-of-fold probabilities.
 The forest's parameters follow scikit-learn's RandomForestClassifier.
 The model file is byte-identical for the same input and --seed, whatever --jobs.
 
+Probabilities are calibrated (--calibration platt, the default, or isotonic;
+none keeps the forest's raw probability): the calibrator is fitted on the
+out-of-fold probabilities, never on rows a forest that scored them saw, and
+stored with the model, so that score's p_churn is a probability. The stored
+threshold is the tuned one mapped through it (the same decisions). The
+before/after Brier score and log loss are honest too: each row is
+calibrated by a calibrator fitted without its fold.
+
 Summary keys, in order: cv_f1_tuned (nested), cv_f1_tuned_ci95,
 cv_precision_tuned, cv_recall_tuned, cv_f1_tuned_optimistic, cv_roc_auc,
-cv_pr_auc, cv_f1, cv_precision, cv_recall (at 0.5), threshold, fit_seconds,
-model, rows, features, positives.`,
+cv_pr_auc, cv_f1, cv_precision, cv_recall (at 0.5), cv_top10_precision,
+cv_top10_recall, cv_top10_lift (the top 10 % of users by probability),
+cv_brier_raw, cv_brier, cv_log_loss_raw, cv_log_loss (before/after
+calibration), calibration, threshold (on p_churn), fit_seconds, model, rows,
+features, positives. metrics.json holds every figure (top 5/10/20 %, the
+reliability curves).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, a, o) },
 	}
@@ -100,6 +113,7 @@ model, rows, features, positives.`,
 	f.IntVar(&o.searchBudget, "search-budget", 0, "hyperparameter sets to try on the folds (0: no search)")
 	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
 	f.StringVar(&o.objective, "objective", "f1", "search objective: f1 (tuned churn F1) or pr_auc")
+	f.StringVar(&o.calibration, "calibration", train.CalibrationPlatt, "probability calibration fitted on the out-of-fold probabilities: platt, isotonic or none")
 	return cmd
 }
 
@@ -126,6 +140,9 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	case o.innerFolds < 2:
 		return usageErrorf("--inner-folds %d: want at least 2", o.innerFolds)
 	}
+	if err := train.CheckCalibrationMethod(o.calibration); err != nil {
+		return usageErrorf("--calibration %q: want platt, isotonic or none", o.calibration)
+	}
 	start := time.Now()
 	a.Log.Info("train start", "stage", "train", "features", o.features)
 	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true,
@@ -144,7 +161,11 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	}
 	cfg := train.Config{
 		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf, HorizonDays: t.HorizonDays,
-		MinPrecision: o.minPrecision, InnerFolds: o.innerFolds, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective, Log: a.Log,
+		MinPrecision: o.minPrecision, InnerFolds: o.innerFolds, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective,
+		Calibration: o.calibration, Log: a.Log,
+	}
+	if o.folds == 0 && o.validateAsOf == "" && o.calibration != train.CalibrationNone {
+		a.Log.Warn("no cross-validation (--folds 0): no out-of-fold probabilities to calibrate on; the model is uncalibrated", "stage", "train")
 	}
 	if (o.folds > 0 || o.validateAsOf != "") && hasRepeats(t.IDs) {
 		cfg.Groups = t.IDs
@@ -171,7 +192,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	ver, _ := buildVersion()
 	m := &train.Model{Forest: out.Forest, Header: train.Header{
 		ChurnctlVersion: ver, Params: out.Params, Seed: o.seed, Label: o.label, ID: o.id,
-		Threshold: out.Threshold, ThresholdRule: out.Rule, Rows: t.Rows(), Positives: t.Positives(),
+		Threshold: out.Threshold, ThresholdRaw: out.ThresholdRaw, ThresholdRule: out.Rule, Calibration: out.Calibrator, Rows: t.Rows(), Positives: t.Positives(),
 		DataSHA256: t.DataSHA256, CV: out.CV, OOB: out.OOB, Search: out.Search, Importance: map[string]float64{},
 		TrainingRows: train.NewTrainingRows(t.IDs, t.AsOf),
 	}}
@@ -187,11 +208,11 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		return err
 	}
 	metrics := map[string]any{"cv": out.CV, "oob": out.OOB, "fit_seconds": out.FitSeconds, "threshold": out.Threshold,
-		"threshold_rule": out.Rule, "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
+		"threshold_raw": out.ThresholdRaw, "threshold_rule": out.Rule, "calibration": out.Calibrator.Name(), "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
 	meta := map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339), "run_id": a.RunID, "churnctl_version": ver,
 		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": o.seed,
 		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf,
-		"threshold": out.Threshold, "threshold_rule": out.Rule}
+		"threshold": out.Threshold, "threshold_rule": out.Rule, "calibration": out.Calibrator.Name()}
 	mj, _ := json.MarshalIndent(metrics, "", "  ")
 	dj, _ := json.MarshalIndent(meta, "", "  ")
 	v, reused, err := registry.Registry{Root: o.registry}.Register(o.name, map[string][]byte{
@@ -212,7 +233,15 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		a.Summary.Set("cv_f1", c.F1)
 		a.Summary.Set("cv_precision", c.Precision)
 		a.Summary.Set("cv_recall", c.Recall)
+		a.Summary.Set("cv_top10_precision", c.Top10Precision)
+		a.Summary.Set("cv_top10_recall", c.Top10Recall)
+		a.Summary.Set("cv_top10_lift", c.Top10Lift)
+		a.Summary.Set("cv_brier_raw", c.BrierRaw)
+		a.Summary.Set("cv_brier", c.Brier)
+		a.Summary.Set("cv_log_loss_raw", c.LogLossRaw)
+		a.Summary.Set("cv_log_loss", c.LogLoss)
 	}
+	a.Summary.Set("calibration", out.Calibrator.Name())
 	a.Summary.Set("threshold", out.Threshold)
 	a.Summary.Set("fit_seconds", round3(out.FitSeconds))
 	a.Summary.Set("model", v.Ref())
