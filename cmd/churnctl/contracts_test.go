@@ -85,6 +85,10 @@ func TestIntegrationWarehouseContracts(t *testing.T) {
 		// every metric names its dataset; a null loads no row
 		{"SELECT count(*)::text FROM churn.model_metric WHERE dataset = '' OR metric IN ('search', 'cv', 'oob')", "0"},
 		{"SELECT string_agg(DISTINCT dataset, ',' ORDER BY dataset) FROM churn.model_metric", "cv,holdout,oob,training"},
+		// calibration before/after and lift, from train (cv) and evaluate (holdout)
+		{"SELECT string_agg(dataset || ':' || metric, ',' ORDER BY dataset, metric) FROM churn.model_metric WHERE metric IN ('cv_brier', 'cv_brier_raw', 'cv_log_loss', 'cv_log_loss_raw', 'cv_top10_lift', 'brier', 'brier_raw', 'log_loss_raw', 'top10_lift', 'top5_precision', 'top20_recall')",
+			"cv:cv_brier,cv:cv_brier_raw,cv:cv_log_loss,cv:cv_log_loss_raw,cv:cv_top10_lift,holdout:brier,holdout:brier_raw,holdout:log_loss_raw,holdout:top10_lift,holdout:top20_recall,holdout:top5_precision"},
+		{"SELECT (count(*) = 1)::text FROM churn.model_metric a JOIN churn.model_metric b USING (name, version, dataset) WHERE a.metric = 'cv_brier' AND b.metric = 'cv_brier_raw' AND a.value <> b.value", "true"},
 	}
 	for _, c := range checks {
 		if got := one(c.q); got != c.want {

@@ -60,8 +60,15 @@ type evaluation struct {
 	// the model does not record its training rows).
 	TrainingRows *int `json:"training_rows"`
 	evaluate.Report
-	ImpurityImportance    map[string]float64 `json:"impurity_importance"`
-	PermutationImportance map[string]float64 `json:"permutation_importance,omitempty"`
+	// Probability calibration: the model's method and the raw forest
+	// probabilities' figures, beside the calibrated ones (brier, log_loss,
+	// calibration: p_churn's) in Report.
+	CalibrationMethod     string                    `json:"calibration_method"`
+	BrierRaw              float64                   `json:"brier_raw"`
+	LogLossRaw            float64                   `json:"log_loss_raw"`
+	CalibrationRaw        []evaluate.CalibrationBin `json:"calibration_raw"`
+	ImpurityImportance    map[string]float64        `json:"impurity_importance"`
+	PermutationImportance map[string]float64        `json:"permutation_importance,omitempty"`
 }
 
 func newEvaluateCmd(a *App) *cobra.Command {
@@ -227,7 +234,13 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		return err
 	}
 	rep := evaluate.Compute(p, d.Y, m.Threshold, o.bootstrap, o.seed)
-	ev := evaluation{Model: modelRef(v), Features: o.features, Dataset: dataset, TrainingRows: trainingRows, Report: rep, ImpurityImportance: m.Importance}
+	ev := evaluation{Model: modelRef(v), Features: o.features, Dataset: dataset, TrainingRows: trainingRows, Report: rep, ImpurityImportance: m.Importance,
+		CalibrationMethod: m.Calibration.Name(), BrierRaw: rep.Brier, LogLossRaw: rep.LogLoss, CalibrationRaw: rep.Calibration}
+	if m.Calibration != nil { // the forest's own probabilities, for the before/after
+		raw := m.Forest.PredictProba(d, o.jobs)
+		ev.BrierRaw, ev.LogLossRaw = evaluate.Brier(raw, d.Y), evaluate.LogLoss(raw, d.Y)
+		ev.CalibrationRaw = evaluate.Calibration(raw, d.Y, train.ReliabilityBins)
+	}
 	if o.report != "" {
 		pd := d
 		if d.Rows() > permRows { // a seeded sample keeps the report quick
@@ -259,14 +272,16 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 		v any
 	}{{"model", ev.Model}, {"dataset", dataset}, {"training_rows", trainingRows}, {"rows", rep.Rows}, {"positives", rep.Positives}, {"threshold", rep.Threshold},
 		{"f1", rep.F1}, {"precision", rep.Precision}, {"recall", rep.Recall}, {"accuracy", rep.Accuracy},
-		{"weighted_f1", rep.WeightedF1}, {"roc_auc", rep.ROCAUC}, {"pr_auc", rep.PRAUC}} {
+		{"weighted_f1", rep.WeightedF1}, {"roc_auc", rep.ROCAUC}, {"pr_auc", rep.PRAUC},
+		{"calibration", ev.CalibrationMethod}, {"brier_raw", ev.BrierRaw}, {"brier", rep.Brier}, {"log_loss_raw", ev.LogLossRaw}, {"log_loss", rep.LogLoss},
+		{"top10_precision", rep.Lift[1].Precision}, {"top10_recall", rep.Lift[1].Recall}, {"top10_lift", rep.Lift[1].Lift}} {
 		a.Summary.Set(kv.k, kv.v)
 	}
 	if o.report != "" {
 		a.Summary.Set("report", filepath.Join(o.report, "report.md"))
 	}
 	if v.File == "" && v.Dir != "" && !o.noRecord {
-		if err := recordEvaluation(v.Dir, dataset, &rep, time.Now().UTC()); err != nil {
+		if err := recordEvaluation(v.Dir, dataset, &ev, time.Now().UTC()); err != nil {
 			return err
 		}
 	}
@@ -276,7 +291,8 @@ func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
 
 // recordEvaluation appends the headline metrics of an evaluation to the
 // version's evaluations.json (metric history for churn.model_metric).
-func recordEvaluation(dir, dataset string, rep *evaluate.Report, at time.Time) error {
+func recordEvaluation(dir, dataset string, ev *evaluation, at time.Time) error {
+	rep := &ev.Report
 	type row struct {
 		Metric      string    `json:"metric"`
 		Value       float64   `json:"value"`
@@ -290,12 +306,20 @@ func recordEvaluation(dir, dataset string, rep *evaluate.Report, at time.Time) e
 			return fmt.Errorf("evaluate: %s: %w", path, err)
 		}
 	}
-	for _, m := range []struct {
+	metrics := []struct {
 		k string
 		v float64
 	}{{"f1", rep.F1}, {"precision", rep.Precision}, {"recall", rep.Recall}, {"accuracy", rep.Accuracy},
 		{"weighted_f1", rep.WeightedF1}, {"roc_auc", rep.ROCAUC}, {"pr_auc", rep.PRAUC}, {"log_loss", rep.LogLoss},
-		{"brier", rep.Brier}, {"rows", float64(rep.Rows)}} {
+		{"brier", rep.Brier}, {"rows", float64(rep.Rows)}, {"brier_raw", ev.BrierRaw}, {"log_loss_raw", ev.LogLossRaw}}
+	for _, t := range rep.Lift {
+		k := fmt.Sprintf("top%g_", t.Pct)
+		metrics = append(metrics, []struct {
+			k string
+			v float64
+		}{{k + "precision", t.Precision}, {k + "recall", t.Recall}, {k + "lift", t.Lift}}...)
+	}
+	for _, m := range metrics {
 		if !math.IsNaN(m.v) && !math.IsInf(m.v, 0) {
 			rows = append(rows, row{Metric: m.k, Value: m.v, Dataset: dataset, EvaluatedAt: at})
 		}
@@ -330,6 +354,16 @@ func metricRows(r *evaluate.Report) [][3]string {
 	}
 }
 
+// liftRows are the capacity table's rows: contacting the top k % of users.
+func liftRows(r *evaluate.Report) [][]string {
+	var out [][]string
+	for _, t := range r.Lift {
+		out = append(out, []string{fmt.Sprintf("top %g %%", t.Pct), fmt.Sprint(t.Rows), fmt.Sprint(t.Churners),
+			fmt.Sprintf("%.4f", t.Precision), fmt.Sprintf("%.4f", t.Recall), fmt.Sprintf("%.2f", t.Lift)})
+	}
+	return out
+}
+
 func printEvaluation(w io.Writer, ev *evaluation) {
 	r := &ev.Report
 	fmt.Fprintf(w, "model %s on %d rows (dataset %s), base rate %.4f, threshold %.4f\n\n", ev.Model, r.Rows, ev.Dataset, r.BaseRate, r.Threshold)
@@ -340,6 +374,15 @@ func printEvaluation(w io.Writer, ev *evaluation) {
 	fmt.Fprintln(tw, "metric\tvalue\t95% CI")
 	for _, row := range metricRows(r) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", row[0], row[1], row[2])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ncalibration %s: Brier %.4f → %.4f, log loss %.4f → %.4f (raw forest → p_churn)\n",
+		ev.CalibrationMethod, ev.BrierRaw, r.Brier, ev.LogLossRaw, r.LogLoss)
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "top users\tcontacted\tchurners\tprecision\trecall\tlift")
+	for _, row := range liftRows(r) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
 	c := r.Confusion
@@ -383,17 +426,40 @@ func writeReport(dir string, ev *evaluation, m *train.Model, d *train.Dataset, p
 		}
 		doc.Para(fmt.Sprintf("Training cross-validation (%d folds, out-of-fold): churn F1 %s; %.4f at 0.5; ROC-AUC %.4f; PR-AUC %.4f.",
 			c.Folds, tuned, c.F1, c.ROCAUC, c.PRAUC))
+		if c.Calibration != "" { // format 3
+			doc.Para(fmt.Sprintf("Training cross-validation, top 10 %% of users: precision %.4f, recall %.4f, lift %.2f. Calibration %s: Brier %.4f → %.4f, log loss %.4f → %.4f (each row calibrated without its fold).",
+				c.Top10Precision, c.Top10Recall, c.Top10Lift, c.Calibration, c.BrierRaw, c.Brier, c.LogLossRaw, c.LogLoss))
+		}
 	}
 	doc.Heading("Ranking")
 	doc.Chart("roc.svg", evaluate.ROCChart(p, d.Y))
 	doc.Chart("pr.svg", evaluate.PRChart(p, d.Y))
+	doc.Heading("Capacity: contacting the top users")
+	doc.Para(fmt.Sprintf("Users ranked by p_churn; lift is the precision over the base rate (%.4f): how many times more churners the contacted users hold than as many users picked at random.", r.BaseRate))
+	lt := [][]string{{"top users", "contacted", "churners", "precision", "recall", "lift"}}
+	doc.Table(append(lt, liftRows(r)...))
 	doc.Heading("Calibration")
-	doc.Chart("calibration.svg", evaluate.CalibrationChart(evaluate.CalibrationCurve{Name: "model", Bins: r.Calibration}))
+	if ev.CalibrationMethod == train.CalibrationNone {
+		doc.Para("The model is not calibrated (calibration none, or a model written before churnctl calibrated): p_churn is the forest's raw probability.")
+		doc.Chart("calibration.svg", evaluate.CalibrationChart(evaluate.CalibrationCurve{Name: "model", Bins: r.Calibration}))
+	} else {
+		doc.Para(fmt.Sprintf("p_churn is the forest's raw probability calibrated by **%s** (fitted on the training cross-validation's out-of-fold probabilities). On these rows: Brier score %.4f raw → %.4f calibrated, log loss %.4f → %.4f.",
+			ev.CalibrationMethod, ev.BrierRaw, r.Brier, ev.LogLossRaw, r.LogLoss))
+		doc.Chart("calibration.svg", evaluate.CalibrationChart(evaluate.CalibrationCurve{Name: "raw forest", Bins: ev.CalibrationRaw},
+			evaluate.CalibrationCurve{Name: "calibrated (" + ev.CalibrationMethod + ")", Bins: r.Calibration}))
+	}
 	cal := [][]string{{"predicted", "rows", "mean score", "observed rate"}}
 	for _, b := range r.Calibration {
 		cal = append(cal, []string{fmt.Sprintf("%.1f–%.1f", b.Lo, b.Hi), fmt.Sprint(b.Count), f4(b.MeanScore), f4(b.Observed)})
 	}
 	doc.Table(cal)
+	if ev.CalibrationMethod != train.CalibrationNone {
+		raw := [][]string{{"raw forest probability", "rows", "mean score", "observed rate"}}
+		for _, b := range ev.CalibrationRaw {
+			raw = append(raw, []string{fmt.Sprintf("%.1f–%.1f", b.Lo, b.Hi), fmt.Sprint(b.Count), f4(b.MeanScore), f4(b.Observed)})
+		}
+		doc.Table(raw)
+	}
 	doc.Heading("Feature importance")
 	doc.Chart("importance.svg", evaluate.ImportanceChart("Impurity importance (training)", d.Names, m.Forest.Importance, 20))
 	doc.Chart("permutation_importance.svg", evaluate.ImportanceChart("Permutation importance (ROC-AUC drop, this data)", d.Names, perm, 20))

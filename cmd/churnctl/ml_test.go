@@ -57,7 +57,8 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	}
 	s := summaryOf(t, out)
 	for _, k := range []string{"cv_f1", "cv_f1_tuned", "cv_f1_tuned_ci95", "cv_precision_tuned", "cv_recall_tuned", "cv_f1_tuned_optimistic",
-		"cv_precision", "cv_recall", "cv_roc_auc", "cv_pr_auc", "threshold", "fit_seconds", "model", "rows", "features", "positives"} {
+		"cv_precision", "cv_recall", "cv_roc_auc", "cv_pr_auc", "threshold", "fit_seconds", "model", "rows", "features", "positives",
+		"cv_top10_precision", "cv_top10_recall", "cv_top10_lift", "cv_brier_raw", "cv_brier", "cv_log_loss_raw", "cv_log_loss", "calibration"} {
 		if _, ok := s[k]; !ok {
 			t.Errorf("train summary lacks %q: %s", k, out)
 		}
@@ -88,6 +89,20 @@ func TestTrainEvaluateScorePromote(t *testing.T) {
 	if ev.Model != "churn@1" || ev.Rows+int(s["rows"].(float64)) != 1500 || ev.CI95["f1"][0] > ev.F1 || ev.Confusion.TP+ev.Confusion.FN != ev.Positives ||
 		ev.Dataset != "holdout" || ev.TrainingRows == nil || *ev.TrainingRows != 0 {
 		t.Errorf("evaluation = %+v", ev)
+	}
+	// p_churn is calibrated (platt by default): the JSON has both figures,
+	// the raw ones from the forest itself, and the report both curves
+	if ev.CalibrationMethod != "platt" || ev.BrierRaw <= 0 || ev.BrierRaw == ev.Brier || ev.LogLossRaw == ev.LogLoss || len(ev.CalibrationRaw) == 0 {
+		t.Errorf("evaluation calibration %q: Brier %v → %v, log loss %v → %v, %d raw bins", ev.CalibrationMethod, ev.BrierRaw, ev.Brier, ev.LogLossRaw, ev.LogLoss, len(ev.CalibrationRaw))
+	}
+	if len(ev.Lift) != 3 || ev.Lift[1].Pct != 10 || ev.Lift[1].Rows != (ev.Rows+9)/10 || ev.Lift[1].Lift <= 1 {
+		t.Errorf("evaluation lift = %+v (rows %d)", ev.Lift, ev.Rows)
+	}
+	if svg, _ := os.ReadFile(filepath.Join(dir, "report", "calibration.svg")); strings.Count(string(svg), "<polyline") != 2 || !strings.Contains(string(svg), "raw forest") {
+		t.Errorf("calibration.svg: want the raw and the calibrated curves:\n%s", svg)
+	}
+	if md, _ := os.ReadFile(filepath.Join(dir, "report", "report.md")); !strings.Contains(string(md), "| top 10 % |") || !strings.Contains(string(md), "calibrated by **platt**") {
+		t.Errorf("report.md lacks the lift table or the calibration:\n%s", md)
 	}
 	for _, f := range []string{"report.md", "report.html", "roc.svg", "pr.svg", "calibration.svg", "importance.svg", "permutation_importance.svg", "metrics.json"} {
 		if _, err := os.Stat(filepath.Join(dir, "report", f)); err != nil {

@@ -504,8 +504,9 @@ func stageLine(res stageResult) string {
 var headline = map[string][]string{
 	"etl":      {"lines_read", "rows_written", "rows_quarantined", "users", "user_days", "checks_failed"},
 	"features": {"users", "positives", "features"},
-	"train":    {"model", "rows", "cv_f1_tuned", "cv_f1_tuned_ci95", "cv_f1_tuned_optimistic", "cv_f1", "cv_roc_auc", "cv_pr_auc", "threshold"},
-	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc"},
+	"train": {"model", "rows", "cv_f1_tuned", "cv_f1_tuned_ci95", "cv_f1_tuned_optimistic", "cv_f1", "cv_roc_auc", "cv_pr_auc", "threshold",
+		"calibration", "cv_brier_raw", "cv_brier", "cv_log_loss_raw", "cv_log_loss", "cv_top10_lift"},
+	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc", "brier_raw", "brier", "log_loss_raw", "log_loss", "top10_lift"},
 	"promote":  {"promoted", "champion"},
 	"score":    {"model", "rows", "predicted_churn"},
 	"load":     {"rows"},
