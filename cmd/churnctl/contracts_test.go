@@ -53,7 +53,7 @@ func TestIntegrationWarehouseContracts(t *testing.T) {
 	dsn := pgtest.New(t)
 	lake := t.TempDir()
 	r := runDB(t, "run", "--lake", lake, "--inputs", filepath.Join("..", "..", "testdata", "sample"),
-		"--train.trees", "20", "--train.folds", "3", "--load.dsn", dsn)
+		"--train.trees", "20", "--train.folds", "3", "--top", "20%", "--load.dsn", dsn)
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
@@ -82,6 +82,9 @@ func TestIntegrationWarehouseContracts(t *testing.T) {
 		{"SELECT (count(*) > 0)::text FROM churn.feature_snapshot WHERE features->>'state' = 'CA'", "true"},
 		// predictions' as_of
 		{"SELECT string_agg(DISTINCT as_of::text, ',') FROM churn.prediction", "2018-11-30"},
+		// rank and contact: the top 20 % of the scored users (ceil), ranks 1..n
+		{"SELECT (sum(contact::int) = ceil(count(*) * 0.2) AND min(rank) = 1 AND max(rank) = count(*) AND count(DISTINCT rank) = count(*))::text FROM churn.prediction", "true"},
+		{"SELECT (max(rank) FILTER (WHERE contact) < min(rank) FILTER (WHERE NOT contact))::text FROM churn.prediction", "true"},
 		// every metric names its dataset; a null loads no row
 		{"SELECT count(*)::text FROM churn.model_metric WHERE dataset = '' OR metric IN ('search', 'cv', 'oob')", "0"},
 		{"SELECT string_agg(DISTINCT dataset, ',' ORDER BY dataset) FROM churn.model_metric", "cv,holdout,oob,training"},

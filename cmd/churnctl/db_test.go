@@ -57,7 +57,7 @@ func TestIntegrationCLIMigrateStatusLoad(t *testing.T) {
 		{[]string{"db", "status", "--dsn", dsn}, 0, []string{"0001     init             pending"}},
 		{[]string{"db", "migrate", "--dsn", dsn}, 0, []string{"applied 0001_init", "applied 0002_dashboard_views"}},
 		{[]string{"db", "migrate", "--dsn", dsn}, 0, []string{"schema is current"}},
-		{[]string{"db", "status", "--dsn", dsn}, 0, []string{"0001     init             applied", `"applied":[1,2,3,4]`}},
+		{[]string{"db", "status", "--dsn", dsn}, 0, []string{"0001     init             applied", `"applied":[1,2,3,4,5]`}},
 		{[]string{"load", "--dsn", dsn, "--lake", lake, "--ds", "2026-01-02", "--tables", "gold"}, 0,
 			[]string{"fact_user_day\t2026-01-02\t50 rows", `"rows_fact_user_day":50`}},
 		{[]string{"load", "--dsn", dsn, "--lake", lake}, 0, []string{"fact_user_day\t2026-01-01\t50 rows", `"rows_run":`}},

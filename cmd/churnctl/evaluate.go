@@ -127,11 +127,19 @@ func holdoutSide(share float64) featuretable.UserSplit {
 	return featuretable.UserSplit{Fraction: share, Keep: "holdout"}
 }
 
-// scoreTable loads a model and a feature table and predicts.
+// scoreTable loads a model and a feature table and predicts p_churn (the
+// calibrated probability).
 func scoreTable(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
+	m, v, t, d, p, _, err := scoreTableRaw(reg, ref, paths, label, id, needLabel, jobs, split)
+	return m, v, t, d, p, err
+}
+
+// scoreTableRaw is scoreTable that also returns the forest's raw
+// probabilities (the same slice as p for an uncalibrated model).
+func scoreTableRaw(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, []float64, error) {
 	m, v, err := loadModel(reg, ref)
 	if err != nil {
-		return nil, v, nil, nil, nil, err
+		return nil, v, nil, nil, nil, nil, err
 	}
 	if label == "" {
 		label = m.Label
@@ -141,16 +149,21 @@ func scoreTable(reg, ref string, paths []string, label, id string, needLabel boo
 	}
 	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel, Split: split})
 	if err != nil {
-		return nil, v, nil, nil, nil, err
+		return nil, v, nil, nil, nil, nil, err
 	}
 	d, err := alignFeatures(m, t)
 	if err != nil {
-		return nil, v, nil, nil, nil, err
+		return nil, v, nil, nil, nil, nil, err
 	}
 	if err := d.CheckFinite(); err != nil {
-		return nil, v, nil, nil, nil, err
+		return nil, v, nil, nil, nil, nil, err
 	}
-	return m, v, t, d, m.PredictProba(d, jobs), nil
+	raw := m.Forest.PredictProba(d, jobs)
+	p := raw
+	if m.Calibration != nil {
+		p = m.Calibration.ApplyAll(raw)
+	}
+	return m, v, t, d, p, raw, nil
 }
 
 func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {

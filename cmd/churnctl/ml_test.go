@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -287,5 +288,90 @@ func TestTrainStackedSnapshots(t *testing.T) {
 	code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--validate-as-of", "2018-10-01")
 	if code != 3 || !strings.Contains(errs, "earlier rows") {
 		t.Errorf("validate-as-of the first snapshot: exit %d, %s; want 3", code, errs)
+	}
+}
+
+// TestScoreTopAndBudget: --top K% and --budget N flag exactly the first
+// users by p_churn (ties by raw probability, then user id), per as_of, and
+// the summary counts them and their expected churners.
+func TestScoreTopAndBudget(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 1000)
+	reg := filepath.Join(dir, "models")
+	if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "10", "--folds", "3", "--calibration", "isotonic"); code != 0 {
+		t.Fatalf("train exit %d: %s", code, errs)
+	}
+	for _, c := range []struct {
+		flags []string
+		want  int
+	}{{[]string{"--top", "10%"}, 100}, {[]string{"--top", "2.5"}, 25}, {[]string{"--budget", "7"}, 7}, {[]string{"--budget", "5000"}, 1000}, {nil, 0}} {
+		pq := filepath.Join(dir, "s.parquet")
+		code, out, errs := runCLI(t, append([]string{"score", "--model", "churn", "--registry", reg, "--features", feats, "--out", pq, "--as-of", "2018-12-01"}, c.flags...)...)
+		if code != 0 {
+			t.Fatalf("score %v: exit %d: %s", c.flags, code, errs)
+		}
+		rows, err := parquet.ReadFile[prediction](pq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRank := make([]prediction, len(rows)+1)
+		var contacted int
+		var expected float64
+		for _, r := range rows {
+			if r.Rank < 1 || int(r.Rank) > len(rows) || byRank[r.Rank].UserID != "" {
+				t.Fatalf("score %v: rank %d of %s is out of range or taken", c.flags, r.Rank, r.UserID)
+			}
+			byRank[r.Rank] = r
+			if r.Contact {
+				contacted++
+				expected += r.PChurn
+			}
+		}
+		for k := 2; k <= len(rows); k++ {
+			a, b := byRank[k-1], byRank[k]
+			if a.PChurn < b.PChurn {
+				t.Fatalf("score %v: rank %d (p %v) above rank %d (p %v)", c.flags, k-1, a.PChurn, k, b.PChurn)
+			}
+			if b.Contact && !a.Contact {
+				t.Fatalf("score %v: rank %d contacted, rank %d not", c.flags, k, k-1)
+			}
+		}
+		s := summaryOf(t, out)
+		if contacted != c.want || s["contacted"] != float64(c.want) || math.Abs(s["expected_churners"].(float64)-expected) > 1e-9 || s["calibration"] != "isotonic" {
+			t.Errorf("score %v: %d contacted (summary %v, expected churners %v; want %d, %v)", c.flags, contacted, s["contacted"], s["expected_churners"], c.want, expected)
+		}
+	}
+	for _, bad := range [][]string{{"--top", "0%"}, {"--top", "101%"}, {"--top", "ten"}, {"--budget", "-1"}, {"--top", "10%", "--budget", "5"}} {
+		if code, _, _ := runCLI(t, append([]string{"score", "--model", "churn", "--registry", reg, "--features", feats, "--out", filepath.Join(dir, "x.parquet")}, bad...)...); code != 2 {
+			t.Errorf("score %v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+// TestRankRowsTies: equal p_churn is ordered by raw probability, then user
+// id; each as_of is ranked on its own.
+func TestRankRowsTies(t *testing.T) {
+	rows := []scoreRow{
+		{UserID: "b", AsOf: "2018-12-01", PChurn: 0.5}, {UserID: "a", AsOf: "2018-12-01", PChurn: 0.5},
+		{UserID: "c", AsOf: "2018-12-01", PChurn: 0.5}, {UserID: "d", AsOf: "2018-12-01", PChurn: 0.9},
+		{UserID: "e", AsOf: "2018-11-01", PChurn: 0.1}, {UserID: "f", AsOf: "2018-11-01", PChurn: 0.2},
+	}
+	raw := []float64{0.3, 0.3, 0.31, 0.8, 0.1, 0.2}
+	n, exp := rankRows(rows, raw, 0, 2)
+	got := map[string]int32{}
+	for _, r := range rows {
+		got[r.UserID] = r.Rank
+		if r.Contact != (r.Rank <= 2) {
+			t.Errorf("%s: rank %d, contact %v", r.UserID, r.Rank, r.Contact)
+		}
+	}
+	want := map[string]int32{"d": 1, "c": 2, "a": 3, "b": 4, "f": 1, "e": 2}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("rank of %s = %d, want %d (all %v)", k, got[k], v, got)
+		}
+	}
+	if n != 4 || math.Abs(exp-(0.9+0.5+0.2+0.1)) > 1e-12 {
+		t.Errorf("contacted %d, expected churners %v; want 4, 1.7", n, exp)
 	}
 }

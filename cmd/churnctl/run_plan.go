@@ -215,6 +215,11 @@ func (p *planner) train() (*stagePlan, error) {
 	if t.Jobs > 0 {
 		args = append(args, "--jobs", strconv.Itoa(t.Jobs))
 	}
+	// Only when set: the default is train's own, and leaving it off keeps
+	// the fingerprint of existing lakes' train stage.
+	if t.Calibration != config.Default().Train.Calibration {
+		args = append(args, "--calibration", t.Calibration)
+	}
 	for _, s := range p.snapshots(p.labeled) {
 		args = append(args, "--features", s)
 	}
@@ -267,6 +272,11 @@ func (p *planner) score() (*stagePlan, error) {
 	}
 	args := []string{"score", "--registry", p.cfg.Registry, "--model", model, "--features", p.snapshot(p.scoreAsOf),
 		"--lake", p.cfg.Lake, "--as-of", p.scoreAsOf}
+	if sc := p.cfg.Score; sc.Top != "" {
+		args = append(args, "--top", sc.Top)
+	} else if sc.Budget > 0 {
+		args = append(args, "--budget", strconv.Itoa(sc.Budget))
+	}
 	return &stagePlan{Name: "score", Args: args, Reads: append(p.manifests(p.scoreAsOf), p.registryFiles()...),
 		Writes: []string{p.lakePath("predictions", "as_of="+p.scoreAsOf)}}, nil
 }

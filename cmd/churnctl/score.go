@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/evaluate"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/lake"
@@ -33,6 +36,8 @@ type scoreOptions struct {
 	asOf      string
 	threshold float64
 	jobs      int
+	top       string // "K%": contact the top K % of each as_of's users
+	budget    int    // contact the top N users of each as_of
 }
 
 // scoreRow is one output row of `churnctl score` (AsOf "" when unknown);
@@ -43,6 +48,8 @@ type scoreRow struct {
 	PChurn       float64 `parquet:"p_churn"`
 	Predicted    bool    `parquet:"predicted"`
 	Threshold    float64 `parquet:"threshold"`
+	Rank         int32   `parquet:"rank"`
+	Contact      bool    `parquet:"contact"`
 	ModelVersion string  `parquet:"model_version"`
 	RunID        string  `parquet:"run_id"`
 }
@@ -55,6 +62,8 @@ type prediction struct {
 	PChurn       float64 `parquet:"p_churn"`
 	Predicted    bool    `parquet:"predicted"`
 	Threshold    float64 `parquet:"threshold"`
+	Rank         int32   `parquet:"rank"`    // 1 = the most likely churner of its as_of
+	Contact      bool    `parquet:"contact"` // within --top / --budget
 	ModelVersion string  `parquet:"model_version,dict"`
 	RunID        string  `parquet:"run_id,dict"`
 }
@@ -69,8 +78,17 @@ func newScoreCmd(a *App) *cobra.Command {
 		Short: "Score a feature table with a registered model and write churn probabilities to Parquet",
 		Long: `score predicts the churn probability of every row of a feature table and
 writes Parquet (zstd, schema root "prediction") with columns user_id, as_of
-(DATE, as in the features), p_churn, predicted (p_churn >= threshold),
-threshold, model_version and run_id.
+(DATE, as in the features), p_churn (calibrated when the model is: see train
+--calibration), predicted (p_churn >= threshold), threshold, rank, contact,
+model_version and run_id.
+
+rank orders each as_of's users from the most likely churner (1) down: by
+p_churn, then the forest's raw probability (calibration never reorders, but
+an isotonic step gives many users one p_churn), then user id, so it is the
+same on every run. --top K% or --budget N flags exactly the first
+ceil(K % of the users) or N users of each as_of with contact = true: the
+list a retention team with that capacity contacts. The summary then has
+contacted and expected_churners (the sum of p_churn over them).
 
 The table's features must be exactly the model's (names and types; order may
 differ): otherwise score refuses with exit 3 and names the differences. The
@@ -92,7 +110,51 @@ through the lake's transaction.`,
 	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
 	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
+	f.StringVar(&o.top, "top", "", "contact the top K% of each as_of's users by churn probability (e.g. 10%)")
+	f.IntVar(&o.budget, "budget", 0, "contact the top N users of each as_of by churn probability (0: no budget)")
 	return cmd
+}
+
+// parseTopPct parses --top: K% or K, a share of users in (0, 100].
+func parseTopPct(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+	if err != nil || !(v > 0 && v <= 100) {
+		return 0, fmt.Errorf("%q: want a share of users K%% with 0 < K <= 100 (e.g. 10%%)", s)
+	}
+	return v, nil
+}
+
+// rankRows sets rank (per as_of: p_churn descending, then raw probability
+// descending, then user id) and contact (the first pct % or budget ranks of
+// each as_of; neither when both are 0), and returns the contacted rows and
+// the sum of their p_churn.
+func rankRows(rows []scoreRow, raw []float64, pct float64, budget int) (contacted int, expected float64) {
+	byDate := map[string][]int{}
+	for i, r := range rows {
+		byDate[r.AsOf] = append(byDate[r.AsOf], i)
+	}
+	for _, d := range slices.Sorted(maps.Keys(byDate)) {
+		idx := byDate[d]
+		slices.SortFunc(idx, func(a, b int) int {
+			return cmp.Or(cmp.Compare(rows[b].PChurn, rows[a].PChurn), cmp.Compare(raw[b], raw[a]), cmp.Compare(rows[a].UserID, rows[b].UserID), cmp.Compare(a, b))
+		})
+		k := 0
+		switch {
+		case budget > 0:
+			k = min(budget, len(idx))
+		case pct > 0:
+			k = evaluate.TopCount(len(idx), pct)
+		}
+		for r, i := range idx {
+			rows[i].Rank = int32(r + 1)
+			if r < k {
+				rows[i].Contact = true
+				contacted++
+				expected += rows[i].PChurn
+			}
+		}
+	}
+	return contacted, expected
 }
 
 func runScore(ctx context.Context, a *App, o *scoreOptions) error {
@@ -107,8 +169,21 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 			return usageErrorf("--as-of %q: want YYYY-MM-DD", o.asOf)
 		}
 	}
+	var pct float64
+	if o.top != "" {
+		var err error
+		if pct, err = parseTopPct(o.top); err != nil {
+			return usageErrorf("--top %v", err)
+		}
+	}
+	switch {
+	case o.budget < 0:
+		return usageErrorf("--budget %d: want a number of users, 0 for none", o.budget)
+	case o.budget > 0 && pct > 0:
+		return usageErrorf("give one of --top K%% or --budget N, not both")
+	}
 	start := time.Now()
-	m, v, t, _, p, err := scoreTable(o.registry, o.model, o.features, "", o.id, false, o.jobs, featuretable.UserSplit{})
+	m, v, t, _, p, raw, err := scoreTableRaw(o.registry, o.model, o.features, "", o.id, false, o.jobs, featuretable.UserSplit{})
 	if err != nil {
 		return err
 	}
@@ -132,6 +207,7 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 			npos++
 		}
 	}
+	contacted, expected := rankRows(rows, raw, pct, o.budget)
 	out := o.out
 	if o.lake != "" {
 		var err error
@@ -155,6 +231,9 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 	a.Summary.Set("rows", len(rows))
 	a.Summary.Set("predicted_churn", npos)
 	a.Summary.Set("threshold", thr)
+	a.Summary.Set("calibration", m.Calibration.Name())
+	a.Summary.Set("contacted", contacted)
+	a.Summary.Set("expected_churners", expected)
 	a.Summary.Set("out", out)
 	a.Log.Info("score end", "stage", "score", "model", ref, "rows_out", len(rows), "out", out, "duration_ms", time.Since(start).Milliseconds())
 	return nil
@@ -180,7 +259,7 @@ func encodeScores(out io.Writer, rows []scoreRow) error {
 				days[r.AsOf] = d
 			}
 			buf = append(buf, prediction{UserID: r.UserID, AsOf: d, PChurn: r.PChurn, Predicted: r.Predicted,
-				Threshold: r.Threshold, ModelVersion: r.ModelVersion, RunID: r.RunID})
+				Threshold: r.Threshold, Rank: r.Rank, Contact: r.Contact, ModelVersion: r.ModelVersion, RunID: r.RunID})
 		}
 		if _, err := w.Write(buf); err != nil {
 			return err

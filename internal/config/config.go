@@ -76,11 +76,14 @@ type Train struct {
 	MinGain         float64 `yaml:"min_gain" help:"promote the new model to champion only if it beats it by this much"`
 	Skip            bool    `yaml:"skip" flag:"skip-train" help:"do not train; score with the current champion"`
 	Jobs            int     `yaml:"jobs" help:"trees built in parallel (0 = all cores)"`
+	Calibration     string  `yaml:"calibration" help:"probability calibration fitted on out-of-fold probabilities: platt, isotonic or none"`
 }
 
 // Score settings.
 type Score struct {
-	Model string `yaml:"model" help:"model to score with (NAME@champion, NAME@VERSION)"`
+	Model  string `yaml:"model" help:"model to score with (NAME@champion, NAME@VERSION)"`
+	Top    string `yaml:"top" help:"contact the top K% of users by churn probability (e.g. 10%)"`
+	Budget int    `yaml:"budget" help:"contact the top N users by churn probability (0 = no budget)"`
 }
 
 // LoadSettings are the PostgreSQL load settings.
@@ -103,6 +106,7 @@ func Default() Config {
 		Train: Train{
 			Name: "churn", Seed: 42, Trees: 100, MinSamplesLeaf: 1, MinSamplesSplit: 2,
 			MaxFeatures: "sqrt", ClassWeight: "balanced", Folds: 5, HoldoutUsers: 0.2, MinGain: 0,
+			Calibration: "platt",
 		},
 		Load: LoadSettings{
 			Tables:           []string{"gold", "features", "predictions", "models", "runs"},
@@ -553,6 +557,17 @@ func (c Config) Validate() error {
 		return bad("train.min_gain", "%g: want a metric difference in [-1, 1]", c.Train.MinGain)
 	case c.Train.Jobs < 0:
 		return bad("train.jobs", "%d: want 0 (all cores) or more", c.Train.Jobs)
+	case c.Train.Calibration != "platt" && c.Train.Calibration != "isotonic" && c.Train.Calibration != "none":
+		return bad("train.calibration", "%q: want platt, isotonic or none", c.Train.Calibration)
+	case c.Score.Budget < 0:
+		return bad("score.budget", "%d: want a number of users, 0 for none", c.Score.Budget)
+	case c.Score.Budget > 0 && c.Score.Top != "":
+		return bad("score.top", "%q and score.budget %d: give one of them", c.Score.Top, c.Score.Budget)
+	}
+	if t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(c.Score.Top), "%")); t != "" {
+		if v, err := strconv.ParseFloat(t, 64); err != nil || !(v > 0 && v <= 100) {
+			return bad("score.top", "%q: want a share of users K%% with 0 < K <= 100 (e.g. 10%%)", c.Score.Top)
+		}
 	}
 	for _, d := range []struct {
 		key string

@@ -99,7 +99,8 @@ var Tables = []*Table{
 		Ignore: []string{"run_id", "ingest_run_id"}},
 	{Name: "prediction", Group: "predictions", Dir: "predictions", Part: "as_of", Key: []string{"user_id", "as_of", "model_name", "model_version"},
 		Columns: []Column{req("user_id", Text), req("as_of", Date), req("p_churn", Float8), req("predicted", Bool),
-			req("threshold", Float8), req("model_name", Text), req("model_version", Text), opt("run_id", Text)},
+			req("threshold", Float8), req("model_name", Text), req("model_version", Text), opt("run_id", Text),
+			opt("rank", Int4), opt("contact", Bool)},
 		Ignore: []string{"label", "churn"}, SplitRef: [2]string{"model_version", "model_name"}},
 }
 
