@@ -7,9 +7,13 @@
 #
 # Env: BIN (churnctl binary, default bin/churnctl, built if missing), SKLEARN_RF
 # (default /work/shared/bench/sklearn_rf.py), PY (default /usr/bin/python3),
-# LABEL (churn), ID (user_id), JOBS (2), TREES (100).
+# LABEL (churn), ID (user_id), JOBS (2), TREES (100), ROWS (32000: the synthetic table), PEERS (1).
 # Prints the churnctl summary line, the sklearn JSON line, then one JSON line of
-# differences and ratios. sklearn needs: apt-get install -y python3-sklearn python3-pandas
+# differences and ratios. Then (PEERS=0 skips it) scripts/bench_peers.py compares
+# churnctl's forest on its own outer folds (train --oof-out) with sklearn's
+# RandomForest, HistGradientBoosting and LogisticRegression: churn F1 nested/tuned,
+# ROC-AUC, PR-AUC, lift@10 %, Brier, fit wall; one JSON line per learner and one of
+# differences. sklearn needs: apt-get install -y python3-sklearn python3-pandas
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/churnctl}
@@ -19,6 +23,8 @@ LABEL=${LABEL:-churn}
 ID=${ID:-user_id}
 JOBS=${JOBS:-2}
 TREES=${TREES:-100}
+PEERS=${PEERS:-1}
+ROWS=${ROWS:-32000}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -26,7 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
 IN=${1:-}
 if [ -z "$IN" ]; then
   IN=$WORK/synth.csv
-  go run ./scripts/gensynth -rows 32000 -features 31 -seed 1 >"$IN"
+  go run ./scripts/gensynth -rows "$ROWS" -features 31 -seed 1 >"$IN"
 fi
 # One CSV both tools read: Parquet is converted, non-feature columns
 # (as_of, strings other than the id) are dropped, as churnctl ignores as_of.
@@ -59,7 +65,7 @@ df.to_csv(dst, index=False)
 PYEOF
 
 CH=$("$BIN" train --features "$CSV" --label "$LABEL" --id "$ID" --registry "$WORK/reg" --name bench \
-  --trees "$TREES" --class-weight balanced --folds 5 --seed 42 --jobs "$JOBS" --log-level warn | tail -1)
+  --trees "$TREES" --class-weight balanced --folds 5 --seed 42 --jobs "$JOBS" --oof-out "$WORK/oof.csv" --log-level warn | tail -1)
 SK=$("$PY" "$SKLEARN_RF" "$CSV" --label "$LABEL" --id "$ID" --trees "$TREES" --folds 5 --jobs "$JOBS" --class-weight balanced --seed 42)
 echo "$CH"
 echo "$SK"
@@ -78,3 +84,7 @@ print(json.dumps({
     "fit_bar_ok": c["fit_seconds"] <= s["fit_all_seconds"],
     "total_ms_churnctl": c["duration_ms"]}))
 PYEOF
+if [ "$PEERS" != 0 ]; then
+  echo "$CH" >"$WORK/summary.json"
+  OMP_NUM_THREADS=$JOBS "$PY" scripts/bench_peers.py "$CSV" "$WORK/oof.csv" "$WORK/summary.json" --label "$LABEL" --id "$ID" --trees "$TREES" --jobs "$JOBS" --seed 42
+fi

@@ -102,6 +102,9 @@ type Outcome struct {
 	// when validation is off.
 	OOF  []float64
 	Fold []int
+	// OOFCalibrated is OOF cross-calibrated (each row by a calibrator fitted
+	// without its fold; OOF itself without calibration).
+	OOFCalibrated []float64
 }
 
 func (c *Config) folds(d *Dataset) ([]int, []int, error) {
@@ -219,7 +222,7 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 		} else {
 			m.Folds = c.Folds
 		}
-		out.OOF, out.Fold = nc.OOF, fold
+		out.OOF, out.Fold, out.OOFCalibrated = nc.OOF, fold, nc.OOF
 		out.Threshold, out.ThresholdRaw, out.Rule = m.Threshold, m.Threshold, m.ThreshRule
 		if c.Calibration != CalibrationNone {
 			cal, err := FitCalibrator(c.Calibration, nc.OOF, d.Y)
@@ -231,6 +234,7 @@ func Run(ctx context.Context, d *Dataset, c Config) (*Outcome, error) {
 				return nil, err
 			}
 			m.Calibrated(c.Calibration, nc.OOF, honest, d.Y)
+			out.OOFCalibrated = honest
 			out.Calibrator = cal
 			out.Threshold = cal.Apply(out.ThresholdRaw)
 			m.Threshold, m.ThresholdRaw = out.Threshold, out.ThresholdRaw

@@ -3,15 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/churnctl/churnctl/evaluate"
 	"github.com/churnctl/churnctl/internal/synth"
 )
 
@@ -373,5 +376,56 @@ func TestRankRowsTies(t *testing.T) {
 	}
 	if n != 4 || math.Abs(exp-(0.9+0.5+0.2+0.1)) > 1e-12 {
 		t.Errorf("contacted %d, expected churners %v; want 4, 1.7", n, exp)
+	}
+}
+
+// TestTrainOOFOut: --oof-out writes every row's outer fold and its raw and
+// cross-calibrated out-of-fold probabilities, from which the summary's
+// ROC-AUC is recomputed exactly.
+func TestTrainOOFOut(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 600)
+	oof := filepath.Join(dir, "oof.csv")
+	code, out, errs := runCLI(t, "train", "--features", feats, "--registry", filepath.Join(dir, "models"), "--trees", "10", "--folds", "3", "--oof-out", oof)
+	if code != 0 {
+		t.Fatalf("train exit %d: %s", code, errs)
+	}
+	f, err := os.Open(oof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 601 || strings.Join(recs[0], ",") != "id,as_of,fold,churn,p_raw,p_calibrated" {
+		t.Fatalf("oof.csv: %d lines, header %v", len(recs), recs[0])
+	}
+	var s []float64
+	var y []uint8
+	folds := map[string]int{}
+	differ := 0
+	for _, r := range recs[1:] {
+		folds[r[2]]++
+		p, err1 := strconv.ParseFloat(r[4], 64)
+		c, err2 := strconv.ParseFloat(r[5], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("oof.csv row %v", r)
+		}
+		if p != c {
+			differ++
+		}
+		s = append(s, p)
+		y = append(y, uint8(r[3][0]-'0'))
+	}
+	if len(folds) != 3 || differ == 0 {
+		t.Errorf("oof.csv: folds %v, %d rows calibrated differently from raw", folds, differ)
+	}
+	if got, want := evaluate.ROCAUC(s, y), summaryOf(t, out)["cv_roc_auc"].(float64); got != want {
+		t.Errorf("ROC-AUC from oof.csv %v, summary cv_roc_auc %v", got, want)
+	}
+	if code, _, _ := runCLI(t, "train", "--features", feats, "--registry", filepath.Join(dir, "models"), "--folds", "0", "--oof-out", oof); code != 2 {
+		t.Errorf("--oof-out --folds 0: exit %d, want 2", code)
 	}
 }

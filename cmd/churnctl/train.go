@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -34,6 +37,7 @@ type trainOptions struct {
 	search       string
 	objective    string
 	calibration  string
+	oofOut       string
 }
 
 func newTrainCmd(a *App) *cobra.Command {
@@ -113,6 +117,7 @@ reliability curves).`,
 	f.IntVar(&o.searchBudget, "search-budget", 0, "hyperparameter sets to try on the folds (0: no search)")
 	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
 	f.StringVar(&o.objective, "objective", "f1", "search objective: f1 (tuned churn F1) or pr_auc")
+	f.StringVar(&o.oofOut, "oof-out", "", "also write every row's outer fold and out-of-fold probabilities (raw and cross-calibrated) to this CSV (for comparisons on the same folds)")
 	f.StringVar(&o.calibration, "calibration", train.CalibrationPlatt, "probability calibration fitted on the out-of-fold probabilities: platt, isotonic or none")
 	return cmd
 }
@@ -139,6 +144,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		return usageErrorf("--min-precision %g: want a value in [0,1)", o.minPrecision)
 	case o.innerFolds < 2:
 		return usageErrorf("--inner-folds %d: want at least 2", o.innerFolds)
+	case o.oofOut != "" && o.folds == 0 && o.validateAsOf == "":
+		return usageErrorf("--oof-out needs cross-validation (--folds or --validate-as-of)")
 	}
 	if err := train.CheckCalibrationMethod(o.calibration); err != nil {
 		return usageErrorf("--calibration %q: want platt, isotonic or none", o.calibration)
@@ -188,6 +195,11 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	out, err := train.Run(ctx, d, cfg)
 	if err != nil {
 		return err
+	}
+	if o.oofOut != "" {
+		if err := writeOOF(o.oofOut, t.IDs, t.AsOf, d.Y, out); err != nil {
+			return err
+		}
 	}
 	ver, _ := buildVersion()
 	m := &train.Model{Forest: out.Forest, Header: train.Header{
@@ -255,6 +267,32 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	a.Log.Info("train end", "stage", "train", "model", v.Ref(), "dir", v.Dir, "rows_in", t.Rows(),
 		"duration_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// writeOOF writes id, as_of, fold (-1: not validated), churn, p_raw and
+// p_calibrated per row, in table order (empty probabilities: not validated).
+func writeOOF(path string, ids, asOf []string, y []uint8, out *train.Outcome) error {
+	if out.OOF == nil {
+		return usageErrorf("--oof-out needs cross-validation (--folds or --validate-as-of)")
+	}
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"id", "as_of", "fold", "churn", "p_raw", "p_calibrated"})
+	f := func(x float64) string {
+		if math.IsNaN(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	for i := range out.OOF {
+		a := ""
+		if asOf != nil {
+			a = asOf[i]
+		}
+		_ = w.Write([]string{ids[i], a, strconv.Itoa(out.Fold[i]), strconv.Itoa(int(y[i])), f(out.OOF[i]), f(out.OOFCalibrated[i])})
+	}
+	w.Flush()
+	return writeFileAtomic(path, b.Bytes())
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

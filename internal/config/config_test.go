@@ -114,6 +114,13 @@ func TestValidateNamesTheKey(t *testing.T) {
 	if err := Default().Validate(); err != nil {
 		t.Fatalf("the defaults are invalid: %v", err)
 	}
+	for _, top := range []string{"10%", "2.5", " 100 % "} {
+		c := Default()
+		c.Score.Top = top
+		if err := c.Validate(); err != nil {
+			t.Errorf("score.top %q: %v", top, err)
+		}
+	}
 	for _, tt := range []struct {
 		key string
 		set func(*Config)
@@ -128,6 +135,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"train.folds", func(c *Config) { c.Train.Folds = 1 }},
 		{"train.holdout_users", func(c *Config) { c.Train.HoldoutUsers = 1 }},
 		{"train.jobs", func(c *Config) { c.Train.Jobs = -2 }},
+		{"train.calibration", func(c *Config) { c.Train.Calibration = "beta" }},
+		{"score.top", func(c *Config) { c.Score.Top = "0%" }},
+		{"score.top", func(c *Config) { c.Score.Top = "ten" }},
+		{"score.top", func(c *Config) { c.Score.Top, c.Score.Budget = "10%", 5 }},
+		{"score.budget", func(c *Config) { c.Score.Budget = -1 }},
 		{"load.statement_timeout", func(c *Config) { c.Load.StatementTimeout = time.Microsecond }},
 		{"load.lock_timeout", func(c *Config) { c.Load.LockTimeout = -time.Second }},
 	} {
