@@ -508,7 +508,7 @@ var headline = map[string][]string{
 		"calibration", "cv_brier_raw", "cv_brier", "cv_log_loss_raw", "cv_log_loss", "cv_top10_lift"},
 	"evaluate": {"rows", "f1", "precision", "recall", "roc_auc", "pr_auc", "brier_raw", "brier", "log_loss_raw", "log_loss", "top10_lift"},
 	"promote":  {"promoted", "champion"},
-	"score":    {"model", "rows", "predicted_churn"},
+	"score":    {"model", "rows", "predicted_churn", "contacted", "expected_churners"},
 	"load":     {"rows"},
 }
 
