@@ -42,7 +42,7 @@ bench-bronze: build
 	./scripts/bench_bronze.sh $(BIN)
 
 # churnctl etl on ~1 GB, ~3.4 GB and ~11.8 GB generated logs: s/GB and peak RSS must not grow with the input
-# (FULL_RUN=1: also the whole `churnctl run` on the largest; SIZES="200 400": a smoke run). Needs ~30 GB free.
+# (FULL_RUN=1: also the whole `churnctl run` on the largest; SIZES="40 80": a smoke run). Needs ~30 GB free.
 bench-scale: build
 	BIN=$(BIN) ./scripts/bench_scale.sh
 

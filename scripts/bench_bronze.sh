@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # bench_bronze.sh: times `churnctl etl bronze` (JSON lines -> partitioned Parquet) against DuckDB's
 # `duckpeer ingest` (JSON -> Parquet, zstd) on the same generated files in the same run, as whole
-# processes under /usr/bin/time -v (wall clock and peak RSS), at about 1 GB (10,000 users) and about
-# 3.4 GB (32,000 users); then the line decoder's go benchmark. The big files are deleted at the end.
+# processes under /usr/bin/time -v (wall clock and peak RSS), at about 1.07 GB and about 3.42 GB (--users
+# chosen by scripts/gen_users.sh for those sizes); then the line decoder's go benchmark. The big files are deleted at the end.
 #
 # usage: scripts/bench_bronze.sh [path/to/churnctl]
 # env:   BENCH_DIR (scratch, default /tmp/churnctl-bench-bronze), DUCKPEER (binary; built from
-#        /work/shared/bench/duckpeer when missing), SIZES (default "10000 32000"), REPEAT (runs per
+#        /work/shared/bench/duckpeer when missing), SIZES (--users per input; default: those of
+#        about 1.07 GB and 3.42 GB), REPEAT (runs per
 #        tool and size, interleaved; the best wall time is reported; default 1)
 set -euo pipefail
 bin=${1:-bin/churnctl}
 work=${BENCH_DIR:-/tmp/churnctl-bench-bronze}
 duck=${DUCKPEER:-/tmp/duckpeer/duckpeer}
-sizes=${SIZES:-"10000 32000"}
+sizes=${SIZES:-"$(BIN=$bin "$(dirname "$0")/gen_users.sh" 1073225472 1) $(BIN=$bin "$(dirname "$0")/gen_users.sh" 3415984586 1)"}
 repeat=${REPEAT:-1}
 mkdir -p "$work"
 trap 'rm -rf "$work"/events-*.json "$work"/lake-* "$work"/duck-*.parquet "$work"/decode.txt' EXIT

@@ -9,14 +9,14 @@
 # Env: BIN (churnctl, default bin/churnctl), DUCKPEER (default
 # /tmp/duckpeer/duckpeer; built from /work/shared/bench/duckpeer when
 # missing), BENCH_DIR (default /tmp/churnctl-bench-etl), BENCH_USERS
-# (default 32000: about 3.4 GB), BENCH_JSON (use this file instead of
+# (default: the --users of about 3.42 GB, scripts/gen_users.sh), BENCH_JSON (use this file instead of
 # generating one; it is kept), REPEAT (default 1).
 set -euo pipefail
 
 BIN=${BIN:-bin/churnctl}
 DUCK=${DUCKPEER:-/tmp/duckpeer/duckpeer}
 WORK=${BENCH_DIR:-/tmp/churnctl-bench-etl}
-USERS=${BENCH_USERS:-32000}
+USERS=${BENCH_USERS:-$(BIN=$BIN "$(dirname "$0")/gen_users.sh" 3415984586 1)}
 REPEAT=${REPEAT:-1}
 mkdir -p "$WORK"
 if [ -n "${BENCH_JSON:-}" ]; then

@@ -3,7 +3,8 @@
 #
 #   scripts/bench_features.sh [INPUT.json]
 #
-# Without INPUT, generates the ~3.4 GB dataset (32,000 users) with `churnctl generate` into $WORK.
+# Without INPUT, generates a ~3.42 GB dataset with `churnctl generate` into $WORK (--users from
+# scripts/gen_users.sh).
 # Measures, each REPS times (best and all runs printed):
 #   1. Parquet → features for one cutoff: `churnctl features --lake L --as-of T` (gold → snapshot)
 #      vs `duckpeer features bronze.parquet out.parquet` (DuckDB's per-user feature query).
@@ -11,7 +12,7 @@
 #      vs `duckpeer ingest` (with DUCK_PRESERVE_ORDER=false, its fastest setting) + `duckpeer features`.
 # Env: WORK (default /tmp/churnctl-bench-features), REPS (3), AS_OF (default: last gold day − 30 days),
 #      DUCKPEER (path to a built duckpeer; built from ../shared/bench/duckpeer if missing), SKIP_ETL=1
-#      (reuse $WORK/lake and $WORK/duck_events.parquet: Parquet → features only), USERS (32000), DAYS (60).
+#      (reuse $WORK/lake and $WORK/duck_events.parquet: Parquet → features only), USERS (default: about 3.42 GB), DAYS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/churnctl-bench-features}
@@ -36,7 +37,8 @@ IN=${1:-}
 if [ -z "$IN" ]; then
   IN=$WORK/events.json
   if [ ! -s "$IN" ]; then
-    "$BIN" generate --users "${USERS:-32000}" --days "${DAYS:-60}" --out "$IN" >/dev/null
+    USERS=${USERS:-$(BIN=$BIN scripts/gen_users.sh 3415984586 1 "${DAYS:-60}")}
+    "$BIN" generate --users "$USERS" --days "${DAYS:-60}" --out "$IN" >/dev/null
   fi
 fi
 echo "input: $IN ($(du -h "$IN" | cut -f1))"

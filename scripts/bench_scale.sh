@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench_scale.sh — issue 15 §3: churnctl etl must not slow down or grow in
 # memory as the input grows. Generates ~1 GB, ~3.4 GB and ~11.8 GB logs
-# (`churnctl generate --users 10000 / 32000 / 110000 --seed 11`, 60 days;
-# the last is the size of the full Sparkify dataset), times `churnctl etl`
+# (`churnctl generate --seed 11`, 60 days, --users chosen by
+# scripts/gen_users.sh for 1.07, 3.42 and 11.8 GB; the last is the size of
+# the full Sparkify dataset, and about its 22,278 users), times `churnctl etl`
 # on each with /usr/bin/time -v, and prints seconds per GB and peak RSS with
 # their ratios to the smallest input. Bars (largest vs smallest): seconds
 # per GB within 1.15x, peak RSS within 1.25x. With FULL_RUN=1 it then times
@@ -12,13 +13,16 @@
 #
 # Env: BIN (default bin/churnctl), BENCH_DIR (default a new directory under
 # /tmp), SIZES (--users per input, smallest first; default
-# "10000 32000 110000"; e.g. SIZES="200 400" for a smoke run), FULL_RUN=1,
+# those of about 1.07, 3.42 and 11.8 GB; e.g. SIZES="40 80" for a smoke run), FULL_RUN=1,
 # MIN_FREE_GB (default: 2.5 x the largest input's size).
 set -euo pipefail
 
 BIN=${BIN:-bin/churnctl}
-SIZES=${SIZES:-10000 32000 110000}
 [ -x "$BIN" ] || { echo "bench_scale: $BIN not found (make build)" >&2; exit 2; }
+if [ -z "${SIZES:-}" ]; then
+	SIZES=""
+	for b in 1073225472 3415984586 11794478679; do SIZES="$SIZES $(BIN=$BIN "$(dirname "$0")/gen_users.sh" $b 11)"; done
+fi
 [ -x /usr/bin/time ] || { echo "bench_scale: /usr/bin/time is needed (apt-get install -y time)" >&2; exit 2; }
 if [ -n "${BENCH_DIR:-}" ]; then
 	WORK=$BENCH_DIR
@@ -31,13 +35,13 @@ fi
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Disk: an input is about 107 KB per user (11.8 GB at 110,000); each is
+# Disk: an input is about 540 KB per user (11.8 GB at about 22,000); each is
 # deleted after its run, so the largest counts: its input, its lake (about
 # a quarter of it), with FULL_RUN the lake of the whole run too, and room
 # to spare: 2.5 x the largest input (30 GB at the default sizes).
 largest=0
 for u in $SIZES; do [ "$u" -gt "$largest" ] && largest=$u; done
-need_gb=$(((largest * 107 * 5 / 2 + 1048575) / 1048576))
+need_gb=$(((largest * 540 * 5 / 2 + 1048575) / 1048576))
 need_gb=${MIN_FREE_GB:-$need_gb}
 free_kb=$(df -Pk "$WORK" | awk 'NR == 2 { print $4 }')
 free_gb=$((free_kb / 1048576))

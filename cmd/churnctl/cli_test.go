@@ -603,12 +603,14 @@ func TestDailyRunOnANewLakeSaysWhatToDo(t *testing.T) {
 		}
 	}
 	// The second way: a backfill up to the 38th day (2018-11-07), not before.
+	// Its one labeled cutoff has 60 of the sample's 100 users: a 45 %
+	// holdout keeps churners on both sides (1 of the 5 is held out).
 	for _, tt := range []struct {
 		ds   string
 		want int
 	}{{"2018-11-06", 3}, {"2018-11-07", 0}} {
 		l := filepath.Join(t.TempDir(), "lake")
-		if code, _, stderr := runWith(t, context.Background(), runArgs(l, "--ds", tt.ds, "--backfill")...); code != tt.want {
+		if code, _, stderr := runWith(t, context.Background(), runArgs(l, "--ds", tt.ds, "--backfill", "--holdout-users", "0.45")...); code != tt.want {
 			t.Errorf("run --ds %s --backfill on a new lake: exit %d, want %d\n%s", tt.ds, code, tt.want, stderr)
 		}
 	}

@@ -36,7 +36,9 @@ func newGenerateCmd(a *App) *cobra.Command {
 line with the 18 keys of the real data in their original order, lines ordered
 by ts, about 22% of users churning (Cancel, then Cancellation Confirmation).
 The same flags and seed give the same bytes on any machine and any GOMAXPROCS.
-Sizes: --users 10000 --days 60 writes about 1 GB, --users 32000 about 3.4 GB.
+Users are as active as real Sparkify users: about 1,180 events in 20 sessions
+over 60 days, about 540 kB each (--users 2000 --days 60 writes about 1.1 GB,
+--users 22000 about 11.9 GB, the size of the full Sparkify dataset).
 
 --out PATH: a file; PATH ending in .gz is gzip-compressed; "-" is stdout, which
 then carries the JSON lines only (the summary line goes to stderr), so
@@ -51,9 +53,9 @@ invalid_utf8, line_too_long, negative_length (the bronze quarantine rules).
 --variants R writes a fraction R of events in valid but unusual forms of real
 files: userId as a number, registration as a float, absent keys instead of
 null, keys in alphabetical order, an extra unknown key.`,
-		Example: `  churnctl generate --users 200 --seed 7 --out testdata/sample/events.json.gz
-  churnctl generate --users 10000 --days 60 --out /tmp/events.json
-  churnctl generate --users 32000 --out /tmp/logs/events.json.gz --files 8
+		Example: `  churnctl generate --users 100 --seed 7 --out testdata/sample/events.json.gz
+  churnctl generate --users 2000 --days 60 --out /tmp/events.json
+  churnctl generate --users 6400 --out /tmp/logs/events.json.gz --files 8
   churnctl generate --users 50 --days 7 --bad-lines 0.01 --variants 0.05 --out - | head`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

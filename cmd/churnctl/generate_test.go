@@ -56,19 +56,19 @@ func genLines(b []byte) [][]byte {
 	return bytes.SplitAfter(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 }
 
-func TestGenerateSample200Users(t *testing.T) {
+func TestGenerateSample100Users(t *testing.T) {
 	prev := runtime.GOMAXPROCS(1)
-	one, sum := generateStdout(t, "--users", "200", "--seed", "7")
+	one, sum := generateStdout(t, "--users", "100", "--seed", "7")
 	runtime.GOMAXPROCS(2)
-	two, _ := generateStdout(t, "--users", "200", "--seed", "7")
-	again, _ := generateStdout(t, "--users", "200", "--seed", "7")
+	two, _ := generateStdout(t, "--users", "100", "--seed", "7")
+	again, _ := generateStdout(t, "--users", "100", "--seed", "7")
 	runtime.GOMAXPROCS(prev)
 	if !bytes.Equal(one, two) || !bytes.Equal(two, again) {
-		t.Fatalf("generate --users 200 --seed 7 differs between runs or GOMAXPROCS 1 and 2 (%d, %d, %d bytes)", len(one), len(two), len(again))
+		t.Fatalf("generate --users 100 --seed 7 differs between runs or GOMAXPROCS 1 and 2 (%d, %d, %d bytes)", len(one), len(two), len(again))
 	}
 	// testdata/README.md: the committed sample is this command's output.
 	if sample := genGunzip(t, filepath.Join("..", "..", "testdata", "sample", "events.json.gz")); !bytes.Equal(sample, one) {
-		t.Errorf("testdata/sample/events.json.gz is not the output of generate --users 200 --seed 7 (regenerate it, see testdata/README.md)")
+		t.Errorf("testdata/sample/events.json.gz is not the output of generate --users 100 --seed 7 (regenerate it, see testdata/README.md)")
 	}
 	for _, k := range []string{"users", "events", "churners", "bytes", "files", "mb_per_s"} {
 		if _, ok := sum[k]; !ok {
@@ -76,7 +76,7 @@ func TestGenerateSample200Users(t *testing.T) {
 		}
 	}
 	ls := genLines(one)
-	if sum["events"] != float64(len(ls)) || sum["bytes"] != float64(len(one)) || sum["users"] != 200.0 {
+	if sum["events"] != float64(len(ls)) || sum["bytes"] != float64(len(one)) || sum["users"] != 100.0 {
 		t.Errorf("summary %v, wrote %d lines, %d bytes", sum, len(ls), len(one))
 	}
 	type ev struct {

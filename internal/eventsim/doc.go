@@ -11,7 +11,8 @@
 // # Model
 //
 // Every user has a stable profile (gender, names, "City, ST" location,
-// userAgent, registration, userId) and a latent satisfaction that shapes how
+// userAgent, registration, userId), an activity level (sessions per day,
+// steps per session) and a latent satisfaction that shapes how
 // often they thumb songs up or down, add friends and playlist entries, and
 // whether they churn. About 22% of users churn: their last two events are
 // Cancel then Cancellation Confirmation (auth "Cancelled") and nothing follows.
@@ -25,6 +26,10 @@
 // never within one: userIds are unique at any --users (1..N for users
 // registered before the log, a range above N for new ones, see userID) and
 // each user's sessionIds only grow (nextSession).
+// Users are as active as real Sparkify users (TestActivity): about 1,180
+// events in about 20 sessions of about 60 events (3 to 4 hours) over 60
+// days, active on about 17 of them; a log is about 540 kB per user, as the
+// full Sparkify dataset (12 GB, 22,278 users).
 // Logged-out and guest rows have userId "" and null user fields; artist, song
 // and length are set on NextSong rows only.
 //

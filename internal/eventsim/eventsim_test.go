@@ -122,7 +122,7 @@ func decode(t *testing.T, b []byte, checkKeys bool) []row {
 }
 
 func TestDeterministicWhateverWorkers(t *testing.T) {
-	cfg := Config{Users: 150, Days: 20, Seed: 7, BadLineRate: 0.01, VariantRate: 0.02}
+	cfg := Config{Users: 30, Days: 20, Seed: 7, BadLineRate: 0.01, VariantRate: 0.02}
 	cfg.Workers = 1
 	want, _ := generate(t, cfg)
 	for _, w := range []int{2, 3, 8} {
@@ -138,7 +138,7 @@ func TestDeterministicWhateverWorkers(t *testing.T) {
 }
 
 func TestCanonicalRows(t *testing.T) {
-	b, st := generate(t, Config{Users: 200, Days: 30, Seed: 3})
+	b, st := generate(t, Config{Users: 40, Days: 30, Seed: 3})
 	rows := decodeRows(t, b)
 	if int64(len(rows)) != st.Events || st.Lines != st.Events || st.BadLines != 0 || st.VariantLines != 0 {
 		t.Fatalf("rows %d, stats %+v", len(rows), st)
@@ -284,9 +284,9 @@ func checkChurners(t *testing.T, rows []row) (churners, users int) {
 }
 
 func TestChurnersAndPageShares(t *testing.T) {
-	users := 1000
+	users := 400
 	if testing.Short() {
-		users = 300
+		users = 120
 	}
 	b, st := generate(t, Config{Users: users, Days: 60, Seed: 11})
 	rows := decode(t, b, false)
@@ -346,18 +346,99 @@ func TestChurnersAndPageShares(t *testing.T) {
 	}
 }
 
-// TestSizeCalibration keeps the sizes the benchmarks rely on: 10,000 users
-// over 60 days write about 1 GB, 32,000 users about 3.4 GB.
+// Per-user activity of the real Sparkify logs over their ~60 days
+// (2018-10-01 to 2018-12-03). Events per user: the full dataset's 26.3M
+// events of 22,278 users (1,180; its 12 GB make about 540 kB per user) and
+// the Udacity mini set's 286,500 events of 225 users (1,273). Sessions,
+// their length and the days active are not published as exact figures;
+// the ranges below are the ones the mini set's public analyses show: tens
+// of sessions per user, a few dozen songs (some hours) per session, a user
+// active on about one day in four.
+var sparkifyActivity = []struct {
+	name   string
+	lo, hi float64
+}{
+	{"events per user", 1000, 1400},
+	{"sessions per user", 14, 28},
+	{"events per session", 40, 80},
+	{"session hours", 2, 5},
+	{"days active per user", 12, 24},
+}
+
+// TestActivity checks that generated users are as active as real ones
+// (sparkifyActivity): means over the identified users of a 60-day log.
+func TestActivity(t *testing.T) {
+	users := 300
+	if testing.Short() {
+		users = 80
+	}
+	b, _ := generate(t, Config{Users: users, Days: 60, Seed: 11})
+	type key struct {
+		user string
+		sid  int64
+	}
+	events := map[string]int{}
+	days := map[string]map[int64]bool{}
+	sessions := map[key][2]int64{} // first and last ts
+	for _, r := range decode(t, b, false) {
+		if r.UserID == "" {
+			continue
+		}
+		events[r.UserID]++
+		if days[r.UserID] == nil {
+			days[r.UserID] = map[int64]bool{}
+		}
+		days[r.UserID][r.TS/msPerDay] = true
+		k := key{r.UserID, r.SessionID}
+		if s, ok := sessions[k]; ok {
+			sessions[k] = [2]int64{s[0], r.TS}
+		} else {
+			sessions[k] = [2]int64{r.TS, r.TS}
+		}
+	}
+	var nEvents, nDays int
+	for u, n := range events {
+		nEvents += n
+		nDays += len(days[u])
+	}
+	var hours float64
+	for _, s := range sessions {
+		hours += float64(s[1]-s[0]) / msPerHour
+	}
+	n, ns := float64(len(events)), float64(len(sessions))
+	got := map[string]float64{
+		"events per user":      float64(nEvents) / n,
+		"sessions per user":    ns / n,
+		"events per session":   float64(nEvents) / ns,
+		"session hours":        hours / ns,
+		"days active per user": float64(nDays) / n,
+	}
+	for _, c := range sparkifyActivity {
+		if g := got[c.name]; g < c.lo || g > c.hi {
+			t.Errorf("%s = %.1f, want %g..%g (real Sparkify)", c.name, g, c.lo, c.hi)
+		}
+	}
+}
+
+// TestSizeCalibration keeps the size per user the benchmarks size their
+// inputs by (scripts/gen_users.sh): about 540 kB per user over 60 days, as
+// the full Sparkify dataset (12 GB for 22,278 users).
 func TestSizeCalibration(t *testing.T) {
-	_, st := generate(t, Config{Users: 1000, Days: 60, Seed: 1})
-	per := float64(st.Bytes) / 1000
-	if per < 95e3 || per > 120e3 {
-		t.Errorf("bytes per user over 60 days = %.0f, want about 106,000 (1.06 GB for 10,000 users)", per)
+	users := 400
+	if testing.Short() {
+		users = 200
+	}
+	st, err := Generate(context.Background(), Config{Users: users, Days: 60, Start: start, Seed: 1}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if per := float64(st.Bytes) / float64(users); per < 480e3 || per > 600e3 {
+		t.Errorf("bytes per user over 60 days = %.0f, want about 540,000", per)
 	}
 }
 
 func TestSplitByTime(t *testing.T) {
-	cfg := Config{Users: 120, Days: 10, Start: start, Seed: 5}
+	cfg := Config{Users: 25, Days: 10, Start: start, Seed: 5}
 	whole, _ := generate(t, cfg)
 	parts := make([]bytes.Buffer, 4)
 	ws := make([]io.Writer, len(parts))
@@ -390,7 +471,7 @@ func TestSplitByTime(t *testing.T) {
 }
 
 func TestBadLines(t *testing.T) {
-	cfg := Config{Users: 150, Days: 30, Seed: 9, LongLineBytes: 5000}
+	cfg := Config{Users: 30, Days: 30, Seed: 9, LongLineBytes: 5000}
 	clean, _ := generate(t, cfg)
 	cfg.BadLineRate = 0.02
 	dirty, st := generate(t, cfg)
@@ -453,7 +534,7 @@ func normalize(t *testing.T, l []byte) map[string]any {
 }
 
 func TestVariants(t *testing.T) {
-	cfg := Config{Users: 100, Days: 20, Seed: 4}
+	cfg := Config{Users: 20, Days: 20, Seed: 4}
 	clean, _ := generate(t, cfg)
 	cfg.VariantRate = 0.3
 	odd, st := generate(t, cfg)
@@ -545,7 +626,7 @@ func (f *failWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriteError(t *testing.T) {
-	_, err := Generate(context.Background(), Config{Users: 300, Days: 30, Start: start}, &failWriter{})
+	_, err := Generate(context.Background(), Config{Users: 60, Days: 30, Start: start}, &failWriter{})
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("error = %v, want disk full", err)
 	}

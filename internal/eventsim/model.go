@@ -100,11 +100,10 @@ const (
 	msPerDay  = 24 * msPerHour
 )
 
-// Calibration. baseSessionsPerDay is tuned so that 10,000 users over 60 days
-// write about 1 GB (see TestSizeCalibration).
+// Calibration: per-user activity of the real Sparkify logs (TestActivity).
 const (
-	baseSessionsPerDay = 0.218
-	baseSessionSteps   = 36.0
+	baseSessionsPerDay = 0.67
+	baseSessionSteps   = 71.0
 	churnLogit         = -2.0
 	quietShare         = 0.15 // loyal users who drift without cancelling
 	newUserShare       = 0.30 // users who register during the period
@@ -385,7 +384,7 @@ func (a *actor) table(d float64) stepTable {
 		st.add(pRollAdvert, 0.002)
 		st.add(pDowngrade, 0.011*(1+d))
 	}
-	st.add(pHome, 0.004)
+	st.add(pHome, 0.019)
 	st.add(pLogout, 0.0105)
 	st.add(pSettings, 0.0055)
 	st.add(pHelp, a.hp*(1+d))
