@@ -122,10 +122,12 @@ type user struct {
 	listen  float64
 	artists []uint64
 	// trend buckets [last7, prev7, last14, prev14]: events, songs,
-	// sessions, thumbs up, thumbs down, adverts
-	ev, so, ses, tu, td, adv [4]int64
-	active7                  int64
-	label                    bool
+	// sessions, thumbs up, thumbs down, adverts, Downgrade page visits,
+	// Submit Downgrade; prev7 + prev14 is the 21 days [T-28d, T-7d)
+	ev, so, ses, tu, td, adv, dgv, dg [4]int64
+	active7                           int64
+	activePrior21                     int64 // active days in [T-28d, T-7d)
+	label                             bool
 }
 
 // indexes into user.win
@@ -611,6 +613,8 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			u.tu[k] += pages[1].Value(i)
 			u.td[k] += pages[2].Value(i)
 			u.adv[k] += pages[5].Value(i)
+			u.dgv[k] += pages[13].Value(i)
+			u.dg[k] += pages[15].Value(i)
 		}
 		switch {
 		case age >= 1 && age <= 7:
@@ -618,6 +622,9 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			u.active7++
 		case age >= 8 && age <= 14:
 			add(1)
+		}
+		if age >= 8 && age <= 28 {
+			u.activePrior21++
 		}
 		switch {
 		case age >= 1 && age <= 14:

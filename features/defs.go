@@ -25,6 +25,14 @@ func ratio(a, b float64) float64 {
 // [-1, 1]; 0 when both are empty.
 func trend(a, b int64) float64 { return ratio(float64(a-b), float64(a+b)) }
 
+// rateTrend compares the daily rate of a recent window of da days with the
+// one of the db days before it: (ra-rb)/(ra+rb) for ra = a/da, rb = b/db,
+// in [-1, 1]; 0 when both are empty.
+func rateTrend(a int64, da float64, b int64, db float64) float64 {
+	ra, rb := float64(a)/da, float64(b)/db
+	return ratio(ra-rb, ra+rb)
+}
+
 func b2f(b bool) float64 {
 	if b {
 		return 1
@@ -134,6 +142,31 @@ var featureDefs = func() []featureDef {
 			return ratio(float64(u.td[2]), float64(u.so[2])) - ratio(float64(u.td[3]), float64(u.so[3]))
 		}},
 		featureDef{Feature{Name: "adverts_per_song_last_14d", Type: Float64, Description: "Roll Advert events per song in [T-14d, T)"}, func(u *user, c *calc) float64 { return ratio(float64(u.adv[2]), float64(u.so[2])) }},
+		// Recent weeks against the three before: a churn analyst's view of
+		// "is this user fading", over [T-7d, T) vs [T-28d, T-7d).
+		featureDef{Feature{Name: "events_7d_vs_prior_21d", Type: Float64, Description: "(a-b)/(a+b) for events per day a in [T-7d, T) and b in [T-28d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 {
+			return rateTrend(u.ev[0], 7, u.ev[1]+u.ev[3], 21)
+		}},
+		featureDef{Feature{Name: "songs_7d_vs_prior_21d", Type: Float64, Description: "(a-b)/(a+b) for songs per day a in [T-7d, T) and b in [T-28d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 {
+			return rateTrend(u.so[0], 7, u.so[1]+u.so[3], 21)
+		}},
+		featureDef{Feature{Name: "sessions_7d_vs_prior_21d", Type: Float64, Description: "(a-b)/(a+b) for sessions per day a in [T-7d, T) and b in [T-28d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 {
+			return rateTrend(u.ses[0], 7, u.ses[1]+u.ses[3], 21)
+		}},
+		featureDef{Feature{Name: "active_days_7d_vs_prior_21d", Type: Float64, Description: "(a-b)/(a+b) for the share of active days a in [T-7d, T) and b in [T-28d, T-7d); 0 when both are 0"}, func(u *user, c *calc) float64 {
+			return rateTrend(u.active7, 7, u.activePrior21, 21)
+		}},
+		featureDef{Feature{Name: "thumbs_down_per_song_7d_vs_prior_21d", Type: Float64, Description: "thumbs down per song in [T-7d, T) minus in [T-28d, T-7d)"}, func(u *user, c *calc) float64 {
+			return ratio(float64(u.td[0]), float64(u.so[0])) - ratio(float64(u.td[1]+u.td[3]), float64(u.so[1]+u.so[3]))
+		}},
+		featureDef{Feature{Name: "adverts_per_song_7d_vs_prior_21d", Type: Float64, Description: "Roll Advert events per song in [T-7d, T) minus in [T-28d, T-7d)"}, func(u *user, c *calc) float64 {
+			return ratio(float64(u.adv[0]), float64(u.so[0])) - ratio(float64(u.adv[1]+u.adv[3]), float64(u.so[1]+u.so[3]))
+		}},
+		featureDef{Feature{Name: "adverts_per_song_trend_14d", Type: Float64, Description: "Roll Advert events per song in [T-14d, T) minus in [T-28d, T-14d)"}, func(u *user, c *calc) float64 {
+			return ratio(float64(u.adv[2]), float64(u.so[2])) - ratio(float64(u.adv[3]), float64(u.so[3]))
+		}},
+		featureDef{Feature{Name: "downgrade_visits_last_14d", Type: Int64, Description: "Downgrade page events in [T-14d, T)"}, func(u *user, c *calc) float64 { return float64(u.dgv[2]) }},
+		featureDef{Feature{Name: "submit_downgrades_last_14d", Type: Int64, Description: "Submit Downgrade events in [T-14d, T)"}, func(u *user, c *calc) float64 { return float64(u.dg[2]) }},
 		featureDef{Feature{Name: "inactivity_ratio", Type: Float64, Description: "days since the last activity divided by the mean days between active days in the window (W / max(active_days, 1))"}, func(u *user, c *calc) float64 {
 			return float64(c.asOfMS-u.lastTS) / float64(msPerDay) / (float64(c.window) / float64(max(u.active, 1)))
 		}},

@@ -13,7 +13,10 @@
 //     churned before T, sorted by user_id (byte order).
 //   - Count features cover the window [T-W, T) (W = Config.WindowDays,
 //     default 30); trend features use fixed 7- and 14-day windows
-//     ((a-b)/(a+b) of the last 7 vs the 7 before, last 14 vs the 14 before);
+//     ((a-b)/(a+b) of the last 7 vs the 7 before, last 14 vs the 14 before;
+//     the *_7d_vs_prior_21d features compare daily rates of the last 7
+//     days with the 21 before them, [T-28d, T-7d), and the rate deltas
+//     (thumbs down, adverts per song) subtract the earlier rate);
 //     tenure, last activity, last upgrade/downgrade and the paid share use
 //     the whole history before T. Rates with an empty denominator are 0.
 //   - Tenure is T - registration, never measured to the last event (a user

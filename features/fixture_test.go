@@ -479,6 +479,14 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		bses := [4]map[[2]int64]bool{{}, {}, {}, {}}
 		var btu, btd, badv [4]float64
 		days7 := map[Date]bool{}
+		// the 21 days [T-28d, T-7d), counted on their own (not as the sum
+		// of two buckets): events, songs, sessions, active days, thumbs
+		// down, adverts
+		var p21ev, p21so, p21td, p21adv float64
+		p21ses := map[[2]int64]bool{}
+		p21days := map[Date]bool{}
+		var ses7 = map[[2]int64]bool{}
+		var ev7, so7, td7, adv7, dgv14, dg14 float64
 		for _, e := range before {
 			d := DateOfMS(e.TS)
 			age := int(T - d)
@@ -489,6 +497,25 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 			one := int64(1)
 			if e.Page == "Cancel" || e.Page == "Cancellation Confirmation" {
 				one = 0
+			}
+			if age >= 8 && age <= 28 {
+				p21ev += float64(one)
+				p21so += float64(song)
+				p21ses[[2]int64{int64(d), e.SessionID}] = true
+				p21days[d] = true
+				p21td += b2f(e.Page == "Thumbs Down")
+				p21adv += b2f(e.Page == "Roll Advert")
+			}
+			if age <= 7 {
+				ev7 += float64(one)
+				so7 += float64(song)
+				ses7[[2]int64{int64(d), e.SessionID}] = true
+				td7 += b2f(e.Page == "Thumbs Down")
+				adv7 += b2f(e.Page == "Roll Advert")
+			}
+			if age <= 14 {
+				dgv14 += b2f(e.Page == "Downgrade")
+				dg14 += b2f(e.Page == "Submit Downgrade")
 			}
 			var ks []int
 			if age <= 7 {
@@ -581,6 +608,16 @@ func reference(es []ev, T Date, H, W int) (map[string]map[string]float64, map[st
 		}
 		f["thumbs_down_per_song_trend_14d"] = rat(btd[2], float64(bucket[2][1])) - rat(btd[3], float64(bucket[3][1]))
 		f["adverts_per_song_last_14d"] = rat(badv[2], float64(bucket[2][1]))
+		perDay := func(a, b float64) float64 { return rat(a/7-b/21, a/7+b/21) }
+		f["events_7d_vs_prior_21d"] = perDay(ev7, p21ev)
+		f["songs_7d_vs_prior_21d"] = perDay(so7, p21so)
+		f["sessions_7d_vs_prior_21d"] = perDay(float64(len(ses7)), float64(len(p21ses)))
+		f["active_days_7d_vs_prior_21d"] = perDay(float64(len(days7)), float64(len(p21days)))
+		f["thumbs_down_per_song_7d_vs_prior_21d"] = rat(td7, so7) - rat(p21td, p21so)
+		f["adverts_per_song_7d_vs_prior_21d"] = rat(adv7, so7) - rat(p21adv, p21so)
+		f["adverts_per_song_trend_14d"] = rat(badv[2], float64(bucket[2][1])) - rat(badv[3], float64(bucket[3][1]))
+		f["downgrade_visits_last_14d"] = dgv14
+		f["submit_downgrades_last_14d"] = dg14
 		f["inactivity_ratio"] = f["days_since_last_activity"] / (float64(W) / math.Max(float64(len(days)), 1))
 		feats[id] = f
 		labels[id] = label
