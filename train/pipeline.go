@@ -67,7 +67,7 @@ type SearchTrial struct {
 func SearchGrid() []SearchTrial {
 	var g []SearchTrial
 	for _, mf := range []string{"sqrt", "log2", "0.5"} {
-		for _, leaf := range []int{1, 3, 10} {
+		for _, leaf := range []int{1, 3, 10, 20, 50} {
 			for _, depth := range []int{0, 12} {
 				for _, crit := range []string{"gini", "entropy"} {
 					g = append(g, SearchTrial{MaxFeatures: mf, MinSamplesLeaf: leaf, MaxDepth: depth, Criterion: crit})
