@@ -70,18 +70,17 @@ missing or unreadable (before writing anything).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.lake, "lake", "", "lake root directory (required)")
+	config.Var(f, &o.lake, "lake")
 	f.StringVar(&o.ds, "ds", "", "keep only the events of this day (YYYY-MM-DD, UTC)")
 	f.StringVar(&o.from, "from", "", "keep only events on or after this day (YYYY-MM-DD)")
 	f.StringVar(&o.to, "to", "", "keep only events on or before this day (YYYY-MM-DD)")
-	f.Float64Var(&o.maxInvalidRatio, "max-invalid-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is quarantined")
-	f.BoolVar(&o.allowTruncated, "allow-truncated", false, "publish what a truncated or corrupt gzip input yielded instead of failing")
+	config.Var(f, &o.maxInvalidRatio, "etl.max_invalid_ratio")
+	config.Var(f, &o.allowTruncated, "etl.allow_truncated")
 	f.BoolVar(&o.force, "force", false, "re-ingest inputs already ingested (same content), replacing their rows")
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", 64*1024, "quarantine longer lines as line_too_long")
 	f.StringVar(&o.ingestDate, "ingest-date", "", "quarantine partition day (default today, UTC)")
 	f.IntVar(&o.workers, "workers", 0, "decode/write goroutines (default: number of CPUs)")
-	f.IntVar(&o.memoryBudgetMiB, "memory-budget", config.Default().ETL.MemoryBudget, "MiB of decoded rows buffered before writing")
-	_ = cmd.MarkFlagRequired("lake")
+	config.Var(f, &o.memoryBudgetMiB, "etl.memory_budget")
 	return cmd
 }
 

@@ -136,7 +136,7 @@ func TestShellCompletion(t *testing.T) {
 	}{
 		{"commands", []string{"__complete", ""}, []string{"run", "etl", "generate", "models", "completion", "version"}, []string{"testfail"}, ":4"},
 		{"subcommands", []string{"__complete", "models", ""}, []string{"list", "show", "promote"}, nil, ":4"},
-		{"required flag first", []string{"__complete", "etl", "bronze", "--"}, []string{"--lake"}, []string{"--ds"}, ":4"},
+		{"flags before --lake", []string{"__complete", "etl", "bronze", "--"}, []string{"--lake", "--config", "--ds"}, nil, ":4"},
 		{"flags", []string{"__complete", "etl", "bronze", "--lake", lakeDir, "--"}, []string{"--ds", "--max-invalid-ratio", "--log-format", "--skip-if-empty"}, nil, ":4"},
 		{"--name from the registry", []string{"__complete", "train", "--registry", reg, "--name", ""}, []string{"churn", "other"}, nil, ":4"},
 		{"--name prefix", []string{"__complete", "train", "--registry", reg, "--name", "o"}, []string{"other"}, []string{"churn"}, ":4"},
@@ -670,7 +670,7 @@ func crashedLake(t *testing.T) (crashed, ref, asOf string) {
 		for _, args := range [][]string{
 			{"etl", "--lake", l, in1},
 			{"features", "--lake", l, "--as-of", asOf, "--horizon", "14d"},
-			{"train", "--features", filepath.Join(l, "features", "as_of="+asOf), "--registry", filepath.Join(l, "models"), "--trees", "5", "--folds", "0"},
+			{"train", "--holdout-users", "0", "--features", filepath.Join(l, "features", "as_of="+asOf), "--registry", filepath.Join(l, "models"), "--trees", "5", "--folds", "0"},
 		} {
 			if code, _, stderr := runWith(t, context.Background(), args...); code != 0 {
 				t.Fatalf("%q: exit %d: %s", args, code, stderr)
@@ -717,7 +717,7 @@ func TestReadersCompleteAPendingCommit(t *testing.T) {
 			return []string{"features", "--lake", l, "--as-of", "2018-10-28", "--out", filepath.Join(l, "..", "f.parquet")}
 		}},
 		{"train", func(l string) []string {
-			return []string{"train", "--features", filepath.Join(l, "features", "as_of="+asOf), "--registry", filepath.Join(l, "models"), "--trees", "5", "--folds", "0"}
+			return []string{"train", "--holdout-users", "0", "--features", filepath.Join(l, "features", "as_of="+asOf), "--registry", filepath.Join(l, "models"), "--trees", "5", "--folds", "0"}
 		}},
 		{"score", func(l string) []string {
 			return []string{"score", "--registry", filepath.Join(l, "models"), "--model", "churn@champion",

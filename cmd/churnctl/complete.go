@@ -104,12 +104,16 @@ func completionRegistry(cmd *cobra.Command) string {
 	if f := cmd.Flag("lake"); f != nil && f.Value.String() != "" {
 		return filepath.Join(f.Value.String(), "models")
 	}
-	return defaultRegistry
+	return ""
 }
 
 // completeModelNames lists the model names in the registry.
 func completeModelNames(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	names, _ := registry.Registry{Root: completionRegistry(cmd)}.Names()
+	root := completionRegistry(cmd)
+	if root == "" {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names, _ := registry.Registry{Root: root}.Names()
 	var out []string
 	for _, n := range names {
 		if strings.HasPrefix(n, toComplete) {

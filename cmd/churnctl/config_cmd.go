@@ -41,7 +41,13 @@ run checks it: a bad value exits 2 naming the key.`,
 			for _, w := range config.Deprecated(cmd.Flags()) {
 				a.Log.Warn(w)
 			}
-			if err := validateConfig(cfg); err != nil {
+			check := cfg
+			if check.Lake == "" {
+				// Shown as not set; every other setting is still checked.
+				a.Log.Warn("lake is not set: run would exit 2 (config key lake, CHURNCTL_LAKE or --lake)")
+				check.Lake = "."
+			}
+			if err := validateConfig(check); err != nil {
 				return err
 			}
 			b, err := config.Annotated(cfg, src, path)

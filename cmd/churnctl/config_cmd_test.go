@@ -42,3 +42,62 @@ func TestConfigShowSources(t *testing.T) {
 		t.Errorf("config show printed the password:\n%s%s", stdout, stderr)
 	}
 }
+
+// TestSubcommandsTakeEnvAndFile: a subcommand's setting flags resolve as
+// run's do, flag > env > file > default, through the real command: load's
+// --lake and --tables decide what it reports before connecting, and etl
+// silver fails on the lake it was given.
+func TestSubcommandsTakeEnvAndFile(t *testing.T) {
+	dir := t.TempDir()
+	fileLake := filepath.Join(dir, "file-lake")
+	envLake := filepath.Join(dir, "env-lake")
+	flagLake := filepath.Join(dir, "flag-lake")
+	p := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(p, []byte("lake: "+fileLake+"\netl:\n  lookback: -3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	check := func(wantLake string, args ...string) {
+		t.Helper()
+		code, _, stderr := runIn(t, ctx, strings.NewReader(""), args...)
+		if code != 3 || !strings.Contains(stderr, "lake "+wantLake+" does not exist") {
+			t.Errorf("%v: exit %d, want 3 naming lake %s:\n%s", args, code, wantLake, stderr)
+		}
+	}
+	check(fileLake, "features", "--config", p, "--as-of", "2018-10-01")
+	t.Setenv("CHURNCTL_CONFIG", p)
+	check(fileLake, "features", "--as-of", "2018-10-01")
+	t.Setenv("CHURNCTL_LAKE", envLake)
+	check(envLake, "features", "--as-of", "2018-10-01")
+	check(flagLake, "features", "--lake", flagLake, "--as-of", "2018-10-01")
+
+	// A setting from the file reaches the flag of the same name: the
+	// file's lookback -3 is refused as --lookback would be.
+	if err := os.MkdirAll(envLake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runIn(t, ctx, strings.NewReader(""), "etl", "silver")
+	if code != 2 || !strings.Contains(stderr, "--lookback must be >= 0") {
+		t.Errorf("etl silver with lookback -3 in the file: exit %d, want 2:\n%s", code, stderr)
+	}
+	t.Setenv("CHURNCTL_ETL_LOOKBACK", "0")
+	code, _, stderr = runIn(t, ctx, strings.NewReader(""), "etl", "silver", "--lookback", "-1")
+	if code != 2 || !strings.Contains(stderr, "--lookback must be >= 0") {
+		t.Errorf("etl silver --lookback -1 over env 0: exit %d, want 2:\n%s", code, stderr)
+	}
+	code, _, stderr = runIn(t, ctx, strings.NewReader(""), "etl", "silver")
+	if code == 2 {
+		t.Errorf("etl silver with env lookback 0 over the file's -3: exit 2:\n%s", stderr)
+	}
+	// The registry is LAKE/models of the lake in the environment.
+	code, stdout, stderr := runIn(t, ctx, strings.NewReader(""), "models", "list", "--json")
+	if code != 0 {
+		t.Errorf("models list with CHURNCTL_LAKE: exit %d\n%s%s", code, stdout, stderr)
+	}
+	t.Setenv("CHURNCTL_LAKE", "")
+	t.Setenv("CHURNCTL_CONFIG", "")
+	code, _, stderr = runIn(t, ctx, strings.NewReader(""), "models", "list")
+	if code != 2 || !strings.Contains(stderr, "no model registry") {
+		t.Errorf("models list with no registry or lake: exit %d, want 2:\n%s", code, stderr)
+	}
+}

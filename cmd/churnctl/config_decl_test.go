@@ -9,38 +9,21 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/churnctl/churnctl/internal/config"
 )
 
-// stageCommands are the subcommands that take a section's settings as their
-// own flags (the stage `run` executes for it).
-var stageCommands = map[string][][]string{
-	"":         {{"etl"}, {"train"}, {"score"}},
-	"etl":      {{"etl"}, {"etl", "bronze"}, {"etl", "silver"}, {"etl", "gold"}},
-	"features": {{"features"}},
-	"train":    {{"train"}},
-	"score":    {{"score"}},
-	"load":     {{"load"}},
-}
-
-// knownDrift lists the stage flags whose default still differs from the
-// declaration: run passes the declared value on the stage's argv, so a run
-// is consistent, but the subcommand alone is not (follow-up).
-var knownDrift = map[string]bool{
-	// The stages take the lake explicitly (etl: required; score: optional,
-	// publish there); run's default "lake" is the only one with a default.
-	"etl --lake": true, "score --lake": true,
-	// The issue's "registry models vs LAKE/models": train and score have no
-	// lake to put it under (they take --features paths). Follow-up.
-	"train --registry": true, "score --registry": true,
-	// Found by this test once run's flags took the stages' spelling; run
-	// passes the declared value on the stage argv, so a run is consistent.
-	// Aligning them changes the standalone commands' behaviour (train holds
-	// out 20% of users; load gets timeouts) and their goldens: follow-up.
-	"train --holdout-users": true, "load --tables": true,
-	"load --statement-timeout": true, "load --lock-timeout": true,
+// otherMeaning lists the subcommand flags that share a setting's flag name
+// but are another thing (not a drift: binding them would be wrong).
+var otherMeaning = map[string]string{
+	"generate --seed":       "the event generator's seed, not the forest's (train.seed)",
+	"evaluate --seed":       "the bootstrap and permutation seed, not the forest's",
+	"evaluate --jobs":       "prediction goroutines, not trees grown in parallel (train.jobs)",
+	"evaluate --model":      "the model judged (default the champion of train.name), not the one run scores with (score.model)",
+	"score --jobs":          "prediction goroutines, not trees grown in parallel",
+	"models promote --jobs": "prediction goroutines, not trees grown in parallel",
 }
 
 // TestDeclarationsDriveFlags walks the declaration table (config.Settings)
@@ -91,22 +74,67 @@ func TestDeclarationsDriveFlags(t *testing.T) {
 				}
 			}
 			// The help text's default is the declared one.
-			if got, want := f.DefValue, flagString(s.Value(), false); got != want {
+			if got, want := f.DefValue, flagString(s.Value()); got != want {
 				t.Errorf("%v --%s: default %q, declared %q", path, s.Flag, got, want)
 			}
 		}
-		section, _, ok := strings.Cut(s.Key, ".")
-		if !ok {
-			section = ""
+	}
+
+	// Every command: a flag spelled like a setting (kebab-case or the old
+	// dotted key) is bound to it, with run's type, default and help; a
+	// command with settings takes --config.
+	runFlags := find("run").Flags()
+	byFlag := map[string]config.Setting{}
+	for _, s := range settings {
+		byFlag[s.Flag], byFlag[s.Key] = s, s
+	}
+	bound := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
 		}
-		for _, path := range stageCommands[section] {
-			f := find(path...).Flags().Lookup(s.Flag)
-			if f == nil {
-				continue // a setting only run uses (e.g. train.skip)
+		name := commandName(c)
+		if c == root || name == "run" || name == "config show" || !c.Runnable() {
+			return
+		}
+		has := false
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			s, ok := byFlag[f.Name]
+			if !ok {
+				return
 			}
-			if got, want := f.DefValue, flagString(s.Value(), true); got != want && !knownDrift[strings.Join(path, " ")+" --"+s.Flag] {
-				t.Errorf("%s --%s: default %q, the declaration (%s) says %q", strings.Join(path, " "), s.Flag, got, s.Key, want)
+			id := name + " --" + f.Name
+			if why, ok := otherMeaning[id]; ok {
+				if len(f.Annotations[config.AnnotationSetting]) > 0 {
+					t.Errorf("%s is bound to a setting, but is listed as %s", id, why)
+				}
+				return
 			}
+			if ann := f.Annotations[config.AnnotationSetting]; len(ann) != 1 || ann[0] != s.Key {
+				t.Errorf("%s: not bound to %s (annotation %v): declare it with config.Var", id, s.Key, ann)
+				return
+			}
+			has = true
+			bound++
+			rf := runFlags.Lookup(f.Name)
+			if f.DefValue != rf.DefValue || f.Usage != rf.Usage || f.Value.Type() != rf.Value.Type() || f.Hidden != rf.Hidden {
+				t.Errorf("%s: default %q, type %s, help %q; run --%s: %q, %s, %q",
+					id, f.DefValue, f.Value.Type(), f.Usage, f.Name, rf.DefValue, rf.Value.Type(), rf.Usage)
+			}
+		})
+		if has && c.Flags().Lookup("config") == nil {
+			t.Errorf("%s has settings but no --config", name)
+		}
+	}
+	walk(root)
+	if bound < 30 {
+		t.Errorf("only %d subcommand flags are bound to settings", bound)
+	}
+	for id := range otherMeaning {
+		parts := strings.Fields(strings.ReplaceAll(id, "--", ""))
+		if find(parts[:len(parts)-1]...).Flags().Lookup(parts[len(parts)-1]) == nil {
+			t.Errorf("otherMeaning lists %s, which does not exist", id)
 		}
 	}
 
@@ -157,14 +185,11 @@ func TestDeclarationsDriveFlags(t *testing.T) {
 	}
 }
 
-// flagString renders a declared default as pflag shows it in help: run's
-// slices as a,b, the subcommands' pflag string slices as [a,b].
-func flagString(v any, bracket bool) string {
+// flagString renders a declared default as its flag shows it in help
+// (lists as a,b).
+func flagString(v any) string {
 	if ss, ok := v.([]string); ok {
-		if !bracket {
-			return strings.Join(ss, ",")
-		}
-		return "[" + strings.Join(ss, ",") + "]"
+		return strings.Join(ss, ",")
 	}
 	return fmt.Sprint(v)
 }

@@ -26,9 +26,9 @@ type dbFlags struct {
 
 func (f *dbFlags) add(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.Var(dsnFlag{&f.dsn}, "dsn", "PostgreSQL connection string (libpq keyword/value or postgres:// URL); default $CHURNCTL_DSN, else the PG* variables (PGHOST, PGUSER, PGPASSWORD, ...)")
-	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "abort any statement that runs longer (0: server default); exit 4")
-	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "give up waiting for a lock after this long (0: server default); exit 4")
+	config.Var(fs, &f.dsn, "load.dsn")
+	config.Var(fs, &f.statementTimeout, "load.statement_timeout")
+	config.Var(fs, &f.lockTimeout, "load.lock_timeout")
 }
 
 // connect resolves the DSN (--dsn, $CHURNCTL_DSN, PG* variables) and

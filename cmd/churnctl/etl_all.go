@@ -31,11 +31,11 @@ type etlBronzeOpts struct {
 
 func (b *etlBronzeOpts) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.Float64Var(&b.maxInvalidRatio, "max-invalid-ratio", 0.01, "bronze: fail (exit 3) when more than this fraction of lines is quarantined")
-	f.BoolVar(&b.allowTruncated, "allow-truncated", false, "bronze: publish what a truncated or corrupt gzip input yielded instead of failing")
+	config.Var(f, &b.maxInvalidRatio, "etl.max_invalid_ratio")
+	config.Var(f, &b.allowTruncated, "etl.allow_truncated")
 	f.BoolVar(&b.force, "force", false, "bronze: re-ingest inputs already ingested (same content), replacing their rows")
 	f.IntVar(&b.maxLineBytes, "max-line-bytes", 64*1024, "bronze: quarantine longer lines as line_too_long")
-	f.IntVar(&b.memoryBudgetMiB, "memory-budget", config.Default().ETL.MemoryBudget, "bronze: MiB of decoded rows buffered before writing")
+	config.Var(f, &b.memoryBudgetMiB, "etl.memory_budget")
 }
 
 // etlAll is the RunE of the `etl` parent: bronze → silver → gold in one

@@ -11,6 +11,7 @@ import (
 	"github.com/churnctl/churnctl/etl/gold"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
@@ -31,14 +32,14 @@ type layerOpts struct {
 
 func (o *layerOpts) flags(cmd *cobra.Command, anonymous bool) {
 	f := cmd.Flags()
-	f.StringVar(&o.lake, "lake", "", "lake root directory (required)")
+	config.Var(f, &o.lake, "lake")
 	f.StringVar(&o.ds, "ds", "", "rebuild only this day (YYYY-MM-DD, UTC)")
 	f.StringVar(&o.from, "from", "", "rebuild days from this one (YYYY-MM-DD)")
 	f.StringVar(&o.to, "to", "", "rebuild days up to this one, inclusive (YYYY-MM-DD)")
-	f.IntVar(&o.lookback, "lookback", 0, "also rebuild the N days before --ds/--from (late events)")
+	config.Var(f, &o.lookback, "etl.lookback")
 	f.IntVar(&o.workers, "workers", 3, "days read back from bronze and processed at once (3 keeps both cores busy while a day waits on I/O; about 200 MiB each); etl with inputs cleans each new day in the bronze writer that wrote it")
 	if anonymous {
-		f.StringSliceVar(&o.anonymous, "anonymous-user-ids", nil, "user ids that mark logged-out traffic (comma separated), like an empty userId")
+		config.Var(f, &o.anonymous, "etl.anonymous_user_ids")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/registry"
@@ -31,6 +32,7 @@ type evaluateOptions struct {
 	features  []string
 	label, id string
 	registry  string
+	lake      string
 	report    string
 	json      bool
 	bootstrap int
@@ -99,11 +101,11 @@ model file path.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runEvaluate(cmd.Context(), a, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model reference (NAME, NAME@champion, NAME@VERSION or a file)")
+	f.StringVar(&o.model, "model", "", "model reference (NAME, NAME@champion, NAME@challenger, NAME@VERSION or a file; default: the champion of train.name)")
 	f.StringSliceVar(&o.features, "features", nil, "labelled feature table files or directories")
 	f.StringVar(&o.label, "label", "", "label column (default: the model's)")
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
-	addRegistryFlag(cmd, &o.registry)
+	addRegistryFlags(cmd, &o.registry, &o.lake)
 	f.StringVar(&o.report, "report", "", "write report.md, metrics.json and charts into this directory")
 	f.BoolVar(&o.json, "json", false, "print JSON even on a terminal")
 	f.IntVar(&o.bootstrap, "bootstrap", 500, "bootstrap resamples for the 95% intervals (0: none)")
@@ -119,7 +121,7 @@ model file path.`,
 // addHoldoutFlag adds --holdout-users to evaluate and promote: judge only
 // the users that `train --holdout-users` with the same share left out.
 func addHoldoutFlag(cmd *cobra.Command, dst *float64) {
-	cmd.Flags().Float64Var(dst, "holdout-users", 0, "judge only the share of users that train --holdout-users left out (same value)")
+	config.Var(cmd.Flags(), dst, "train.holdout_users")
 }
 
 // holdoutSide selects the held-out users, or every row when share is 0.
@@ -214,8 +216,14 @@ func datasetName(o *evaluateOptions, trainingRows int) string {
 }
 
 func runEvaluate(ctx context.Context, a *App, o *evaluateOptions) error {
-	if o.model == "" || len(o.features) == 0 {
-		return usageErrorf("--model and --features are required")
+	if len(o.features) == 0 {
+		return usageErrorf("--features is required")
+	}
+	if err := needRegistry(o.registry); err != nil {
+		return err
+	}
+	if o.model == "" {
+		o.model = a.championOf()
 	}
 	start := time.Now()
 	m, v, t, d, p, err := evaluateModel(o.registry, o.model, o.features, o.label, o.id, o.jobs, holdoutSide(o.holdout))

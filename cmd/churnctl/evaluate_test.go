@@ -16,12 +16,12 @@ func TestEvaluateRefusesTrainingRows(t *testing.T) {
 	dir := t.TempDir()
 	feats := synthCSV(t, dir, 1500)
 	reg := filepath.Join(dir, "models")
-	if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "10", "--folds", "0", "--seed", "1"); code != 0 {
+	if code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--trees", "10", "--folds", "0", "--seed", "1"); code != 0 {
 		t.Fatalf("train: exit %d: %s", code, errs)
 	}
 	evals := filepath.Join(reg, "churn", "1", "evaluations.json")
 
-	code, out, errs := runCLI(t, "evaluate", "--model", "churn@1", "--registry", reg, "--features", feats, "--bootstrap", "0")
+	code, out, errs := runCLI(t, "evaluate", "--holdout-users", "0", "--model", "churn@1", "--registry", reg, "--features", feats, "--bootstrap", "0")
 	if code != 3 || !strings.Contains(errs, "1500 of 1500 evaluation rows are rows churn@1 was trained on") || !strings.Contains(errs, "--allow-training-rows") {
 		t.Errorf("evaluate on the training rows: exit %d, stderr %q; want 3 naming 1500 rows and --allow-training-rows", code, errs)
 	}
@@ -33,7 +33,7 @@ func TestEvaluateRefusesTrainingRows(t *testing.T) {
 	}
 
 	report := filepath.Join(dir, "report")
-	code, out, errs = runCLI(t, "evaluate", "--model", "churn@1", "--registry", reg, "--features", feats, "--bootstrap", "0",
+	code, out, errs = runCLI(t, "evaluate", "--holdout-users", "0", "--model", "churn@1", "--registry", reg, "--features", feats, "--bootstrap", "0",
 		"--allow-training-rows", "--dataset", "holdout", "--json", "--report", report)
 	if code != 0 {
 		t.Fatalf("evaluate --allow-training-rows: exit %d: %s", code, errs)
@@ -69,10 +69,10 @@ func TestEvaluateRefusesTrainingRows(t *testing.T) {
 	}
 
 	// promote: a challenger judged on its own training rows is refused
-	if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "10", "--folds", "0", "--seed", "2"); code != 0 {
+	if code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--trees", "10", "--folds", "0", "--seed", "2"); code != 0 {
 		t.Fatalf("train 2: %s", errs)
 	}
-	code, out, errs = runCLI(t, "models", "promote", "churn@2", "--registry", reg, "--features", feats, "--min-gain", "-1")
+	code, out, errs = runCLI(t, "models", "promote", "churn@2", "--holdout-users", "0", "--registry", reg, "--features", feats, "--min-gain", "-1")
 	if code != 3 || !strings.Contains(errs, "were used to train churn@2") || summaryOf(t, out)["promoted"] == true {
 		t.Errorf("promote on training rows: exit %d, stderr %q; want 3", code, errs)
 	}

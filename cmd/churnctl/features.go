@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/features"
+	"github.com/churnctl/churnctl/internal/config"
 )
 
 func init() { register(newFeaturesCmd) }
@@ -21,8 +22,8 @@ type featuresOptions struct {
 	asOf     []string
 	every    string
 	from, to string
-	horizon  string
-	window   string
+	horizon  config.Days
+	window   config.Days
 	out      string
 	format   string
 }
@@ -57,13 +58,13 @@ feature alone separates the label with ROC-AUC above 0.95.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runFeatures(cmd, a, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.lake, "lake", "", "lake directory (reads DIR/gold, writes DIR/features)")
+	config.Var(f, &o.lake, "lake")
 	f.StringArrayVar(&o.asOf, "as-of", nil, "cutoff date YYYY-MM-DD (repeatable)")
 	f.StringVar(&o.every, "every", "", "cutoff spacing (e.g. 7d) from --from to --to inclusive")
 	f.StringVar(&o.from, "from", "", "first cutoff with --every")
 	f.StringVar(&o.to, "to", "", "last possible cutoff with --every")
-	f.StringVar(&o.horizon, "horizon", "30d", "label window H: churn in [T, T+H) (days: 30d, 4w or 30)")
-	f.StringVar(&o.window, "window", "30d", "count-feature window W: [T-W, T)")
+	config.Var(f, &o.horizon, "features.horizon")
+	config.Var(f, &o.window, "features.window")
 	f.StringVar(&o.out, "out", "", `output file instead of the lake partition ({as_of} is replaced by the cutoff; with several cutoffs put it in a directory: out/{as_of}/f.csv; "-": one snapshot to stdout, without its schema file, and the summary line on stderr)`)
 	f.StringVar(&o.format, "format", "parquet", "output format: parquet, csv or arrow (Arrow IPC file)")
 	return cmd
@@ -136,13 +137,12 @@ func runFeatures(cmd *cobra.Command, a *App, o *featuresOptions) error {
 	if err != nil {
 		return err
 	}
-	h, err := parseDays("horizon", o.horizon)
-	if err != nil {
-		return err
+	h, w := int(o.horizon), int(o.window)
+	if h < 1 {
+		return usageErrorf("--horizon %v: want a positive number of days, like 30d or 4w", o.horizon)
 	}
-	w, err := parseDays("window", o.window)
-	if err != nil {
-		return err
+	if w < 1 {
+		return usageErrorf("--window %v: want a positive number of days, like 30d or 4w", o.window)
 	}
 	out := o.out
 	if out == "-" {

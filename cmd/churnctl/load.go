@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/warehouse"
 )
@@ -22,6 +23,7 @@ func newLoadCmd(a *App) *cobra.Command {
 		from, to      string
 		tables        []string
 		allPartitions bool
+		migrate       bool
 		noMigrate     bool
 	)
 	cmd := &cobra.Command{
@@ -30,7 +32,7 @@ func newLoadCmd(a *App) *cobra.Command {
 		Long: `load copies the lake's gold tables, feature snapshots, predictions, model
 registry and run records into the warehouse (schema churn). It first applies
 the embedded migrations the database lacks, as db migrate does (under its
-advisory lock, so concurrent loads apply each once); with --no-migrate a
+advisory lock, so concurrent loads apply each once); with --migrate=false a
 schema that is not current exits 2 naming db migrate. Each table and day is
 one transaction: COPY into a staging table,
 remove the day's rows the lake no longer has, upsert the rest, check the row
@@ -67,6 +69,13 @@ the connection was lost (a retry may succeed).`,
 					groups = append(groups, g)
 				}
 			}
+			if noMigrate {
+				if cmd.Flags().Changed("migrate") {
+					return usageErrorf("--no-migrate and --migrate exclude each other")
+				}
+				a.Log.Warn("--no-migrate is deprecated: use --migrate=false", "stage", "load")
+				migrate = false
+			}
 			ctx := cmd.Context()
 			conn, err := f.connect(ctx, a)
 			if err != nil {
@@ -74,7 +83,7 @@ the connection was lost (a retry may succeed).`,
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
 			st, err := warehouse.Load(ctx, conn, warehouse.LoadOptions{
-				Lake: lake, From: from, To: to, Groups: groups, Log: a.Log, Migrate: !noMigrate,
+				Lake: lake, From: from, To: to, Groups: groups, Log: a.Log, Migrate: migrate,
 				OnUnit: func(u warehouse.UnitStats) { a.Summary.Add("units", 1) },
 			})
 			if st != nil {
@@ -103,12 +112,14 @@ the connection was lost (a retry may succeed).`,
 	}
 	f.add(cmd)
 	fs := cmd.Flags()
-	fs.StringVar(&lake, "lake", "", "lake root directory (required)")
+	config.Var(fs, &lake, "lake")
 	fs.StringVar(&ds, "ds", "", "load one day's partitions (YYYY-MM-DD)")
 	fs.StringVar(&from, "from", "", "first day to load (YYYY-MM-DD, inclusive)")
 	fs.StringVar(&to, "to", "", "last day to load (YYYY-MM-DD, inclusive)")
-	fs.StringSliceVar(&tables, "tables", warehouse.Groups, "table groups to load, comma-separated or repeated: "+strings.Join(warehouse.Groups, ","))
+	config.Var(fs, &tables, "load.tables")
 	fs.BoolVar(&allPartitions, "all", false, "load every partition (the default without --ds/--from/--to; silences the log line)")
-	fs.BoolVar(&noMigrate, "no-migrate", false, "do not apply pending schema migrations: exit 2 if the schema is not current (run db migrate yourself)")
+	config.Var(fs, &migrate, "load.migrate")
+	fs.BoolVar(&noMigrate, "no-migrate", false, "deprecated: use --migrate=false")
+	_ = fs.MarkHidden("no-migrate")
 	return cmd
 }

@@ -195,7 +195,7 @@ func TestTrainRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := runCLI(t, append([]string{"train", "--registry", filepath.Join(dir, "models")}, tt.args...)...)
+			code, out, errs := runCLI(t, append([]string{"train", "--holdout-users", "0", "--registry", filepath.Join(dir, "models")}, tt.args...)...)
 			if code != tt.wantCode || !strings.Contains(errs, tt.wantErr) {
 				t.Errorf("exit %d, stderr %q; want %d mentioning %q", code, errs, tt.wantCode, tt.wantErr)
 			}
@@ -210,7 +210,7 @@ func TestScoreSchemaMismatch(t *testing.T) {
 	dir := t.TempDir()
 	feats := synthCSV(t, dir, 300)
 	reg := filepath.Join(dir, "models")
-	if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "3", "--folds", "0"); code != 0 {
+	if code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--trees", "3", "--folds", "0"); code != 0 {
 		t.Fatalf("train: %s", errs)
 	}
 	// drop the "errors" column, add "extra"
@@ -240,7 +240,7 @@ func TestTrainModelBytesIndependentOfJobs(t *testing.T) {
 	var models [][]byte
 	for _, jobs := range []string{"1", "2"} {
 		reg := filepath.Join(dir, "reg"+jobs)
-		if code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--trees", "8", "--folds", "2", "--jobs", jobs, "--seed", "9"); code != 0 {
+		if code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--trees", "8", "--folds", "2", "--jobs", jobs, "--seed", "9"); code != 0 {
 			t.Fatalf("train --jobs %s: %s", jobs, errs)
 		}
 		b, err := os.ReadFile(filepath.Join(reg, "churn", "1", "model.crf"))
@@ -280,7 +280,7 @@ func TestTrainStackedSnapshots(t *testing.T) {
 	}
 	reg := filepath.Join(dir, "models")
 	for _, extra := range [][]string{{"--folds", "3"}, {"--validate-as-of", "2018-11-01"}} {
-		code, out, errs := runCLI(t, append([]string{"train", "--features", feats, "--registry", reg, "--trees", "10"}, extra...)...)
+		code, out, errs := runCLI(t, append([]string{"train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--trees", "10"}, extra...)...)
 		if code != 0 {
 			t.Fatalf("train %v: exit %d: %s", extra, code, errs)
 		}
@@ -288,7 +288,7 @@ func TestTrainStackedSnapshots(t *testing.T) {
 			t.Errorf("train %v summary = %s", extra, out)
 		}
 	}
-	code, _, errs := runCLI(t, "train", "--features", feats, "--registry", reg, "--validate-as-of", "2018-10-01")
+	code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", reg, "--validate-as-of", "2018-10-01")
 	if code != 3 || !strings.Contains(errs, "earlier rows") {
 		t.Errorf("validate-as-of the first snapshot: exit %d, %s; want 3", code, errs)
 	}

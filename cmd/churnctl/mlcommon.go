@@ -2,23 +2,66 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
+	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/train"
 )
 
 // Shared by train, evaluate, score and models.
 
-const defaultRegistry = "models"
+// addRegistryFlags adds the registry and lake settings' flags (--registry,
+// --lake) to a command that reads or writes the model registry.
+func addRegistryFlags(cmd *cobra.Command, reg, lakeDir *string) {
+	config.Var(cmd.Flags(), reg, "registry")
+	config.Var(cmd.Flags(), lakeDir, "lake")
+}
 
-func addRegistryFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "registry", envOr("CHURNCTL_REGISTRY", defaultRegistry), "model registry directory (env CHURNCTL_REGISTRY)")
+// resolveRegistry gives an empty --registry run's meaning: LAKE/models of
+// --lake, else of the lake the first --features path lies in. It runs
+// before every command (after the settings are applied); with neither,
+// --registry stays empty and the command fails with errNoRegistry.
+func resolveRegistry(cmd *cobra.Command) {
+	f := cmd.Flags().Lookup("registry")
+	if f == nil || f.Value.String() != "" {
+		return
+	}
+	if l := cmd.Flags().Lookup("lake"); l != nil && l.Value.String() != "" {
+		_ = f.Value.Set(filepath.Join(l.Value.String(), "models"))
+		return
+	}
+	for _, p := range flagValues(cmd, "features") {
+		if root, ok := lake.Find(p); ok {
+			_ = f.Value.Set(filepath.Join(root, "models"))
+			return
+		}
+	}
+}
+
+// needRegistry is the error of a command that has no registry to use.
+func needRegistry(reg string) error {
+	if reg != "" {
+		return nil
+	}
+	return usageErrorf("no model registry: give --registry DIR, or --lake DIR for DIR/models (config keys registry and lake, env CHURNCTL_REGISTRY and CHURNCTL_LAKE)")
+}
+
+// championOf is the model a command uses when --model is not given: the
+// champion of train.name (from --config or CHURNCTL_TRAIN_NAME, default churn).
+func (a *App) championOf() string {
+	name := a.cfg.Train.Name
+	if name == "" {
+		name = config.Default().Train.Name
+	}
+	return name + "@" + registry.Champion
 }
 
 // loadModel resolves ref in the registry and reads the model.

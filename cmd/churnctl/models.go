@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/registry"
@@ -21,7 +22,7 @@ import (
 func init() { register(newModelsCmd) }
 
 func newModelsCmd(a *App) *cobra.Command {
-	var reg string
+	var reg, lakeDir string
 	cmd := &cobra.Command{
 		Use:   "models",
 		Short: "List, show and promote registered models",
@@ -32,7 +33,8 @@ when the name has none); promote makes a version champion only if it beats
 the current champion on the same evaluation data by --min-gain.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.PersistentFlags().StringVar(&reg, "registry", envOr("CHURNCTL_REGISTRY", defaultRegistry), "model registry directory (env CHURNCTL_REGISTRY)")
+	config.Var(cmd.PersistentFlags(), &reg, "registry")
+	config.Var(cmd.PersistentFlags(), &lakeDir, "lake")
 	cmd.AddCommand(newModelsListCmd(a, &reg), newModelsShowCmd(a, &reg), newModelsPromoteCmd(a, &reg))
 	return cmd
 }
@@ -52,6 +54,9 @@ func newModelsListCmd(a *App, reg *string) *cobra.Command {
 		Short: "List model versions with their aliases and cross-validated figures",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needRegistry(*reg); err != nil {
+				return err
+			}
 			r := registry.Registry{Root: *reg}
 			names := args
 			if len(names) == 0 {
@@ -125,6 +130,9 @@ func newModelsShowCmd(a *App, reg *string) *cobra.Command {
 		Short: "Show a model's header (params, features, threshold, data hash), metrics and metadata as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needRegistry(*reg); err != nil {
+				return err
+			}
 			m, v, err := loadModel(*reg, args[0])
 			if err != nil {
 				return err
@@ -193,7 +201,7 @@ rows exits 3. Summary: champion is the champion after the command
 	f.StringSliceVar(&o.features, "features", nil, "labelled evaluation table (files or directories)")
 	f.StringVar(&o.label, "label", "", "label column (default: the models')")
 	f.StringVar(&o.id, "id", "", "id column (default: the models')")
-	f.Float64Var(&o.minGain, "min-gain", 0, "required improvement of the metric over the champion")
+	config.Var(f, &o.minGain, "train.min_gain")
 	f.StringVar(&o.metric, "metric", "f1", "comparison metric: f1, pr_auc or roc_auc")
 	addHoldoutFlag(cmd, &o.holdout)
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
@@ -236,6 +244,9 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	}
 	if len(o.features) == 0 {
 		return usageErrorf("--features is required (the evaluation data both models are compared on)")
+	}
+	if err := needRegistry(reg); err != nil {
+		return err
 	}
 	if !strings.Contains(ref, "@") {
 		ref += "@" + registry.Challenger

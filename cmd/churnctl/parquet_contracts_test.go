@@ -38,7 +38,7 @@ func TestLakeTableContracts(t *testing.T) {
 		t.Fatalf("features: %s", errs)
 	}
 	reg := filepath.Join(lake, "models")
-	if code, _, errs := runCLI(t, "train", "--features", filepath.Join(lake, "features", "as_of=2018-10-24"), "--registry", reg, "--trees", "10", "--folds", "0"); code != 0 {
+	if code, _, errs := runCLI(t, "train", "--holdout-users", "0", "--features", filepath.Join(lake, "features", "as_of=2018-10-24"), "--registry", reg, "--trees", "10", "--folds", "0"); code != 0 {
 		t.Fatalf("train: %s", errs)
 	}
 	if code, _, errs := runCLI(t, "score", "--registry", reg, "--model", "churn", "--features", filepath.Join(lake, "features", "as_of=2018-11-30"), "--lake", lake); code != 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/secret"
 )
@@ -57,6 +58,12 @@ type App struct {
 	// starts, so a killed run leaves a trace, and again when it ends.
 	record     *runRecord
 	recordLake string
+
+	// configPath is --config of a subcommand with settings; cfg is the
+	// configuration it resolved (defaults, file, environment), for the
+	// settings it uses without a flag of their own (see settings.go).
+	configPath string
+	cfg        config.Config
 
 	// args is the command line as given (for --resume, which re-reads it
 	// after the failed run's).
@@ -163,6 +170,9 @@ so the data stream holds nothing else.`,
 				return err
 			}
 			a.record.Command = commandName(cmd)
+			if err := a.applySettings(cmd); err != nil {
+				return err
+			}
 			return a.prepareLakes(cmd)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -206,6 +216,7 @@ so the data stream holds nothing else.`,
 		}
 	}
 	wrapArgs(root)
+	addConfigFlags(a, root)
 	addExamples(root)
 	addCompletions(root)
 	return root

@@ -438,6 +438,7 @@ func (o *runOptions) loadResume(cmd *cobra.Command, a *App) error {
 		if err := cmd.Flags().Parse(old); err != nil {
 			return usageErrorf("resume: cannot re-read the arguments of run %s: %v", r.RunID, err)
 		}
+		config.Reparse(cmd.Flags())
 		if err := cmd.Flags().Parse(a.args); err != nil {
 			return usageErrorf("resume: %v", err)
 		}

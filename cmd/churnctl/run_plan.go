@@ -295,7 +295,7 @@ func (p *planner) load() (*stagePlan, error) {
 		args = append(args, "--tables", t)
 	}
 	if !l.Migrate {
-		args = append(args, "--no-migrate")
+		args = append(args, "--migrate=false")
 	}
 	return &stagePlan{Name: "load", Args: args,
 		Reads: []string{p.lakePath("*", "_manifest.json"), p.lakePath("*", "*", "_manifest.json"), p.lakePath("*", "*", "*", "_manifest.json"),

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/lake"
@@ -38,6 +39,7 @@ type scoreOptions struct {
 	jobs      int
 	top       string // "K%": contact the top K % of each as_of's users
 	budget    int    // contact the top N users of each as_of
+	lakeGiven bool // --lake on the command line (not from the env or file)
 }
 
 // scoreRow is one output row of `churnctl score` (AsOf "" when unknown);
@@ -98,20 +100,23 @@ Output: --out FILE, or --lake DIR writes DIR/predictions/as_of=DATE/part-0.parqu
 (plus _manifest.json), one partition per as_of date, published atomically
 through the lake's transaction.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runScore(cmd.Context(), a, o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.lakeGiven = cmd.Flags().Changed("lake")
+			return runScore(cmd.Context(), a, o)
+		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model reference (NAME@champion, NAME@VERSION, NAME or a file)")
+	config.Var(f, &o.model, "score.model")
 	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories")
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
-	addRegistryFlag(cmd, &o.registry)
+	config.Var(f, &o.registry, "registry")
 	f.StringVar(&o.out, "out", "", `output Parquet file ("-" for stdout: the summary line then goes to stderr)`)
-	f.StringVar(&o.lake, "lake", "", "lake root: publish DIR/predictions/as_of=DATE/part-0.parquet")
+	config.Var(f, &o.lake, "lake")
 	f.StringVar(&o.asOf, "as-of", "", "as_of date for rows that carry none (YYYY-MM-DD)")
 	f.Float64Var(&o.threshold, "threshold", -1, "override the model's decision threshold")
 	f.IntVar(&o.jobs, "jobs", 0, "parallel prediction, 0: all cores")
-	f.StringVar(&o.top, "top", "", "contact the top K% of each as_of's users by churn probability (e.g. 10%)")
-	f.IntVar(&o.budget, "budget", 0, "contact the top N users of each as_of by churn probability (0: no budget)")
+	config.Var(f, &o.top, "score.top")
+	config.Var(f, &o.budget, "score.budget")
 	return cmd
 }
 
@@ -158,11 +163,20 @@ func rankRows(rows []scoreRow, raw []float64, pct float64, budget int) (contacte
 }
 
 func runScore(ctx context.Context, a *App, o *scoreOptions) error {
-	if o.model == "" || len(o.features) == 0 {
-		return usageErrorf("--model and --features are required")
+	if len(o.features) == 0 {
+		return usageErrorf("--features is required")
 	}
-	if (o.out == "") == (o.lake == "") {
+	if (o.out == "") == (o.lake == "") && (o.out == "" || o.lakeGiven) {
 		return usageErrorf("give one of --out FILE or --lake DIR")
+	}
+	if o.out != "" {
+		o.lake = "" // a lake from the env or config file only locates the registry
+	}
+	if err := needRegistry(o.registry); err != nil {
+		return err
+	}
+	if o.model == "" {
+		o.model = a.championOf()
 	}
 	if o.asOf != "" {
 		if _, err := time.Parse(time.DateOnly, o.asOf); err != nil {

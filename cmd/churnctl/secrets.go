@@ -52,19 +52,6 @@ func stageDSN(ctx context.Context, d secret.DSN) secret.DSN {
 	return d
 }
 
-// dsnFlag is a pflag.Value holding a secret.DSN: its String (what help,
-// usage and flag dumps show) is masked.
-type dsnFlag struct{ d *secret.DSN }
-
-func (f dsnFlag) String() string {
-	if f.d == nil {
-		return ""
-	}
-	return f.d.String()
-}
-func (f dsnFlag) Set(v string) error { *f.d = secret.NewDSN(v); return nil }
-func (f dsnFlag) Type() string       { return "dsn" }
-
 // secretFlags are the flags whose value is a secret.
 func secretFlags() map[string]bool {
 	out := map[string]bool{"dsn": true}

@@ -41,7 +41,7 @@ func TestOutDashOnEveryCommand(t *testing.T) {
 	for _, args := range [][]string{
 		{"etl", "--lake", lakeDir, in},
 		{"features", "--lake", lakeDir, "--as-of", "2018-11-01", "--horizon", "14d"},
-		{"train", "--features", snap, "--registry", filepath.Join(lakeDir, "models"), "--trees", "5", "--folds", "0"},
+		{"train", "--holdout-users", "0", "--features", snap, "--registry", filepath.Join(lakeDir, "models"), "--trees", "5", "--folds", "0"},
 	} {
 		if code, _, stderr := runWith(t, context.Background(), args...); code != 0 {
 			t.Fatalf("%q: exit %d: %s", args, code, stderr)

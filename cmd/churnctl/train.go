@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/registry"
@@ -24,8 +25,9 @@ type trainOptions struct {
 	features     []string
 	label, id    string
 	registry     string
+	lake         string
 	name         string
-	seed         uint64
+	seed         int64
 	jobs         int
 	params       train.Params
 	folds        int
@@ -94,23 +96,23 @@ reliability curves).`,
 	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories (Parquet or CSV; repeatable)")
 	f.StringVar(&o.label, "label", "churn", "label column (0/1)")
 	f.StringVar(&o.id, "id", "user_id", "id column")
-	addRegistryFlag(cmd, &o.registry)
-	f.StringVar(&o.name, "name", "churn", "model name in the registry")
-	f.Uint64Var(&o.seed, "seed", 42, "random seed (trees, folds, search)")
-	f.IntVar(&o.jobs, "jobs", 0, "trees grown in parallel, 0: all cores (the model does not depend on it)")
+	addRegistryFlags(cmd, &o.registry, &o.lake)
+	config.Var(f, &o.name, "train.name")
+	config.Var(f, &o.seed, "train.seed")
+	config.Var(f, &o.jobs, "train.jobs")
 	p := &o.params
-	f.IntVar(&p.Trees, "trees", p.Trees, "number of trees (n_estimators)")
-	f.IntVar(&p.MaxDepth, "max-depth", 0, "maximum tree depth (0: unlimited)")
-	f.IntVar(&p.MinSamplesLeaf, "min-samples-leaf", p.MinSamplesLeaf, "minimum rows in a leaf")
-	f.IntVar(&p.MinSamplesSplit, "min-samples-split", p.MinSamplesSplit, "minimum rows to split a node")
-	f.StringVar(&p.MaxFeatures, "max-features", p.MaxFeatures, "features drawn per split: sqrt, log2, all, N or a fraction in (0,1]")
+	config.Var(f, &p.Trees, "train.trees")
+	config.Var(f, &p.MaxDepth, "train.max_depth")
+	config.Var(f, &p.MinSamplesLeaf, "train.min_samples_leaf")
+	config.Var(f, &p.MinSamplesSplit, "train.min_samples_split")
+	config.Var(f, &p.MaxFeatures, "train.max_features")
 	f.BoolVar(&p.Bootstrap, "bootstrap", p.Bootstrap, "bag rows for each tree (Poisson draw counts)")
 	f.Float64Var(&p.MaxSamples, "max-samples", 0, "expected bag size: 0 all rows, a fraction in (0,1], or a count")
 	f.StringVar(&p.Criterion, "criterion", p.Criterion, "split criterion: gini or entropy")
-	f.StringVar(&p.ClassWeight, "class-weight", p.ClassWeight, "class weights: none, balanced or balanced_subsample")
+	config.Var(f, &p.ClassWeight, "train.class_weight")
 	f.IntVar(&p.MaxBins, "max-bins", p.MaxBins, "quantile bins per feature for split search (2..256)")
-	f.Float64Var(&o.holdout, "holdout-users", 0, "leave this share of users (stable hash of the id) out of training, for evaluate/promote --holdout-users")
-	f.IntVar(&o.folds, "folds", 5, "stratified cross-validation folds (0: off)")
+	config.Var(f, &o.holdout, "train.holdout_users")
+	config.Var(f, &o.folds, "train.folds")
 	f.StringVar(&o.validateAsOf, "validate-as-of", "", "out-of-time validation: validate on the DATE snapshot, train on snapshots whose label window ends by DATE")
 	f.Float64Var(&o.minPrecision, "min-precision", 0, "tune the threshold for the best recall at this precision (0: max F1)")
 	f.IntVar(&o.innerFolds, "inner-folds", train.DefaultInnerFolds, "inner folds of the nested threshold with --validate-as-of or --folds 2 (otherwise the other outer folds are the inner folds)")
@@ -126,6 +128,9 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	ctx := cmd.Context()
 	if len(o.features) == 0 {
 		return usageErrorf("--features is required")
+	}
+	if err := needRegistry(o.registry); err != nil {
+		return err
 	}
 	if err := o.params.Validate(); err != nil {
 		return err
@@ -167,7 +172,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 		}
 	}
 	cfg := train.Config{
-		Params: o.params, Seed: o.seed, Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf, HorizonDays: t.HorizonDays,
+		Params: o.params, Seed: uint64(o.seed), Jobs: o.jobs, Folds: o.folds, ValidateAsOf: o.validateAsOf, AsOf: t.AsOf, HorizonDays: t.HorizonDays,
 		MinPrecision: o.minPrecision, InnerFolds: o.innerFolds, SearchBudget: o.searchBudget, Search: o.search, Objective: o.objective,
 		Calibration: o.calibration, Log: a.Log,
 	}
@@ -203,7 +208,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	}
 	ver, _ := buildVersion()
 	m := &train.Model{Forest: out.Forest, Header: train.Header{
-		ChurnctlVersion: ver, Params: out.Params, Seed: o.seed, Label: o.label, ID: o.id,
+		ChurnctlVersion: ver, Params: out.Params, Seed: uint64(o.seed), Label: o.label, ID: o.id,
 		Threshold: out.Threshold, ThresholdRaw: out.ThresholdRaw, ThresholdRule: out.Rule, Calibration: out.Calibrator, Rows: t.Rows(), Positives: t.Positives(),
 		DataSHA256: t.DataSHA256, CV: out.CV, OOB: out.OOB, Search: out.Search, Importance: map[string]float64{},
 		TrainingRows: train.NewTrainingRows(t.IDs, t.AsOf),
@@ -222,7 +227,7 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	metrics := map[string]any{"cv": out.CV, "oob": out.OOB, "fit_seconds": out.FitSeconds, "threshold": out.Threshold,
 		"threshold_raw": out.ThresholdRaw, "threshold_rule": out.Rule, "calibration": out.Calibrator.Name(), "rows": t.Rows(), "positives": t.Positives(), "search": out.Search}
 	meta := map[string]any{"created_at": time.Now().UTC().Format(time.RFC3339), "run_id": a.RunID, "churnctl_version": ver,
-		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": o.seed,
+		"features_paths": o.features, "data_sha256": t.DataSHA256, "inputs": m.Inputs, "params": out.Params, "seed": uint64(o.seed),
 		"label": o.label, "id": o.id, "jobs": o.jobs, "folds": o.folds, "validate_as_of": o.validateAsOf,
 		"threshold": out.Threshold, "threshold_rule": out.Rule, "calibration": out.Calibrator.Name()}
 	mj, _ := json.MarshalIndent(metrics, "", "  ")

@@ -18,6 +18,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ import (
 
 // Config is the whole job: etl → features → train → evaluate → score → load.
 type Config struct {
-	Lake     string   `yaml:"lake" help:"lake directory (Parquet tables, models, run records)"`
+	Lake     string   `yaml:"lake" help:"lake directory (Parquet tables, models, run records); required"`
 	Inputs   []string `yaml:"inputs" help:"JSON event log files, directories or globs (plain or .gz)"`
 	Registry string   `yaml:"registry" help:"model registry directory (default LAKE/models)"`
 
@@ -81,25 +82,24 @@ type Train struct {
 
 // Score settings.
 type Score struct {
-	Model  string `yaml:"model" help:"model to score with (NAME@champion, NAME@VERSION)"`
+	Model  string `yaml:"model" help:"model to score with (NAME@champion, NAME@VERSION or a model file; empty: the champion of train.name)"`
 	Top    string `yaml:"top" help:"contact the top K% of users by churn probability (e.g. 10%)"`
 	Budget int    `yaml:"budget" help:"contact the top N users by churn probability (0 = no budget)"`
 }
 
 // LoadSettings are the PostgreSQL load settings.
 type LoadSettings struct {
-	DSN              secret.DSN    `yaml:"dsn" help:"PostgreSQL connection string (loading is skipped when empty)"`
+	DSN              secret.DSN    `yaml:"dsn" help:"PostgreSQL connection string, libpq keyword/value or postgres:// URL (also CHURNCTL_DSN; run skips loading when empty, load and db then use the PG* variables)"`
 	Tables           []string      `yaml:"tables" help:"what to load: gold, features, predictions, models, runs"`
-	StatementTimeout time.Duration `yaml:"statement_timeout" help:"statement timeout for each load statement"`
-	LockTimeout      time.Duration `yaml:"lock_timeout" help:"lock timeout for each load statement"`
+	StatementTimeout time.Duration `yaml:"statement_timeout" help:"abort a statement that runs longer, exit 4 (0: the server's default)"`
+	LockTimeout      time.Duration `yaml:"lock_timeout" help:"give up waiting for a lock after this long, exit 4 (0: the server's default)"`
 	Migrate          bool          `yaml:"migrate" help:"apply pending warehouse schema migrations before loading (false: fail, exit 2, until churnctl db migrate has run)"`
 }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Lake: "lake",
-		ETL:  ETL{MaxInvalidRatio: 0.01, MemoryBudget: 96},
+		ETL: ETL{MaxInvalidRatio: 0.01, MemoryBudget: 96},
 		Features: Features{
 			Horizon: 30, Window: 30, TrainEvery: 7, TrainCutoffs: 3,
 		},
@@ -371,8 +371,15 @@ func walk(v reflect.Value, prefix string, out *[]Setting) {
 	}
 }
 
-// flagValue adapts a Setting to pflag.Value.
-type flagValue struct{ s Setting }
+// flagValue adapts a Setting to pflag.Value. A list setting's first Set
+// replaces the default and later ones append (--tables gold --tables runs,
+// as pflag's string slices do); each Set splits its value on commas.
+type flagValue struct {
+	s   Setting
+	set *bool
+}
+
+func newFlagValue(s Setting) flagValue { return flagValue{s, new(bool)} }
 
 func (f flagValue) String() string {
 	if !f.s.field.IsValid() {
@@ -383,7 +390,17 @@ func (f flagValue) String() string {
 	}
 	return fmt.Sprint(f.s.Value())
 }
-func (f flagValue) Set(v string) error { return f.s.Set(v) }
+func (f flagValue) Set(v string) error {
+	prev, isList := f.s.Value().([]string)
+	if err := f.s.Set(v); err != nil {
+		return err
+	}
+	if isList && *f.set {
+		f.s.field.Set(reflect.ValueOf(append(slices.Clone(prev), f.s.Value().([]string)...)))
+	}
+	*f.set = true
+	return nil
+}
 func (f flagValue) Type() string {
 	switch f.s.field.Interface().(type) {
 	case Days:
@@ -392,8 +409,101 @@ func (f flagValue) Type() string {
 		return "duration"
 	case secret.DSN:
 		return "dsn"
+	case []string:
+		return "strings"
 	}
 	return f.s.field.Kind().String()
+}
+
+// Reparse makes the next Set of every list flag bound on fs replace its
+// value instead of appending to it: for parsing a second command line over
+// a first (run --resume: the failed run's arguments, then the ones given
+// now), so a list given again replaces the first one's.
+func Reparse(fs *pflag.FlagSet) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if v, ok := f.Value.(flagValue); ok {
+			*v.set = false
+		}
+	})
+}
+
+// AnnotationSetting is the pflag annotation that names the setting (its
+// dotted key) a flag is bound to (by BindFlags or Var).
+const AnnotationSetting = "churnctl/setting"
+
+// usage is a setting's flag help: its doc, config key and variable.
+func (s Setting) usage() string { return s.Help + " (config " + s.Key + ", env " + s.Env + ")" }
+
+// bind adds s's flag and its old dotted spelling (hidden) to fs.
+func bind(fs *pflag.FlagSet, s Setting) {
+	v := newFlagValue(s)
+	fs.Var(v, s.Flag, s.usage())
+	_ = fs.SetAnnotation(s.Flag, AnnotationSetting, []string{s.Key})
+	if s.Key != s.Flag {
+		fs.Var(v, s.Key, "deprecated: use --"+s.Flag)
+		_ = fs.MarkHidden(s.Key)
+		_ = fs.SetAnnotation(s.Key, AnnotationSetting, []string{s.Key})
+	}
+}
+
+// Lookup returns the declaration of the setting with the dotted key, its
+// value the default.
+func Lookup(key string) (Setting, bool) {
+	c := Default()
+	for _, s := range Settings(&c) {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// Var adds the flag of the setting key to fs (a subcommand's flags), bound
+// to p: the declared name, type, default and help, as on run, and the old
+// dotted spelling as a hidden alias. p must point to a variable of the
+// setting's type; Var sets it to the default. A key that is not declared, or
+// a p of another type, is a bug: Var panics.
+func Var(fs *pflag.FlagSet, p any, key string) {
+	s, ok := Lookup(key)
+	if !ok {
+		panic("config.Var: no setting " + key)
+	}
+	rv := reflect.ValueOf(p)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Type() != s.field.Type() {
+		panic(fmt.Sprintf("config.Var: %s is a %s, not %T", key, s.field.Type(), p))
+	}
+	rv.Elem().Set(s.field)
+	s.field = rv.Elem()
+	bind(fs, s)
+}
+
+// Apply sets each flag of fs bound to a setting (Var) that was not given
+// to the setting's value in c, when src says a file or the environment set
+// it: so a subcommand's flags take flag > env > file > default, as run's
+// do. It returns the keys it set.
+func Apply(fs *pflag.FlagSet, c *Config, src Sources) []string {
+	byKey := map[string]Setting{}
+	for _, s := range Settings(c) {
+		byKey[s.Key] = s
+	}
+	var keys []string
+	done := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) {
+		ann := f.Annotations[AnnotationSetting]
+		v, ok := f.Value.(flagValue)
+		if len(ann) != 1 || !ok || done[ann[0]] {
+			return
+		}
+		key := ann[0]
+		done[key] = true
+		s := byKey[key]
+		if src.Of(key) == FromDefault || changed(fs, s) {
+			return
+		}
+		v.s.field.Set(s.field)
+		keys = append(keys, key)
+	})
+	return keys
 }
 
 // BindFlags adds one flag per setting (--min-samples-leaf ...) that writes
@@ -403,11 +513,7 @@ func (f flagValue) Type() string {
 // with ApplyChanged.
 func BindFlags(fs *pflag.FlagSet, c *Config) {
 	for _, s := range Settings(c) {
-		fs.Var(flagValue{s}, s.Flag, s.Help+" (config "+s.Key+", env "+s.Env+")")
-		if s.Key != s.Flag {
-			fs.Var(flagValue{s}, s.Key, "deprecated: use --"+s.Flag)
-			_ = fs.MarkHidden(s.Key)
-		}
+		bind(fs, s)
 	}
 }
 

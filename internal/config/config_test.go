@@ -111,8 +111,8 @@ func TestExampleConfigLoads(t *testing.T) {
 }
 
 func TestValidateNamesTheKey(t *testing.T) {
-	if err := Default().Validate(); err != nil {
-		t.Fatalf("the defaults are invalid: %v", err)
+	if err := Default().Validate(); err == nil || !strings.Contains(err.Error(), "lake") {
+		t.Fatalf("the defaults (no lake) validate: %v, want an error naming lake", err)
 	}
 	for _, top := range []string{"10%", "2.5", " 100 % "} {
 		c := Default()
@@ -144,6 +144,10 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"load.lock_timeout", func(c *Config) { c.Load.LockTimeout = -time.Second }},
 	} {
 		c := Default()
+		c.Lake = "/lake"
+		if err := c.Validate(); err != nil {
+			t.Fatalf("the defaults with a lake are invalid: %v", err)
+		}
 		tt.set(&c)
 		err := c.Validate()
 		if !errors.Is(err, exitcode.ErrUsage) || !strings.Contains(err.Error(), tt.key) {
@@ -211,5 +215,25 @@ func TestResolveSources(t *testing.T) {
 	}
 	if back.Lake != c.Lake || back.Train.Trees != 60 || back.Train.Seed != 9 || back.Train.Folds != 5 {
 		t.Errorf("Annotated output loads as %+v", back)
+	}
+}
+
+func TestListFlagsAppend(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	c := Default()
+	BindFlags(fs, &c)
+	if err := fs.Parse([]string{"--tables", "gold", "--tables", "runs,models"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Load.Tables, ","); got != "gold,runs,models" {
+		t.Errorf("--tables gold --tables runs,models = %s, want gold,runs,models", got)
+	}
+	// A second command line over the first replaces a list it gives again.
+	Reparse(fs)
+	if err := fs.Parse([]string{"--tables", "features"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Load.Tables, ","); got != "features" {
+		t.Errorf("after Reparse, --tables features = %s, want features", got)
 	}
 }

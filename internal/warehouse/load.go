@@ -88,7 +88,7 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadStats, error
 	}
 	if len(pending) > 0 {
 		if !o.Migrate {
-			return nil, fmt.Errorf("%w: the warehouse schema is not current: %d migration(s) pending (%s); run `churnctl db migrate` first, or load without --no-migrate (load.migrate: true) to apply them",
+			return nil, fmt.Errorf("%w: the warehouse schema is not current: %d migration(s) pending (%s); run `churnctl db migrate` first, or load with --migrate (load.migrate: true) to apply them",
 				exitcode.ErrUsage, len(pending), migrationFiles(pending))
 		}
 		o.Log.Info("applying pending warehouse migrations before loading", "stage", "load", "pending", migrationFiles(pending))
