@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -89,9 +90,10 @@ the connection was lost (a retry may succeed).`,
 			if st != nil {
 				a.Summary.Set("migrations_applied", len(st.Migrations))
 				var total int64
-				for t, n := range st.Rows {
-					a.Summary.Set("rows_"+t, n)
-					total += n
+				// In table order, so the summary line's keys are the same every run.
+				for _, t := range slices.Sorted(maps.Keys(st.Rows)) {
+					a.Summary.Set("rows_"+t, st.Rows[t])
+					total += st.Rows[t]
 				}
 				a.Summary.Set("rows", total)
 				if err == nil {
