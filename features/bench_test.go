@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/day"
 )
 
 // synthGold makes a gold lake shaped like the ~3.4 GB generated dataset's
@@ -105,7 +107,7 @@ func BenchmarkFeaturesLake(b *testing.B) {
 	}
 	if s := os.Getenv("CHURNCTL_BENCH_ASOF"); s != "" {
 		var err error
-		if asOf, err = ParseDate(s); err != nil {
+		if asOf, err = day.Parse(s); err != nil {
 			b.Fatal(err)
 		}
 	}

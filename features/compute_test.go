@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/churnctl/churnctl/internal/day"
 )
 
 func snapshot(t *testing.T, mem memory.Allocator, es []ev, cfg Config) *Snapshot {
@@ -82,7 +84,7 @@ func TestMatchesReference(t *testing.T) {
 	} {
 		for _, hist := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s_h%d_w%d_history=%v", tc.asOf, tc.h, tc.w, hist), func(t *testing.T) {
-				T, _ := ParseDate(tc.asOf)
+				T, _ := day.Parse(tc.asOf)
 				got := compute(t, src, Config{AsOf: T, HorizonDays: tc.h, WindowDays: tc.w}, hist)
 				want, labels, labeled := reference(es, T, tc.h, tc.w)
 				if got.Labeled != labeled || labeled != tc.labels {
@@ -172,7 +174,7 @@ func TestLeakage(t *testing.T) {
 	src := buildGold(mem, es)
 	defer src.release()
 	for _, asOf := range []string{"2018-10-15", "2018-11-10", "2018-12-20"} {
-		T, _ := ParseDate(asOf)
+		T, _ := day.Parse(asOf)
 		mut := buildGold(mem, mutateFuture(es, T.MS(), 3))
 		defer mut.release()
 		for _, mode := range []string{"as-of", "wholeHistory", "dimUserType1"} {
@@ -220,7 +222,7 @@ func firstDiff(a, b string) string {
 func TestLabelWindow(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	T, _ := ParseDate("2018-11-01")
+	T, _ := day.Parse("2018-11-01")
 	const H = 30
 	tms, endms := T.MS(), (T + H).MS()
 	base := func(id string, ts int64) ev {
@@ -301,7 +303,7 @@ func TestCancelPagesNeverFeed(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	es := genEvents(4, 60, 60)
-	T, _ := ParseDate("2018-11-10")
+	T, _ := day.Parse("2018-11-10")
 	var more []ev
 	added := 0
 	for _, e := range es {
@@ -337,7 +339,7 @@ func TestDeterministic(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	es := genEvents(5, 80, 60)
-	T, _ := ParseDate("2018-11-05")
+	T, _ := day.Parse("2018-11-05")
 	var outs [][]byte
 	for _, readers := range []int{1, 2, 4} {
 		s := snapshot(t, mem, es, Config{AsOf: T, HorizonDays: 20, Readers: readers})

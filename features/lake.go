@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
@@ -82,7 +83,7 @@ func dayPartitions(dir string) ([]Date, error) {
 		if !e.IsDir() || !ok {
 			continue
 		}
-		d, err := ParseDate(name)
+		d, err := day.Parse(name)
 		if err != nil {
 			return nil, fmt.Errorf("%w: features: partition %s: %v", exitcode.ErrBadInput, e.Name(), err)
 		}

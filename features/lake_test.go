@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -75,8 +76,8 @@ func TestRunLake(t *testing.T) {
 	lake := t.TempDir()
 	writeLake(t, lake, src)
 	ctx := context.Background()
-	T1, _ := ParseDate("2018-11-01")
-	T2, _ := ParseDate("2018-12-01")
+	T1, _ := day.Parse("2018-11-01")
+	T2, _ := day.Parse("2018-12-01")
 	cfg := RunConfig{Lake: lake, Cutoffs: []Date{T1, T2}, HorizonDays: 30, Mem: mem, Version: "test"}
 	res, err := Run(ctx, cfg)
 	if err != nil {
@@ -171,7 +172,7 @@ func TestCSVLoadsInSklearn(t *testing.T) {
 	defer src.release()
 	lake := t.TempDir()
 	writeLake(t, lake, src)
-	T, _ := ParseDate("2018-11-01")
+	T, _ := day.Parse("2018-11-01")
 	out := filepath.Join(lake, "out", "{as_of}", "features.csv")
 	res, err := Run(context.Background(), RunConfig{Lake: lake, Cutoffs: []Date{T}, HorizonDays: 30, Out: out, Format: FormatCSV})
 	if err != nil {
@@ -198,7 +199,7 @@ func TestArrowAndCSVMatchParquet(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	src := buildGold(mem, genEvents(13, 60, 60))
 	defer src.release()
-	T, _ := ParseDate("2018-11-01")
+	T, _ := day.Parse("2018-11-01")
 	s, err := Compute(context.Background(), src, Config{AsOf: T, HorizonDays: 20})
 	if err != nil {
 		t.Fatal(err)

@@ -84,17 +84,6 @@ missing or unreadable (before writing anything).`,
 	return cmd
 }
 
-func parseDay(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, usageErrorf("--%s %q: want YYYY-MM-DD", flag, s)
-	}
-	return t, nil
-}
-
 func runBronze(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (bronze.Stats, error) {
 	st, err := bronzeStage(cmd, a, o, args)
 	if err != nil {
@@ -109,26 +98,21 @@ func bronzeStage(cmd *cobra.Command, a *App, o *bronzeOptions, args []string) (b
 	if o.lake == "" {
 		return st, usageErrorf("--lake is required")
 	}
-	if o.ds != "" && (o.from != "" || o.to != "") {
-		return st, usageErrorf("--ds excludes --from/--to")
-	}
-	if o.ds != "" {
-		o.from, o.to = o.ds, o.ds
-	}
-	from, err := parseDay("from", o.from)
+	w, err := dayWindow(o.ds, o.from, o.to)
 	if err != nil {
 		return st, err
 	}
-	to, err := parseDay("to", o.to)
-	if err != nil {
-		return st, err
+	var from, to, ingest time.Time
+	if w.HasFrom {
+		from = w.From.Time()
 	}
-	if !from.IsZero() && !to.IsZero() && to.Before(from) {
-		return st, usageErrorf("--to %s is before --from %s", o.to, o.from)
+	if w.HasTo {
+		to = w.To.Time()
 	}
-	ingest, err := parseDay("ingest-date", o.ingestDate)
-	if err != nil {
+	if d, ok, err := dayFlag("ingest-date", o.ingestDate); err != nil {
 		return st, err
+	} else if ok {
+		ingest = d.Time()
 	}
 	if o.maxInvalidRatio < 0 || o.maxInvalidRatio > 1 {
 		return st, usageErrorf("--max-invalid-ratio %g: want 0..1", o.maxInvalidRatio)

@@ -51,38 +51,18 @@ func (o *layerOpts) window() (silver.Window, error) {
 	if o.lookback < 0 {
 		return silver.Window{}, usageErrorf("--lookback must be >= 0")
 	}
-	if o.ds != "" && (o.from != "" || o.to != "") {
-		return silver.Window{}, usageErrorf("--ds and --from/--to are exclusive")
+	days, err := dayWindow(o.ds, o.from, o.to)
+	if err != nil {
+		return silver.Window{}, err
 	}
 	w := silver.Window{Lookback: o.lookback}
-	parse := func(flag, s string) (int64, error) {
-		if s == "" {
-			return 0, nil
-		}
-		d, err := silver.ParseDay(s)
-		if err != nil {
-			return 0, usageErrorf("--%s: %v", flag, err)
-		}
-		return d, nil
+	if days.HasFrom {
+		w.From = days.From.MS()
 	}
-	var err error
-	if o.ds != "" {
-		if w.From, err = parse("ds", o.ds); err != nil {
-			return w, err
-		}
-		w.To = w.From
-		return w, nil
+	if days.HasTo {
+		w.To = days.To.MS()
 	}
-	if w.From, err = parse("from", o.from); err != nil {
-		return w, err
-	}
-	if w.To, err = parse("to", o.to); err != nil {
-		return w, err
-	}
-	if w.From != 0 && w.To != 0 && w.To < w.From {
-		return w, usageErrorf("--to is before --from")
-	}
-	w.All = w.From == 0 && w.To == 0
+	w.All = o.ds == "" && w.From == 0 && w.To == 0
 	return w, nil
 }
 

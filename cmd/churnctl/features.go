@@ -90,7 +90,7 @@ func parseDays(flag, s string) (int, error) {
 func (o *featuresOptions) cutoffs() ([]features.Date, error) {
 	var out []features.Date
 	for _, s := range o.asOf {
-		d, err := features.ParseDate(s)
+		d, _, err := dayFlag("as-of", s)
 		if err != nil {
 			return nil, err
 		}
@@ -112,18 +112,11 @@ func (o *featuresOptions) cutoffs() ([]features.Date, error) {
 	if err != nil {
 		return nil, err
 	}
-	from, err := features.ParseDate(o.from)
+	w, err := dayWindow("", o.from, o.to)
 	if err != nil {
 		return nil, err
 	}
-	to, err := features.ParseDate(o.to)
-	if err != nil {
-		return nil, err
-	}
-	if to < from {
-		return nil, usageErrorf("--to %s is before --from %s", o.to, o.from)
-	}
-	for d := from; d <= to; d += features.Date(step) {
+	for d := w.From; d <= w.To; d += features.Date(step) {
 		out = append(out, d)
 	}
 	return out, nil

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -48,18 +47,11 @@ the connection was lost (a retry may succeed).`,
 			if lake == "" {
 				return usageErrorf("--lake is required")
 			}
-			if ds != "" && (from != "" || to != "") {
-				return usageErrorf("--ds and --from/--to are exclusive")
+			if _, err := dayWindow(ds, from, to); err != nil {
+				return err
 			}
 			if ds != "" {
 				from, to = ds, ds
-			}
-			for _, d := range []string{from, to} {
-				if d != "" {
-					if _, err := time.Parse(time.DateOnly, d); err != nil {
-						return usageErrorf("date %q: want YYYY-MM-DD", d)
-					}
-				}
 			}
 			if from == "" && to == "" && !allPartitions {
 				a.Log.Info("no --ds or --from/--to: loading every partition in the lake")

@@ -324,22 +324,19 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 // before anything is written: a bad model name or class_weight must not
 // fail the run after etl and features have published.
 func (o *runOptions) validate(cfg *config.Config) error {
-	for _, d := range []struct{ name, v string }{{"--ds", o.ds}, {"--from", o.from}, {"--to", o.to}} {
-		if d.v == "" {
-			continue
+	if o.backfill {
+		// --backfill sets --from and --to from --ds and the lake's state.
+		if o.ds == "" {
+			return usageErrorf("--backfill needs --ds (the last day to fill)")
 		}
-		if _, err := time.Parse(time.DateOnly, d.v); err != nil {
-			return usageErrorf("%s %q: want YYYY-MM-DD", d.name, d.v)
+		if _, err := dayWindow(o.ds, "", ""); err != nil {
+			return err
 		}
-	}
-	if o.ds != "" && (o.from != "" || o.to != "") && !o.backfill {
-		return usageErrorf("--ds and --from/--to exclude each other")
-	}
-	if o.backfill && o.ds == "" {
-		return usageErrorf("--backfill needs --ds (the last day to fill)")
-	}
-	if o.from != "" && o.to != "" && o.to < o.from {
-		return usageErrorf("--to %s is before --from %s", o.to, o.from)
+		if _, err := dayWindow("", o.from, o.to); err != nil {
+			return err
+		}
+	} else if _, err := dayWindow(o.ds, o.from, o.to); err != nil {
+		return err
 	}
 	if err := validateConfig(*cfg); err != nil {
 		return err

@@ -178,10 +178,8 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 	if o.model == "" {
 		o.model = a.championOf()
 	}
-	if o.asOf != "" {
-		if _, err := time.Parse(time.DateOnly, o.asOf); err != nil {
-			return usageErrorf("--as-of %q: want YYYY-MM-DD", o.asOf)
-		}
+	if _, _, err := dayFlag("as-of", o.asOf); err != nil {
+		return err
 	}
 	var pct float64
 	if o.top != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/etl/quality"
+	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -584,20 +585,9 @@ type part struct {
 }
 
 // DayString formats a day start (Unix ms) as YYYY-MM-DD.
-func DayString(dayStart int64) string {
-	return arrow.Date32FromTime(timeOf(dayStart)).FormattedString()
-}
+func DayString(dayStart int64) string { return day.OfMS(dayStart).String() }
 
 func timeOf(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// ParseDay parses YYYY-MM-DD into the day's first millisecond (UTC).
-func ParseDay(s string) (int64, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return 0, fmt.Errorf("day %q: want YYYY-MM-DD", s)
-	}
-	return t.UnixMilli(), nil
-}
 
 // DayOf returns the start of ms's UTC day.
 func DayOf(ms int64) int64 {
