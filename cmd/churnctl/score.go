@@ -39,7 +39,7 @@ type scoreOptions struct {
 	jobs      int
 	top       string // "K%": contact the top K % of each as_of's users
 	budget    int    // contact the top N users of each as_of
-	lakeGiven bool // --lake on the command line (not from the env or file)
+	lakeGiven bool   // --lake on the command line (not from the env or file)
 }
 
 // scoreRow is one output row of `churnctl score` (AsOf "" when unknown);

@@ -120,7 +120,7 @@ reliability curves).`,
 	f.StringVar(&o.search, "search", "random", "search strategy: random (seeded) or grid")
 	f.StringVar(&o.objective, "objective", "f1", "search objective: f1 (tuned churn F1) or pr_auc")
 	f.StringVar(&o.oofOut, "oof-out", "", "also write every row's outer fold and out-of-fold probabilities (raw and cross-calibrated) to this CSV (for comparisons on the same folds)")
-	f.StringVar(&o.calibration, "calibration", train.CalibrationPlatt, "probability calibration fitted on the out-of-fold probabilities: platt, isotonic or none")
+	config.Var(f, &o.calibration, "train.calibration")
 	return cmd
 }
 
