@@ -13,7 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Source gives the gold tables a snapshot is built from. LakeSource reads
@@ -161,7 +161,7 @@ func Compute(ctx context.Context, src Source, cfg Config) (*Snapshot, error) {
 		cfg.WindowDays = DefaultWindowDays
 	}
 	if cfg.WindowDays < 0 || cfg.HorizonDays <= 0 {
-		return nil, fmt.Errorf("%w: features: window %d days, horizon %d days: want positive", exitcode.ErrUsage, cfg.WindowDays, cfg.HorizonDays)
+		return nil, fmt.Errorf("%w: features: window %d days, horizon %d days: want positive", errkind.Usage, cfg.WindowDays, cfg.HorizonDays)
 	}
 	if cfg.Readers <= 0 {
 		cfg.Readers = 2
@@ -418,7 +418,7 @@ func (c *cols) col(name string) arrow.Array {
 	idx := c.b.Schema().FieldIndices(name)
 	if len(idx) == 0 {
 		if c.err == nil {
-			c.err = fmt.Errorf("%w: column %q missing", exitcode.ErrBadInput, name)
+			c.err = fmt.Errorf("%w: column %q missing", errkind.BadInput, name)
 		}
 		return nil
 	}
@@ -435,7 +435,7 @@ func typed[T any](c *cols, name, want string) T {
 	}
 	v, ok := a.(T)
 	if !ok && c.err == nil {
-		c.err = fmt.Errorf("%w: column %q is %s, want %s", exitcode.ErrBadInput, name, a.DataType(), want)
+		c.err = fmt.Errorf("%w: column %q is %s, want %s", errkind.BadInput, name, a.DataType(), want)
 	}
 	return v
 }
@@ -483,7 +483,7 @@ func (c *cols) timestamps(name string) msArray {
 	v, ok := a.(*array.Timestamp)
 	if !ok {
 		if c.err == nil {
-			c.err = fmt.Errorf("%w: column %q is %s, want timestamp", exitcode.ErrBadInput, name, a.DataType())
+			c.err = fmt.Errorf("%w: column %q is %s, want timestamp", errkind.BadInput, name, a.DataType())
 		}
 		return msArray{}
 	}
@@ -598,7 +598,7 @@ func (a *accum) fold(dt Date, kind int, b arrow.RecordBatch) error {
 			if !sketch.IsNull(i) {
 				h := sketch.Value(i)
 				if len(h)%8 != 0 {
-					return fmt.Errorf("%w: artist_sketch of %s is %d bytes, want a multiple of 8", exitcode.ErrBadInput, u.id, len(h))
+					return fmt.Errorf("%w: artist_sketch of %s is %d bytes, want a multiple of 8", errkind.BadInput, u.id, len(h))
 				}
 				for o := 0; o < len(h); o += 8 {
 					u.artists = append(u.artists, le64(h[o:]))

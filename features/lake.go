@@ -15,7 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/internal/day"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -44,7 +44,7 @@ func (l *LakeSource) Days(ctx context.Context) ([]Date, error) {
 	days, err := dayPartitions(FactDir(l.Root))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: features: no gold fact_user_day in %s (run `churnctl etl` first)", exitcode.ErrBadInput, l.Root)
+			return nil, fmt.Errorf("%w: features: no gold fact_user_day in %s (run `churnctl etl` first)", errkind.BadInput, l.Root)
 		}
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func dayPartitions(dir string) ([]Date, error) {
 		}
 		d, err := day.Parse(name)
 		if err != nil {
-			return nil, fmt.Errorf("%w: features: partition %s: %v", exitcode.ErrBadInput, e.Name(), err)
+			return nil, fmt.Errorf("%w: features: partition %s: %v", errkind.BadInput, e.Name(), err)
 		}
 		days = append(days, d)
 	}
@@ -118,12 +118,12 @@ func (l *LakeSource) read(ctx context.Context, dir string, cols []string, fn fun
 func (l *LakeSource) readFile(ctx context.Context, path string, cols []string, fn func(arrow.RecordBatch) error) error {
 	f, err := parquetio.OpenFile(path)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, path, err)
+		return fmt.Errorf("%w: %s: %v", errkind.BadInput, path, err)
 	}
 	defer f.Close()
 	rr, err := f.Records(l.Mem, cols, 0)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, path, err)
+		return fmt.Errorf("%w: %s: %v", errkind.BadInput, path, err)
 	}
 	defer rr.Release()
 	for rr.Next() {
@@ -135,7 +135,7 @@ func (l *LakeSource) readFile(ctx context.Context, path string, cols []string, f
 		}
 	}
 	if err := rr.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, path, err)
+		return fmt.Errorf("%w: %s: %v", errkind.BadInput, path, err)
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func (l *LakeSource) ReadUsers(ctx context.Context, cols []string, fn func(arrow
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("%w: features: no gold dim_user in %s", exitcode.ErrBadInput, dir)
+		return fmt.Errorf("%w: features: no gold dim_user in %s", errkind.BadInput, dir)
 	}
 	return l.read(ctx, dir, cols, fn)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // MemSource is a Source over in-memory gold batches (fixtures, tests, or a
@@ -89,7 +89,7 @@ func Project(b arrow.RecordBatch, cols []string) (arrow.RecordBatch, error) {
 	for i, c := range cols {
 		idx := b.Schema().FieldIndices(c)
 		if len(idx) == 0 {
-			return nil, fmt.Errorf("%w: column %q missing", exitcode.ErrBadInput, c)
+			return nil, fmt.Errorf("%w: column %q missing", errkind.BadInput, c)
 		}
 		fields[i] = b.Schema().Field(idx[0])
 		arrs[i] = b.Column(idx[0])

@@ -16,7 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
@@ -77,20 +77,20 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 	switch cfg.Format {
 	case FormatParquet, FormatCSV, FormatArrow:
 	default:
-		return nil, fmt.Errorf("%w: --format %q: want parquet, csv or arrow", exitcode.ErrUsage, cfg.Format)
+		return nil, fmt.Errorf("%w: --format %q: want parquet, csv or arrow", errkind.Usage, cfg.Format)
 	}
 	if len(cfg.Cutoffs) == 0 {
-		return nil, fmt.Errorf("%w: no cutoff (--as-of or --every/--from/--to)", exitcode.ErrUsage)
+		return nil, fmt.Errorf("%w: no cutoff (--as-of or --every/--from/--to)", errkind.Usage)
 	}
 	if cfg.Out != "" && len(cfg.Cutoffs) > 1 && !strings.Contains(filepath.Dir(cfg.Out), "{as_of}") {
 		// each snapshot's features.schema.json (its as_of, labeled) goes
 		// beside its table, so the tables need a directory each
-		return nil, fmt.Errorf("%w: --out %q with %d cutoffs: put {as_of} in a directory of the path (e.g. out/{as_of}/features.csv), each snapshot gets its own features.schema.json beside it", exitcode.ErrUsage, cfg.Out, len(cfg.Cutoffs))
+		return nil, fmt.Errorf("%w: --out %q with %d cutoffs: put {as_of} in a directory of the path (e.g. out/{as_of}/features.csv), each snapshot gets its own features.schema.json beside it", errkind.Usage, cfg.Out, len(cfg.Cutoffs))
 	}
 	src := cfg.Source
 	if src == nil {
 		if cfg.Lake == "" {
-			return nil, fmt.Errorf("%w: --lake is required", exitcode.ErrUsage)
+			return nil, fmt.Errorf("%w: --lake is required", errkind.Usage)
 		}
 		src = &LakeSource{Root: cfg.Lake, Mem: cfg.Mem}
 	}
@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg RunConfig) ([]Result, error) {
 	var tx *lake.Tx
 	if cfg.Out == "" {
 		if cfg.Lake == "" {
-			return nil, fmt.Errorf("%w: --lake is required to publish into the lake (or give --out)", exitcode.ErrUsage)
+			return nil, fmt.Errorf("%w: --lake is required to publish into the lake (or give --out)", errkind.Usage)
 		}
 		runID := cfg.RunID
 		if runID == "" {

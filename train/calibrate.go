@@ -9,7 +9,7 @@ import (
 
 	"gonum.org/v1/gonum/optimize"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Calibration methods (train --calibration).
@@ -26,7 +26,7 @@ func CheckCalibrationMethod(m string) error {
 	case CalibrationNone, CalibrationPlatt, CalibrationIsotonic:
 		return nil
 	}
-	return fmt.Errorf("%w: calibration %q: want platt, isotonic or none", exitcode.ErrUsage, m)
+	return fmt.Errorf("%w: calibration %q: want platt, isotonic or none", errkind.Usage, m)
 }
 
 // Calibrator maps the forest's raw churn probability (the mean of leaf
@@ -163,7 +163,7 @@ func FitCalibrator(method string, s []float64, y []uint8) (*Calibrator, error) {
 		pos += int(l)
 	}
 	if pos == 0 || pos == len(ls) {
-		return nil, fmt.Errorf("%w: calibration: %d out-of-fold rows, %d churners: need both classes", exitcode.ErrBadInput, len(ls), pos)
+		return nil, fmt.Errorf("%w: calibration: %d out-of-fold rows, %d churners: need both classes", errkind.BadInput, len(ls), pos)
 	}
 	if method == CalibrationPlatt {
 		a, b, err := fitPlatt(xs, ls, pos)
@@ -215,11 +215,11 @@ func fitPlatt(s []float64, y []uint8, pos int) (a, b float64, err error) {
 	if res == nil || len(res.X) != 2 {
 		// a line search that fails near the optimum still returns the best
 		// location found; only no location at all is an error
-		return 0, 0, fmt.Errorf("%w: calibration: platt fit: %v", exitcode.ErrBadInput, err)
+		return 0, 0, fmt.Errorf("%w: calibration: platt fit: %v", errkind.BadInput, err)
 	}
 	a, b = res.X[0], res.X[1]
 	if math.IsNaN(a) || math.IsNaN(b) || math.IsInf(a, 0) || math.IsInf(b, 0) {
-		return 0, 0, fmt.Errorf("%w: calibration: platt fit diverged", exitcode.ErrBadInput)
+		return 0, 0, fmt.Errorf("%w: calibration: platt fit diverged", errkind.BadInput)
 	}
 	return a, b, nil
 }

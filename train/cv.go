@@ -9,7 +9,7 @@ import (
 	"slices"
 
 	"github.com/churnctl/churnctl/evaluate"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // StratifiedFolds assigns each row to one of k folds so that every fold has
@@ -20,7 +20,7 @@ import (
 func StratifiedFolds(y []uint8, groups []string, k int, seed uint64) ([]int, error) {
 	n := len(y)
 	if k < 2 {
-		return nil, fmt.Errorf("%w: folds %d: want at least 2", exitcode.ErrUsage, k)
+		return nil, fmt.Errorf("%w: folds %d: want at least 2", errkind.Usage, k)
 	}
 	// units are rows, or groups of rows
 	var unitOf []int
@@ -48,7 +48,7 @@ func StratifiedFolds(y []uint8, groups []string, k int, seed uint64) ([]int, err
 	for c := range 2 {
 		if len(cls[c]) < k {
 			return nil, fmt.Errorf("%w: %d folds but only %d %s (by group: %v); use fewer folds",
-				exitcode.ErrBadInput, k, len(cls[c]), map[int]string{0: "negatives", 1: "positives"}[c], groups != nil)
+				errkind.BadInput, k, len(cls[c]), map[int]string{0: "negatives", 1: "positives"}[c], groups != nil)
 		}
 	}
 	r := rand.New(rand.NewPCG(seed, 0xf01d))
@@ -255,7 +255,7 @@ func NestedCV(ctx context.Context, d *Dataset, fold, only []int, groups []string
 			if ifold, err = StratifiedFolds(sub.Y, sg, kk, seed); err == nil {
 				break
 			}
-			if !errors.Is(err, exitcode.ErrBadInput) {
+			if !errors.Is(err, errkind.BadInput) {
 				return nil, err
 			}
 		}

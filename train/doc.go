@@ -37,7 +37,7 @@
 // so a forest depends on the seed only, never on Jobs or scheduling; model
 // bytes are identical for the same data and seed.
 //
-// Errors: bad parameters wrap exitcode.ErrUsage; NaN/Inf values (named by
+// Errors: bad parameters wrap errkind.Usage; NaN/Inf values (named by
 // column and row), a single-class label and unreadable model files wrap
-// exitcode.ErrBadInput.
+// errkind.BadInput.
 package train

@@ -17,7 +17,7 @@ import (
 	"gonum.org/v1/gonum/stat/sampleuv"
 
 	"github.com/churnctl/churnctl/evaluate"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Params are the forest's hyperparameters, in scikit-learn's vocabulary
@@ -45,10 +45,10 @@ func DefaultParams() Params {
 	}
 }
 
-// Validate checks the parameters; errors wrap exitcode.ErrUsage.
+// Validate checks the parameters; errors wrap errkind.Usage.
 func (p Params) Validate() error {
 	bad := func(f string, a ...any) error {
-		return fmt.Errorf("%w: %s", exitcode.ErrUsage, fmt.Sprintf(f, a...))
+		return fmt.Errorf("%w: %s", errkind.Usage, fmt.Sprintf(f, a...))
 	}
 	switch {
 	case p.Trees < 1:
@@ -93,13 +93,13 @@ func (p Params) mtry(nf int) (int, error) {
 	default:
 		if n, err := strconv.Atoi(s); err == nil {
 			if n < 1 {
-				return 0, fmt.Errorf("%w: max-features %q: want at least 1", exitcode.ErrUsage, s)
+				return 0, fmt.Errorf("%w: max-features %q: want at least 1", errkind.Usage, s)
 			}
 			m = n
 		} else if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f <= 1 {
 			m = int(f * float64(nf))
 		} else {
-			return 0, fmt.Errorf("%w: max-features %q: want sqrt, log2, all, an integer or a fraction in (0,1]", exitcode.ErrUsage, s)
+			return 0, fmt.Errorf("%w: max-features %q: want sqrt, log2, all, an integer or a fraction in (0,1]", errkind.Usage, s)
 		}
 	}
 	return max(1, min(m, nf)), nil
@@ -148,7 +148,7 @@ func (d *Dataset) CheckFinite() error {
 		for i, v := range c {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("%w: column %q row %d: value %v (missing values are not supported; impute them in the features stage)",
-					exitcode.ErrBadInput, d.Names[f], i+1, v)
+					errkind.BadInput, d.Names[f], i+1, v)
 			}
 		}
 	}
@@ -230,10 +230,10 @@ func Fit(ctx context.Context, d *Dataset, p Params, o FitOptions) (*Forest, erro
 	}
 	n := d.Rows()
 	if n == 0 || len(d.Cols) == 0 {
-		return nil, fmt.Errorf("%w: empty training table (%d rows, %d features)", exitcode.ErrBadInput, n, len(d.Cols))
+		return nil, fmt.Errorf("%w: empty training table (%d rows, %d features)", errkind.BadInput, n, len(d.Cols))
 	}
 	if len(d.Y) != n {
-		return nil, fmt.Errorf("%w: %d labels for %d rows", exitcode.ErrBadInput, len(d.Y), n)
+		return nil, fmt.Errorf("%w: %d labels for %d rows", errkind.BadInput, len(d.Y), n)
 	}
 	if err := d.CheckFinite(); err != nil {
 		return nil, err
@@ -323,12 +323,12 @@ func checkLabels(y []uint8) error {
 	var pos int
 	for _, v := range y {
 		if v > 1 {
-			return fmt.Errorf("%w: label %d: want 0 or 1", exitcode.ErrBadInput, v)
+			return fmt.Errorf("%w: label %d: want 0 or 1", errkind.BadInput, v)
 		}
 		pos += int(v)
 	}
 	if pos == 0 || pos == len(y) {
-		return fmt.Errorf("%w: the label has one class only (%d of %d rows positive); a classifier needs both", exitcode.ErrBadInput, pos, len(y))
+		return fmt.Errorf("%w: the label has one class only (%d of %d rows positive); a classifier needs both", errkind.BadInput, pos, len(y))
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // FormatVersion is the model file format version this package writes. It
@@ -147,14 +147,14 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// Read parses a model file. Errors wrap exitcode.ErrBadInput.
+// Read parses a model file. Errors wrap errkind.BadInput.
 func Read(r io.Reader) (*Model, error) {
 	data, err := io.ReadAll(bufio.NewReader(r))
 	if err != nil {
 		return nil, err
 	}
 	bad := func(f string, a ...any) error {
-		return fmt.Errorf("%w: model file: %s", exitcode.ErrBadInput, fmt.Sprintf(f, a...))
+		return fmt.Errorf("%w: model file: %s", errkind.BadInput, fmt.Sprintf(f, a...))
 	}
 	if len(data) < 8+8+32 || !bytes.Equal(data[:8], magic[:]) {
 		return nil, bad("not a churnctl model (bad magic)")
@@ -271,7 +271,7 @@ func (m *Model) Save(path string) error {
 func Load(path string) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", exitcode.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %v", errkind.BadInput, err)
 	}
 	defer f.Close()
 	m, err := Read(f)

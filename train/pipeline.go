@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/churnctl/churnctl/evaluate"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Config is one training run: validation scheme, search and threshold rule.
@@ -111,7 +111,7 @@ func (c *Config) folds(d *Dataset) ([]int, []int, error) {
 	if c.ValidateAsOf != "" {
 		v, err := time.Parse(time.DateOnly, c.ValidateAsOf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: --validate-as-of %q: want YYYY-MM-DD", exitcode.ErrUsage, c.ValidateAsOf)
+			return nil, nil, fmt.Errorf("%w: --validate-as-of %q: want YYYY-MM-DD", errkind.Usage, c.ValidateAsOf)
 		}
 		// training rows: as_of + horizon <= validation cutoff
 		last := v.AddDate(0, 0, -c.HorizonDays).Format(time.DateOnly)
@@ -138,7 +138,7 @@ func (c *Config) folds(d *Dataset) ([]int, []int, error) {
 		}
 		if nv == 0 || nt == 0 {
 			return nil, nil, fmt.Errorf("%w: --validate-as-of %s: %d rows to validate, %d earlier rows to train on (%d more embargoed: as_of after %s, label window of %d days); need both",
-				exitcode.ErrBadInput, c.ValidateAsOf, nv, nt, embargoed, last, c.HorizonDays)
+				errkind.BadInput, c.ValidateAsOf, nv, nt, embargoed, last, c.HorizonDays)
 		}
 		return fold, []int{0}, nil
 	}

@@ -262,7 +262,7 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 	a.Summary.Set("candidate", cand.Ref())
 	a.Summary.Set("metric", o.metric)
 	champ, err := r.Resolve(cand.Name + "@" + registry.Champion)
-	noChampion := err != nil && errors.Is(err, exitcode.ErrBadInput) && strings.Contains(err.Error(), "no alias")
+	noChampion := errors.Is(err, registry.ErrNoAlias)
 	if err != nil && !noChampion {
 		return err
 	}

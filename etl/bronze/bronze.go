@@ -59,7 +59,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/zeebo/xxh3"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
@@ -75,11 +75,11 @@ type Config struct {
 	// events of those days.
 	From, To time.Time
 	// MaxInvalidRatio: a run with rows_quarantined/lines_read above it
-	// publishes only its quarantine and fails with exitcode.ErrBadInput.
+	// publishes only its quarantine and fails with errkind.BadInput.
 	MaxInvalidRatio float64
 	// AllowTruncated publishes what a truncated or corrupt gzip input
 	// yielded; without it such a run publishes only its quarantine and
-	// fails with exitcode.ErrBadInput.
+	// fails with errkind.BadInput.
 	AllowTruncated bool
 	// Force re-ingests inputs whose content was ingested before, replacing
 	// the rows of the earlier run.
@@ -261,7 +261,7 @@ func (c *Config) defaults() {
 	}
 }
 
-// Run ingests the inputs into the lake. Errors wrap exitcode sentinels:
+// Run ingests the inputs into the lake. Errors wrap errkind kinds:
 // ErrBadInput for missing/unreadable/damaged inputs and failed quality
 // gates, ErrNothingToDo when every input was already ingested,
 // ErrTransient when another run holds the lake lock.
@@ -269,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	cfg.defaults()
 	var st Stats
 	if len(cfg.Inputs) == 0 {
-		return st, fmt.Errorf("%w: no input", exitcode.ErrUsage)
+		return st, fmt.Errorf("%w: no input", errkind.Usage)
 	}
 	inputs, listed, err := resolveInputs(cfg.Inputs)
 	if err != nil {
@@ -316,13 +316,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 				if ctx.Err() != nil {
 					return st, err
 				}
-				return st, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, cause(err))
+				return st, fmt.Errorf("%w: input %s: %v", errkind.BadInput, in.Name, cause(err))
 			}
 			defer f.Close()
 			r = f
 		}
 		if r == nil {
-			return st, fmt.Errorf("%w: stdin input but no stdin", exitcode.ErrUsage)
+			return st, fmt.Errorf("%w: stdin input but no stdin", errkind.Usage)
 		}
 		if err := spool(ctx, in, r, dir); err != nil {
 			return st, err
@@ -370,9 +370,9 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	if len(todo) == 0 {
 		if len(inputs) == 0 {
-			return st, fmt.Errorf("%w: no event file among the inputs (%d skipped)", exitcode.ErrNothingToDo, len(st.Skipped))
+			return st, fmt.Errorf("%w: no event file among the inputs (%d skipped)", errkind.NothingToDo, len(st.Skipped))
 		}
-		return st, fmt.Errorf("%w: all %d inputs already ingested", exitcode.ErrNothingToDo, len(inputs))
+		return st, fmt.Errorf("%w: all %d inputs already ingested", errkind.NothingToDo, len(inputs))
 	}
 	todoHash := map[string]bool{}
 	for _, in := range todo {
@@ -380,7 +380,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	for _, e := range ledger {
 		if replaced[e.IngestRunID] && !todoHash[e.Hash] {
-			return st, fmt.Errorf("%w: --force would drop the rows of %s, ingested by the same run %s; re-ingest it too", exitcode.ErrUsage, e.Path, e.IngestRunID)
+			return st, fmt.Errorf("%w: --force would drop the rows of %s, ingested by the same run %s; re-ingest it too", errkind.Usage, e.Path, e.IngestRunID)
 		}
 	}
 	st.IngestRunID = ingestRunID(&cfg, todo)
@@ -404,7 +404,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		case !hashedFirst[i] && ledger[in.Hash].Hash != "":
 			// Its fingerprint matched no entry before reading: the file
 			// changed in between.
-			return st, fmt.Errorf("%w: input %s changed while it was read", exitcode.ErrBadInput, in.Name)
+			return st, fmt.Errorf("%w: input %s changed while it was read", errkind.BadInput, in.Name)
 		}
 	}
 	s := pipe.stats
@@ -436,11 +436,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	switch {
 	case len(pipe.truncated) > 0 && !cfg.AllowTruncated:
-		gateErr = fmt.Errorf("%w: %s; only the quarantine was published (use --allow-truncated to keep what decoded)", exitcode.ErrBadInput, strings.Join(pipe.truncated, "; "))
+		gateErr = fmt.Errorf("%w: %s; only the quarantine was published (use --allow-truncated to keep what decoded)", errkind.BadInput, strings.Join(pipe.truncated, "; "))
 		status = "damaged_input"
 	case ratio > cfg.MaxInvalidRatio:
 		gateErr = fmt.Errorf("%w: %d of %d lines quarantined (%.4f > --max-invalid-ratio %g); only the quarantine was published",
-			exitcode.ErrBadInput, st.RowsQuarantined, st.LinesRead, ratio, cfg.MaxInvalidRatio)
+			errkind.BadInput, st.RowsQuarantined, st.LinesRead, ratio, cfg.MaxInvalidRatio)
 		status = "quality_gate_failed"
 	}
 
@@ -799,7 +799,7 @@ func (p *pipeline) run(ctx context.Context) error {
 					err = fmt.Errorf("changed since it was listed: %d bytes, now %d", in.Size, len(m.data))
 				}
 				if err != nil {
-					readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+					readErr = fmt.Errorf("%w: input %s: %v", errkind.BadInput, in.Name, err)
 					cancel(readErr)
 					return
 				}
@@ -833,7 +833,7 @@ func (p *pipeline) run(ctx context.Context) error {
 			}
 			rc, counter, err := openInput(in.path)
 			if err != nil {
-				readErr = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+				readErr = fmt.Errorf("%w: input %s: %v", errkind.BadInput, in.Name, err)
 				cancel(readErr)
 				return
 			}

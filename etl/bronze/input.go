@@ -20,7 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/zeebo/xxh3"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Input is one input file.
@@ -71,7 +71,7 @@ func IsEventFile(name string) bool {
 // ResolveInputs expands the arguments: files, directories (recursive,
 // sorted: their event files, see IsEventFile; symbolic links followed),
 // globs (sorted) and "-" (stdin, at most once). A missing or unreadable
-// input is exitcode.ErrBadInput naming it. A file named twice (or reached
+// input is errkind.BadInput naming it. A file named twice (or reached
 // twice, through links) is read once, at its first occurrence.
 func ResolveInputs(args []string) ([]Input, error) {
 	in, _, err := resolveInputs(args)
@@ -111,24 +111,24 @@ func resolveInputs(args []string) ([]Input, []Skipped, error) {
 		seen[p] = true
 		st, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+			return fmt.Errorf("%w: input %s: %v", errkind.BadInput, p, errors.Unwrap(err))
 		}
 		if st.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
 			// A pipe (e.g. <(zcat ...)) is spooled like stdin. Not opened
 			// here: opening a FIFO waits for its writer (Run opens it,
 			// cancellably).
 			if err := syscall.Access(p, 4 /* R_OK */); err != nil {
-				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+				return fmt.Errorf("%w: input %s: %v", errkind.BadInput, p, err)
 			}
 			out = append(out, Input{Name: p, pipe: p})
 			return nil
 		}
 		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%w: input %s: not a regular file", exitcode.ErrBadInput, p)
+			return fmt.Errorf("%w: input %s: not a regular file", errkind.BadInput, p)
 		}
 		f, err := os.Open(p)
 		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, errors.Unwrap(err))
+			return fmt.Errorf("%w: input %s: %v", errkind.BadInput, p, errors.Unwrap(err))
 		}
 		f.Close()
 		if id, ok := idOf(st); ok {
@@ -177,10 +177,10 @@ func resolveInputs(args []string) ([]Input, []Skipped, error) {
 		if strings.ContainsAny(a, "*?[") {
 			m, err := filepath.Glob(a)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: glob %q: %v", exitcode.ErrUsage, a, err)
+				return nil, nil, fmt.Errorf("%w: glob %q: %v", errkind.Usage, a, err)
 			}
 			if len(m) == 0 {
-				return nil, nil, fmt.Errorf("%w: input %s: no file matches", exitcode.ErrBadInput, a)
+				return nil, nil, fmt.Errorf("%w: input %s: no file matches", errkind.BadInput, a)
 			}
 			slices.Sort(m)
 			for _, p := range m {
@@ -198,7 +198,7 @@ func resolveInputs(args []string) ([]Input, []Skipped, error) {
 		}
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, a, errors.Unwrap(err))
+			return nil, nil, fmt.Errorf("%w: input %s: %v", errkind.BadInput, a, errors.Unwrap(err))
 		}
 		if st.IsDir() {
 			if err := addDir(a); err != nil {
@@ -257,7 +257,7 @@ func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skip
 		}
 		ents, err := os.ReadDir(d)
 		if err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, d, errors.Unwrap(err))
+			return fmt.Errorf("%w: input %s: %v", errkind.BadInput, d, errors.Unwrap(err))
 		}
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), ".") {
@@ -272,7 +272,7 @@ func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skip
 					continue
 				}
 			} else if st, err = e.Info(); err != nil {
-				return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, p, err)
+				return fmt.Errorf("%w: input %s: %v", errkind.BadInput, p, err)
 			}
 			switch {
 			case st.IsDir():
@@ -291,7 +291,7 @@ func walkInputDir(dir string, walked map[fileID]string) (files []foundFile, skip
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, dir, errors.Unwrap(err))
+		return nil, nil, fmt.Errorf("%w: input %s: %v", errkind.BadInput, dir, errors.Unwrap(err))
 	}
 	if err := walk(filepath.Clean(dir), st, false); err != nil {
 		return nil, skipped, err
@@ -336,7 +336,7 @@ func hashInputs(inputs []Input) error {
 				d, err := hashRange(inputs[b.in].path, b.off, b.n, buf)
 				if err != nil {
 					mu.Lock()
-					errs[b.in] = fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, inputs[b.in].Name, err)
+					errs[b.in] = fmt.Errorf("%w: input %s: %v", errkind.BadInput, inputs[b.in].Name, err)
 					mu.Unlock()
 					continue
 				}
@@ -416,7 +416,7 @@ const fingerprintEdge = 64 << 10
 func fingerprintInput(in *Input) error {
 	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+		return fmt.Errorf("%w: input %s: %v", errkind.BadInput, in.Name, err)
 	}
 	defer f.Close()
 	h := xxh3.New()
@@ -425,7 +425,7 @@ func fingerprintInput(in *Input) error {
 	tail := max(head, in.Size-fingerprintEdge)
 	for _, r := range [][2]int64{{0, head}, {tail, in.Size}} {
 		if _, err := io.Copy(h, io.NewSectionReader(f, r[0], r[1]-r[0])); err != nil {
-			return fmt.Errorf("%w: input %s: %v", exitcode.ErrBadInput, in.Name, err)
+			return fmt.Errorf("%w: input %s: %v", errkind.BadInput, in.Name, err)
 		}
 	}
 	b := h.Sum128().Bytes()
@@ -705,7 +705,7 @@ func spool(ctx context.Context, in *Input, r io.Reader, dir string) error {
 				in.path, in.Size = f.Name(), size
 				return nil
 			case p.err != nil:
-				return fmt.Errorf("%w: input %s: reading: %v", exitcode.ErrBadInput, in.Name, p.err)
+				return fmt.Errorf("%w: input %s: reading: %v", errkind.BadInput, in.Name, p.err)
 			}
 			free <- p.b[:cap(p.b)]
 		}

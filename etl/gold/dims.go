@@ -12,7 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // FactSession projects silver sessions (one start day) onto the
@@ -149,7 +149,7 @@ func (a *DimUsers) Add(b arrow.RecordBatch) error {
 		}
 		t := int64(tsv[r])
 		if len(u.vers) > 0 && t < u.lastTS {
-			return fmt.Errorf("%w: level history of %q not in time order (days added out of order)", exitcode.ErrBadInput, name)
+			return fmt.Errorf("%w: level history of %q not in time order (days added out of order)", errkind.BadInput, name)
 		}
 		u.lastTS = t
 		lv := c.level.Value(r)

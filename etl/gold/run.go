@@ -17,7 +17,7 @@ import (
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
 	"github.com/churnctl/churnctl/etl/silver"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
@@ -332,7 +332,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	days := cfg.Window.Select(avail)
 	if len(days) == 0 {
-		return Stats{}, fmt.Errorf("%w: no silver partition in the selected days", exitcode.ErrNothingToDo)
+		return Stats{}, fmt.Errorf("%w: no silver partition in the selected days", errkind.NothingToDo)
 	}
 	start := time.Now()
 	cfg.Log.Info("gold start", "stage", "gold", "days", len(days))

@@ -12,7 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/churnctl/churnctl/etl/silver"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // HashArtist is the artist_sketch hash: FNV-1a 64 of the name's bytes.
@@ -49,11 +49,11 @@ func column[T arrow.Array](b arrow.RecordBatch, name string) (T, error) {
 	var zero T
 	idx := b.Schema().FieldIndices(name)
 	if len(idx) == 0 {
-		return zero, fmt.Errorf("%w: batch has no column %q", exitcode.ErrBadInput, name)
+		return zero, fmt.Errorf("%w: batch has no column %q", errkind.BadInput, name)
 	}
 	c, ok := b.Column(idx[0]).(T)
 	if !ok {
-		return zero, fmt.Errorf("%w: column %q has type %s, want %T", exitcode.ErrBadInput, name, b.Column(idx[0]).DataType(), zero)
+		return zero, fmt.Errorf("%w: column %q has type %s, want %T", errkind.BadInput, name, b.Column(idx[0]).DataType(), zero)
 	}
 	return c, nil
 }
@@ -135,7 +135,7 @@ func (g *UserDays) Events(ev *silver.Sorted) error {
 	tsv, sidv, lenv := ev.TS, ev.Sess, ev.Length
 	for ui, u := range ev.Users {
 		if ui > 0 && u <= ev.Users[ui-1] {
-			return fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", exitcode.ErrBadInput, u, ev.Users[ui-1])
+			return fmt.Errorf("%w: fact_user_day: events not sorted by user_id (%q after %q)", errkind.BadInput, u, ev.Users[ui-1])
 		}
 		start, end := int(ev.Starts[ui]), int(ev.Starts[ui+1])
 		a := g.users[u]

@@ -1,7 +1,7 @@
 // Package quality records data-quality checks in the spirit of dbt tests:
 // each check has a stable dotted name (layer.table.test[.column]), a
 // severity and a failure count. Failed error checks make the run fail with
-// exitcode.ErrBadInput (exit 3) before anything is published; failed warn
+// errkind.BadInput (exit 3) before anything is published; failed warn
 // checks are logged and listed in the summary.
 package quality
 
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Severity of a check.
@@ -95,7 +95,7 @@ func (r *Report) Log(log *slog.Logger) {
 }
 
 // Err is nil unless an error-severity check failed; then it wraps
-// exitcode.ErrBadInput and names the checks.
+// errkind.BadInput and names the checks.
 func (r *Report) Err() error {
 	failed := r.Failed(Error)
 	if len(failed) == 0 {
@@ -107,7 +107,7 @@ func (r *Report) Err() error {
 			parts = append(parts, fmt.Sprintf("%s (%d: %s)", res.Name, res.Failures, res.Detail))
 		}
 	}
-	return fmt.Errorf("%w: quality checks failed: %s", exitcode.ErrBadInput, strings.Join(parts, "; "))
+	return fmt.Errorf("%w: quality checks failed: %s", errkind.BadInput, strings.Join(parts, "; "))
 }
 
 // Names of all checks run, sorted.

@@ -17,7 +17,7 @@ import (
 	"github.com/churnctl/churnctl/etl/bronze"
 	"github.com/churnctl/churnctl/etl/lakeio"
 	"github.com/churnctl/churnctl/etl/quality"
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
@@ -145,8 +145,8 @@ var eventsWriteOpts = bronze.EventWriteOptions()
 
 // Run rebuilds the silver partitions of the window's bronze days (and the
 // sessions of the days just before and after the window) in
-// cfg.Tx. It fails with exitcode.ErrNothingToDo when the window holds no
-// bronze day, and with exitcode.ErrBadInput when an error check fails.
+// cfg.Tx. It fails with errkind.NothingToDo when the window holds no
+// bronze day, and with errkind.BadInput when an error check fails.
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	var st Stats
 	cfg.defaults()
@@ -191,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	}
 	if len(days) == 0 {
-		return st, fmt.Errorf("%w: no bronze partition in the selected days", exitcode.ErrNothingToDo)
+		return st, fmt.Errorf("%w: no bronze partition in the selected days", errkind.NothingToDo)
 	}
 	st.Days = days
 	start := time.Now()

@@ -6,7 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Bronze event column names, in contract order.
@@ -150,11 +150,11 @@ func col[T arrow.Array](b arrow.RecordBatch, name string) (T, error) {
 	var zero T
 	idx := b.Schema().FieldIndices(name)
 	if len(idx) == 0 {
-		return zero, fmt.Errorf("%w: events batch has no column %q", exitcode.ErrBadInput, name)
+		return zero, fmt.Errorf("%w: events batch has no column %q", errkind.BadInput, name)
 	}
 	c, ok := b.Column(idx[0]).(T)
 	if !ok {
-		return zero, fmt.Errorf("%w: column %q has type %s, want %T", exitcode.ErrBadInput, name, b.Column(idx[0]).DataType(), zero)
+		return zero, fmt.Errorf("%w: column %q has type %s, want %T", errkind.BadInput, name, b.Column(idx[0]).DataType(), zero)
 	}
 	return c, nil
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/secret"
 )
 
@@ -188,12 +188,12 @@ func Resolve(path string, environ []string) (Config, Sources, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return c, src, fmt.Errorf("%w: config: %v", exitcode.ErrUsage, err)
+			return c, src, fmt.Errorf("%w: config: %v", errkind.Usage, err)
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, src, fmt.Errorf("%w: config %s: %v", exitcode.ErrUsage, path, err)
+			return c, src, fmt.Errorf("%w: config %s: %v", errkind.Usage, path, err)
 		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(b, &doc); err == nil {
@@ -220,7 +220,7 @@ func Resolve(path string, environ []string) (Config, Sources, error) {
 			continue
 		}
 		if err := s.Set(v); err != nil {
-			return c, src, fmt.Errorf("%w: environment %s (%s): %v", exitcode.ErrUsage, s.Env, s.Key, err)
+			return c, src, fmt.Errorf("%w: environment %s (%s): %v", errkind.Usage, s.Env, s.Key, err)
 		}
 		src[s.Key] = FromEnv
 	}
@@ -628,7 +628,7 @@ func Annotated(c Config, src Sources, path string) ([]byte, error) {
 // last stage cannot fail a run after the first ones have published.
 func (c Config) Validate() error {
 	bad := func(key string, format string, args ...any) error {
-		return fmt.Errorf("%w: config %s: %s", exitcode.ErrUsage, key, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: config %s: %s", errkind.Usage, key, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case c.Lake == "":

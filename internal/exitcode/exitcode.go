@@ -1,12 +1,14 @@
-// Package exitcode holds the error kinds that churnctl maps to process exit
-// codes. Library packages wrap one of these sentinels (fmt.Errorf("%w: ...",
-// exitcode.ErrBadInput)); only cmd/churnctl turns them into numbers.
+// Package exitcode is churnctl's exit-code contract: it maps the error kinds
+// of internal/errkind, which the libraries wrap, to process exit codes. Only
+// cmd/churnctl imports it.
 package exitcode
 
 import (
 	"context"
 	"errors"
 	"syscall"
+
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // The exit-code contract. Schedulers (cron, Airflow) rely on these numbers.
@@ -22,24 +24,15 @@ const (
 	SIGTERM     = 143 // stopped cleanly after SIGTERM
 )
 
+// The error kinds, as cmd/churnctl spells them: internal/errkind's, which
+// the libraries wrap (they do not import this package).
 var (
-	// ErrUsage marks bad flags, arguments or configuration; the command's
-	// usage is shown after the error.
-	ErrUsage = errors.New("usage")
-	// ErrConfig marks a setting that is well-formed but wrong for the
-	// environment (a database that does not exist, a password it refuses):
-	// exit 2 like ErrUsage, without the usage text. The message names the
-	// setting to fix.
-	ErrConfig = errors.New("bad configuration")
-	// ErrBadInput marks input data that cannot be trusted or a failed quality gate.
-	ErrBadInput = errors.New("bad input")
-	// ErrTransient marks a failure that may succeed on retry (database down, lock busy).
-	ErrTransient = errors.New("transient failure, a retry may succeed")
-	// ErrRefused marks a gated action that was refused (for example a model promotion).
-	ErrRefused = errors.New("refused")
-	// ErrNothingToDo marks a run that found no new input; it maps to exit 99 only
-	// when --skip-if-empty is set, else to 0.
-	ErrNothingToDo = errors.New("nothing to do")
+	ErrUsage       = errkind.Usage
+	ErrConfig      = errkind.Config
+	ErrBadInput    = errkind.BadInput
+	ErrTransient   = errkind.Transient
+	ErrRefused     = errkind.Refused
+	ErrNothingToDo = errkind.NothingToDo
 )
 
 // Code returns the exit code for err. A nil error is OK; context.Canceled is
@@ -74,6 +67,4 @@ func Code(err error) int {
 }
 
 // DiskFull reports whether err is a full disk or an exhausted quota.
-func DiskFull(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
-}
+func DiskFull(err error) bool { return errkind.DiskFull(err) }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // A UserSplit holds a stable share of users out of training so a model can
@@ -31,10 +31,10 @@ func (s UserSplit) HeldOut(id string) bool {
 // Validate checks the split's settings.
 func (s UserSplit) Validate() error {
 	if s.Fraction < 0 || s.Fraction >= 1 {
-		return fmt.Errorf("%w: holdout fraction %v: want a number in [0, 1)", exitcode.ErrUsage, s.Fraction)
+		return fmt.Errorf("%w: holdout fraction %v: want a number in [0, 1)", errkind.Usage, s.Fraction)
 	}
 	if s.Fraction > 0 && s.Keep != "train" && s.Keep != "holdout" {
-		return fmt.Errorf("%w: holdout split keep %q: want train or holdout", exitcode.ErrUsage, s.Keep)
+		return fmt.Errorf("%w: holdout split keep %q: want train or holdout", errkind.Usage, s.Keep)
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (s UserSplit) Apply(t *Table) error {
 		}
 	}
 	if len(keep) == 0 {
-		return fmt.Errorf("%w: no rows left on the %s side of a %.0f%% user holdout", exitcode.ErrBadInput, s.Keep, 100*s.Fraction)
+		return fmt.Errorf("%w: no rows left on the %s side of a %.0f%% user holdout", errkind.BadInput, s.Keep, 100*s.Fraction)
 	}
 	for j, c := range t.Cols {
 		t.Cols[j] = pick(c, keep)

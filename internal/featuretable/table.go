@@ -46,7 +46,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // SchemaFile is the name of the feature-schema file beside feature tables.
@@ -82,16 +82,16 @@ func ReadSchema(path string) (*Schema, error) {
 	}
 	var s Schema
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", errkind.BadInput, path, err)
 	}
 	if s.Version != 1 {
-		return nil, fmt.Errorf("%w: %s: schema version %d, this churnctl reads version 1", exitcode.ErrBadInput, path, s.Version)
+		return nil, fmt.Errorf("%w: %s: schema version %d, this churnctl reads version 1", errkind.BadInput, path, s.Version)
 	}
 	for _, f := range s.Features {
 		switch f.Type {
 		case "float64", "int64", "bool", "category":
 		default:
-			return nil, fmt.Errorf("%w: %s: feature %q has type %q: want float64, int64, bool or category", exitcode.ErrBadInput, path, f.Name, f.Type)
+			return nil, fmt.Errorf("%w: %s: feature %q has type %q: want float64, int64, bool or category", errkind.BadInput, path, f.Name, f.Type)
 		}
 	}
 	return &s, nil
@@ -169,7 +169,7 @@ func expand(paths []string) ([]string, error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", exitcode.ErrBadInput, err)
+			return nil, fmt.Errorf("%w: %v", errkind.BadInput, err)
 		}
 		if !st.IsDir() {
 			out = append(out, p)
@@ -194,13 +194,13 @@ func expand(paths []string) ([]string, error) {
 			return nil, err
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("%w: no *.parquet or *.csv files under %s", exitcode.ErrBadInput, p)
+			return nil, fmt.Errorf("%w: no *.parquet or *.csv files under %s", errkind.BadInput, p)
 		}
 		slices.Sort(found)
 		out = append(out, found...)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no feature files given", exitcode.ErrUsage)
+		return nil, fmt.Errorf("%w: no feature files given", errkind.Usage)
 	}
 	return out, nil
 }
@@ -280,12 +280,12 @@ func Read(paths []string, o Options) (*Table, error) {
 			}
 			if !ok {
 				if _, isStr := r.strs[f.Name]; isStr {
-					return nil, fmt.Errorf("%w: %s: feature column %q is not numeric (encode categories as integers in the features stage)", exitcode.ErrBadInput, path, f.Name)
+					return nil, fmt.Errorf("%w: %s: feature column %q is not numeric (encode categories as integers in the features stage)", errkind.BadInput, path, f.Name)
 				}
 				if schema != nil {
-					return nil, fmt.Errorf("%w: %s: feature column %q, listed in %s, is missing", exitcode.ErrBadInput, path, f.Name, schemaPath)
+					return nil, fmt.Errorf("%w: %s: feature column %q, listed in %s, is missing", errkind.BadInput, path, f.Name, schemaPath)
 				}
-				return nil, fmt.Errorf("%w: %s: feature column %q is missing (the table's columns differ from the first file's)", exitcode.ErrBadInput, path, f.Name)
+				return nil, fmt.Errorf("%w: %s: feature column %q is missing (the table's columns differ from the first file's)", errkind.BadInput, path, f.Name)
 			}
 			t.Cols[j] = append(t.Cols[j], c...)
 		}
@@ -293,20 +293,20 @@ func Read(paths []string, o Options) (*Table, error) {
 			// skipped
 		} else if ok {
 			if fi > 0 && t.Label == nil {
-				return nil, fmt.Errorf("%w: %s has label column %q, earlier files do not", exitcode.ErrBadInput, path, o.Label)
+				return nil, fmt.Errorf("%w: %s has label column %q, earlier files do not", errkind.BadInput, path, o.Label)
 			}
 			for i, v := range l {
 				switch v {
 				case 0, 1:
 					t.Label = append(t.Label, uint8(v))
 				default:
-					return nil, fmt.Errorf("%w: %s: label %q row %d: value %v, want 0 or 1", exitcode.ErrBadInput, path, o.Label, i+1, v)
+					return nil, fmt.Errorf("%w: %s: label %q row %d: value %v, want 0 or 1", errkind.BadInput, path, o.Label, i+1, v)
 				}
 			}
 		} else if o.RequireLabel {
-			return nil, fmt.Errorf("%w: %s: no label column %q (set --label)", exitcode.ErrBadInput, path, o.Label)
+			return nil, fmt.Errorf("%w: %s: no label column %q (set --label)", errkind.BadInput, path, o.Label)
 		} else if t.Label != nil {
-			return nil, fmt.Errorf("%w: %s has no label column %q, earlier files do", exitcode.ErrBadInput, path, o.Label)
+			return nil, fmt.Errorf("%w: %s has no label column %q, earlier files do", errkind.BadInput, path, o.Label)
 		}
 		if ids, ok := r.strs[o.ID]; ok {
 			t.IDs = append(t.IDs, ids...)
@@ -362,7 +362,7 @@ func categoryCodes(vals []string, f Feature, path string) ([]float64, error) {
 		c, ok := code[v]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: category feature %q row %d: value %q is not in its vocabulary (%d values in %s)",
-				exitcode.ErrBadInput, path, f.Name, i+1, v, len(f.Categories), SchemaFile)
+				errkind.BadInput, path, f.Name, i+1, v, len(f.Categories), SchemaFile)
 		}
 		out[i] = c
 	}
@@ -391,7 +391,7 @@ func chooseFeatures(r *raw, schema *Schema, o Options) []Feature {
 func readFile(path string, o Options) (*raw, File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, File{}, fmt.Errorf("%w: %v", exitcode.ErrBadInput, err)
+		return nil, File{}, fmt.Errorf("%w: %v", errkind.BadInput, err)
 	}
 	defer f.Close()
 	h := sha256.New()
@@ -429,7 +429,7 @@ func readCSV(r io.Reader, o Options) (*raw, error) {
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the CSV header: %v", exitcode.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: reading the CSV header: %v", errkind.BadInput, err)
 	}
 	names := slices.Clone(head)
 	for i := range names {
@@ -450,7 +450,7 @@ func readCSV(r io.Reader, o Options) (*raw, error) {
 		}
 		line++
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", exitcode.ErrBadInput, line, err)
+			return nil, fmt.Errorf("%w: line %d: %v", errkind.BadInput, line, err)
 		}
 		for i, s := range rec {
 			if isStr[i] {
@@ -496,7 +496,7 @@ func readCSV(r io.Reader, o Options) (*raw, error) {
 func readParquet(f io.ReaderAt, size int64, o Options) (*raw, error) {
 	pf, err := parquet.OpenFile(f, size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", exitcode.ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %v", errkind.BadInput, err)
 	}
 	schema := pf.Schema()
 	leaves := schema.Columns()
@@ -513,7 +513,7 @@ func readParquet(f io.ReaderAt, size int64, o Options) (*raw, error) {
 	names := make([]string, len(leaves))
 	for i, path := range leaves {
 		if len(path) != 1 {
-			return nil, fmt.Errorf("%w: nested column %s: want a flat table", exitcode.ErrBadInput, strings.Join(path, "."))
+			return nil, fmt.Errorf("%w: nested column %s: want a flat table", errkind.BadInput, strings.Join(path, "."))
 		}
 		names[i] = path[0]
 		lc, _ := schema.Lookup(path...)
@@ -619,7 +619,7 @@ func readParquet(f io.ReaderAt, size int64, o Options) (*raw, error) {
 			}
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("%w: %v", exitcode.ErrBadInput, err)
+				return nil, fmt.Errorf("%w: %v", errkind.BadInput, err)
 			}
 		}
 		if err := rows.Close(); err != nil {

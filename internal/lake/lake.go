@@ -36,7 +36,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Tables of the standard layout.
@@ -114,7 +114,7 @@ func New(root string) *Lake { return &Lake{root: filepath.Clean(root)} }
 // Recovery runs under the lake's lock. A committed journal while another
 // process holds the lock is that process applying its own commit (Begin
 // recovers before it hands out a transaction), which takes moments: Open
-// waits up to OpenWait for the lock, then fails with exitcode.ErrTransient.
+// waits up to OpenWait for the lock, then fails with errkind.Transient.
 // A root that does not exist is an error wrapping fs.ErrNotExist; Open
 // never creates it.
 func Open(root string) (*Lake, error) {
@@ -144,7 +144,7 @@ func Open(root string) (*Lake, error) {
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%w: lake %s: a commit in progress did not finish within %v (lock %s held by another process)",
-				exitcode.ErrTransient, l.root, OpenWait, filepath.Join(l.root, lockName))
+				errkind.Transient, l.root, OpenWait, filepath.Join(l.root, lockName))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

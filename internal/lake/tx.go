@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 var errLocked = errors.New("locked")
@@ -37,7 +37,7 @@ func lock(root, runID string) (*lockFile, error) {
 		holder, _ := io.ReadAll(io.LimitReader(f, 200))
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %w: lake %s is locked by run %s", exitcode.ErrTransient, errLocked, root, strings.TrimSpace(string(holder)))
+			return nil, fmt.Errorf("%w: %w: lake %s is locked by run %s", errkind.Transient, errLocked, root, strings.TrimSpace(string(holder)))
 		}
 		return nil, fmt.Errorf("lake: lock: %w", err)
 	}
@@ -193,7 +193,7 @@ type stagedPart struct {
 	manifest         *Manifest
 }
 
-// Begin takes the lake's lock (a held lock is exitcode.ErrTransient
+// Begin takes the lake's lock (a held lock is errkind.Transient
 // "locked by run X"), completes or discards whatever a crashed run left
 // behind, and returns a transaction staging under .tmp/<runID>/. runID
 // must be a valid file name. Call Commit or Abort.

@@ -27,7 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Names under the lake root. Dot-prefixed, so no table glob matches them
@@ -113,7 +113,7 @@ func partDir(table, partition string) string { return table + "/" + partition }
 // multipart uploads), and returns a transaction.
 func (l *TxLake) Begin(ctx context.Context, runID string) (*Tx, error) {
 	if runID == "" || strings.ContainsAny(runID, "/\\") {
-		return nil, fmt.Errorf("%w: objstore: bad run id %q", exitcode.ErrUsage, runID)
+		return nil, fmt.Errorf("%w: objstore: bad run id %q", errkind.Usage, runID)
 	}
 	lease, err := l.c.AcquireLease(ctx, l.key(txLock), runID, l.LeaseTTL)
 	if err != nil {
@@ -226,7 +226,7 @@ func (l *TxLake) readRecord(ctx context.Context, u URL) (*commitRecord, string, 
 	}
 	var rec commitRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, "", fmt.Errorf("%w: objstore: commit record %s: %v", exitcode.ErrBadInput, u, err)
+		return nil, "", fmt.Errorf("%w: objstore: commit record %s: %v", errkind.BadInput, u, err)
 	}
 	return &rec, aws.ToString(out.ETag), nil
 }
@@ -313,7 +313,7 @@ func (w *TxWriter) Close() error {
 	if info, err := t.l.c.Stat(context.Background(), w.dst); err != nil {
 		return err
 	} else if info.Size != w.n || info.ETag != res.ETag {
-		return fmt.Errorf("%w: objstore: staged %s: store has %d bytes, ETag %s; wrote %d, %s", exitcode.ErrTransient, w.dst, info.Size, info.ETag, w.n, res.ETag)
+		return fmt.Errorf("%w: objstore: staged %s: store has %d bytes, ETag %s; wrote %d, %s", errkind.Transient, w.dst, info.Size, info.ETag, w.n, res.ETag)
 	}
 	t.mu.Lock()
 	m := t.parts[w.dir]
@@ -385,7 +385,7 @@ func (t *Tx) Commit(ctx context.Context) error {
 		return err
 	}
 	if !t.lease.Valid() {
-		return fmt.Errorf("%w: objstore: the lake lock expired before the commit", exitcode.ErrTransient)
+		return fmt.Errorf("%w: objstore: the lake lock expired before the commit", errkind.Transient)
 	}
 	if err := t.hook("validated"); err != nil { // a pause here is what the fence is for
 		return err
@@ -526,7 +526,7 @@ func (l *TxLake) ReadManifest(ctx context.Context, table, partition string) (*Tx
 	defer rc.Close()
 	var m TxManifest
 	if err := json.NewDecoder(rc).Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: objstore: %s: %v", exitcode.ErrBadInput, u, err)
+		return nil, fmt.Errorf("%w: objstore: %s: %v", errkind.BadInput, u, err)
 	}
 	return &m, nil
 }

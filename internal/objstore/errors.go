@@ -14,7 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Kind is what an object-store failure means for the run.
@@ -52,7 +52,7 @@ func (k Kind) String() string {
 	return "error"
 }
 
-// Sentinels for errors.Is, beside the exitcode ones each Kind wraps.
+// Sentinels for errors.Is, beside the errkind kinds each Kind wraps.
 var (
 	// ErrNotFound: the object does not exist (also fs.ErrNotExist).
 	ErrNotFound = errors.New("object not found")
@@ -62,19 +62,19 @@ var (
 )
 
 // kindSentinels is the one place that maps kinds to churnctl's error
-// sentinels (issue 16 replaces exitcode's with typed kinds: change it here).
+// kinds (internal/errkind).
 func kindSentinels(k Kind) []error {
 	switch k {
 	case KindTransient:
-		return []error{exitcode.ErrTransient}
+		return []error{errkind.Transient}
 	case KindNotFound:
-		return []error{exitcode.ErrBadInput, ErrNotFound, fs.ErrNotExist}
+		return []error{errkind.BadInput, ErrNotFound, fs.ErrNotExist}
 	case KindNoBucket, KindDenied:
-		return []error{exitcode.ErrBadInput}
+		return []error{errkind.BadInput}
 	case KindPrecondition:
-		return []error{exitcode.ErrTransient, ErrPrecondition}
+		return []error{errkind.Transient, ErrPrecondition}
 	case KindUsage:
-		return []error{exitcode.ErrUsage}
+		return []error{errkind.Usage}
 	case KindCanceled:
 		return []error{context.Canceled}
 	}

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // HasMeta reports whether key holds glob metacharacters (* ? [ \).
@@ -20,7 +20,7 @@ func HasMeta(key string) bool { return strings.ContainsAny(key, `*?[\`) }
 // is a usage error; no match is an empty result.
 func (c *Client) Glob(ctx context.Context, pattern URL) ([]ObjectInfo, error) {
 	if _, err := path.Match(pattern.Key, ""); err != nil {
-		return nil, fmt.Errorf("%w: objstore: glob %s: %v", exitcode.ErrUsage, pattern, err)
+		return nil, fmt.Errorf("%w: objstore: glob %s: %v", errkind.Usage, pattern, err)
 	}
 	lit := pattern.Key
 	if i := strings.IndexAny(lit, `*?[\`); i >= 0 {

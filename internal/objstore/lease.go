@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // A lease is a lock on object storage that expires if its holder dies,
@@ -55,7 +55,7 @@ type LeaseRecord struct {
 }
 
 // ErrLeaseHeld: the lease is held by somebody else and has not expired.
-// It wraps exitcode.ErrTransient (retry later).
+// It wraps errkind.Transient (retry later).
 var ErrLeaseHeld = errors.New("lease held")
 
 // ErrLeaseLost: the holder's lease was taken over (it expired before a
@@ -73,8 +73,8 @@ func (e *LeaseHeldError) Error() string {
 	return fmt.Sprintf("objstore: %s is held by %s until about %s", e.URL, e.Owner, e.Until.UTC().Format(time.RFC3339))
 }
 
-// Unwrap gives ErrLeaseHeld and exitcode.ErrTransient.
-func (e *LeaseHeldError) Unwrap() []error { return []error{ErrLeaseHeld, exitcode.ErrTransient} }
+// Unwrap gives ErrLeaseHeld and errkind.Transient.
+func (e *LeaseHeldError) Unwrap() []error { return []error{ErrLeaseHeld, errkind.Transient} }
 
 // Lease is a held lease.
 type Lease struct {
@@ -95,10 +95,10 @@ const skewMargin = time.Second
 // AcquireLease takes the lease at u for owner (a run id, a host name) for
 // ttl: it creates the lease object, or takes over one that is released or
 // expired. A live lease of somebody else is a *LeaseHeldError (ErrLeaseHeld,
-// exitcode.ErrTransient).
+// errkind.Transient).
 func (c *Client) AcquireLease(ctx context.Context, u URL, owner string, ttl time.Duration) (*Lease, error) {
 	if ttl < time.Second {
-		return nil, fmt.Errorf("%w: objstore: lease ttl %s: at least 1s", exitcode.ErrUsage, ttl)
+		return nil, fmt.Errorf("%w: objstore: lease ttl %s: at least 1s", errkind.Usage, ttl)
 	}
 	l := &Lease{c: c, u: u, ttl: ttl}
 	l.rec = LeaseRecord{Owner: owner, Token: randToken(), Seq: 1, TTLms: ttl.Milliseconds()}
@@ -175,7 +175,7 @@ func (c *Client) readLease(ctx context.Context, u URL) (LeaseRecord, string, tim
 	}
 	var rec LeaseRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return LeaseRecord{}, "", time.Time{}, time.Time{}, fmt.Errorf("%w: objstore: lease %s is not a lease record: %v", exitcode.ErrBadInput, u, err)
+		return LeaseRecord{}, "", time.Time{}, time.Time{}, fmt.Errorf("%w: objstore: lease %s is not a lease record: %v", errkind.BadInput, u, err)
 	}
 	now := time.Now()
 	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
@@ -205,7 +205,7 @@ func (l *Lease) Valid() bool {
 }
 
 // Renew extends the lease by its TTL. ErrLeaseLost (wrapping
-// exitcode.ErrTransient) means somebody else took it over.
+// errkind.Transient) means somebody else took it over.
 func (l *Lease) Renew(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -228,7 +228,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 }
 
 func (l *Lease) lostErr() error {
-	return fmt.Errorf("%w: %w: objstore: lease %s of %s was taken over", exitcode.ErrTransient, ErrLeaseLost, l.u, l.rec.Owner)
+	return fmt.Errorf("%w: %w: objstore: lease %s of %s was taken over", errkind.Transient, ErrLeaseLost, l.u, l.rec.Owner)
 }
 
 // Release gives the lease up, so the next AcquireLease takes it at once. A

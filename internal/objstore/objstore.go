@@ -16,9 +16,9 @@
 // Config fields overriding them.
 //
 // Every error is classified (see classify): transient failures, after the
-// SDK's retries with backoff, wrap exitcode.ErrTransient; a missing bucket,
-// denied access or bad credentials wrap exitcode.ErrBadInput and name the
-// bucket and key; a missing object wraps exitcode.ErrBadInput and
+// SDK's retries with backoff, wrap errkind.Transient; a missing bucket,
+// denied access or bad credentials wrap errkind.BadInput and name the
+// bucket and key; a missing object wraps errkind.BadInput and
 // fs.ErrNotExist and names its URL. Credentials never appear in an error or
 // in any rendering of a Config or Client.
 package objstore
@@ -45,7 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/secret"
 )
 
@@ -148,7 +148,7 @@ type client struct {
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if cfg.AccessKeyID.IsZero() != cfg.SecretAccessKey.IsZero() {
-		return nil, fmt.Errorf("%w: objstore: set both the access key id and the secret key, or neither", exitcode.ErrUsage)
+		return nil, fmt.Errorf("%w: objstore: set both the access key id and the secret key, or neither", errkind.Usage)
 	}
 	hc := awshttp.NewBuildableClient().
 		WithReadTimeout(cfg.ReadTimeout).
@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		// Shared config files that do not parse, or a profile that does
 		// not exist: the run's configuration is wrong.
-		return nil, fmt.Errorf("%w: objstore: AWS configuration: %s", exitcode.ErrUsage, secret.Scrub(err.Error()))
+		return nil, fmt.Errorf("%w: objstore: AWS configuration: %s", errkind.Usage, secret.Scrub(err.Error()))
 	}
 	// The SDK logs nothing of its own on churnctl's stderr (its logs are not
 	// churnctl's JSON lines, and some modes print request headers).

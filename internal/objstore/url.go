@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // Scheme is the URL scheme of object storage locations.
@@ -22,21 +22,21 @@ func IsURL(s string) bool { return strings.HasPrefix(s, Scheme) }
 
 // ParseURL parses s3://bucket[/key]. The bucket must be a valid S3 bucket
 // name; the key is kept as written (no cleaning: "a//b" and "a/./b" are
-// other keys than "a/b" on S3). A bad URL wraps exitcode.ErrUsage.
+// other keys than "a/b" on S3). A bad URL wraps errkind.Usage.
 func ParseURL(s string) (URL, error) {
 	if !IsURL(s) {
-		return URL{}, fmt.Errorf("%w: objstore: %q is not an s3://bucket/key URL", exitcode.ErrUsage, s)
+		return URL{}, fmt.Errorf("%w: objstore: %q is not an s3://bucket/key URL", errkind.Usage, s)
 	}
 	rest := s[len(Scheme):]
 	bucket, key, _ := strings.Cut(rest, "/")
 	if err := checkBucket(bucket); err != nil {
-		return URL{}, fmt.Errorf("%w: objstore: %q: %v", exitcode.ErrUsage, s, err)
+		return URL{}, fmt.Errorf("%w: objstore: %q: %v", errkind.Usage, s, err)
 	}
 	if strings.ContainsAny(key, "\x00\r\n") {
-		return URL{}, fmt.Errorf("%w: objstore: %q: control character in key", exitcode.ErrUsage, s)
+		return URL{}, fmt.Errorf("%w: objstore: %q: control character in key", errkind.Usage, s)
 	}
 	if len(key) > 1024 {
-		return URL{}, fmt.Errorf("%w: objstore: %q: key longer than 1024 bytes", exitcode.ErrUsage, s)
+		return URL{}, fmt.Errorf("%w: objstore: %q: key longer than 1024 bytes", errkind.Usage, s)
 	}
 	return URL{Bucket: bucket, Key: key}, nil
 }

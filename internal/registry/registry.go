@@ -27,8 +27,13 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
+
+// ErrNoAlias is wrapped (with errkind.BadInput) by Resolve when a model has
+// no version under the alias asked for (NAME@champion before any
+// promotion).
+var ErrNoAlias = errors.New("no alias")
 
 // ModelFile is the model's file name inside a version directory.
 const ModelFile = "model.crf"
@@ -47,7 +52,7 @@ var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // ValidName reports whether name is usable as a model name.
 func ValidName(name string) error {
 	if !nameRe.MatchString(name) {
-		return fmt.Errorf("%w: model name %q: use letters, digits, '.', '_' and '-'", exitcode.ErrUsage, name)
+		return fmt.Errorf("%w: model name %q: use letters, digits, '.', '_' and '-'", errkind.Usage, name)
 	}
 	return nil
 }
@@ -258,7 +263,7 @@ func (r Registry) version(name string, n int) (Version, error) {
 			return v, nil
 		}
 	}
-	return Version{}, fmt.Errorf("%w: model %s has no version %d", exitcode.ErrBadInput, name, n)
+	return Version{}, fmt.Errorf("%w: model %s has no version %d", errkind.BadInput, name, n)
 }
 
 // Aliases reads name's aliases (alias → version); empty when none.
@@ -272,7 +277,7 @@ func (r Registry) Aliases(name string) (map[string]string, error) {
 	}
 	al := map[string]string{}
 	if err := json.Unmarshal(b, &al); err != nil {
-		return nil, fmt.Errorf("%w: %s/aliases.json: %v", exitcode.ErrBadInput, name, err)
+		return nil, fmt.Errorf("%w: %s/aliases.json: %v", errkind.BadInput, name, err)
 	}
 	return al, nil
 }
@@ -338,7 +343,7 @@ func (r Registry) Resolve(ref string) (Version, error) {
 		return Version{}, err
 	}
 	if len(vs) == 0 {
-		return Version{}, fmt.Errorf("%w: no model %q in registry %s", exitcode.ErrBadInput, name, r.Root)
+		return Version{}, fmt.Errorf("%w: no model %q in registry %s", errkind.BadInput, name, r.Root)
 	}
 	if sel == "latest" {
 		return vs[len(vs)-1], nil
@@ -351,10 +356,10 @@ func (r Registry) Resolve(ref string) (Version, error) {
 		}
 		a, ok := al[sel]
 		if !ok {
-			return Version{}, fmt.Errorf("%w: model %s has no alias %q", exitcode.ErrBadInput, name, sel)
+			return Version{}, fmt.Errorf("%w: model %s has %w %q", errkind.BadInput, name, ErrNoAlias, sel)
 		}
 		if n, err = strconv.Atoi(a); err != nil {
-			return Version{}, fmt.Errorf("%w: model %s alias %s points at %q", exitcode.ErrBadInput, name, sel, a)
+			return Version{}, fmt.Errorf("%w: model %s alias %s points at %q", errkind.BadInput, name, sel, a)
 		}
 	}
 	return r.version(name, n)

@@ -3,7 +3,7 @@
 // of the lake's Parquet into temporary staging tables, merged into the target
 // tables in one transaction per table and day.
 //
-// Errors wrap the sentinels of internal/exitcode: transient database
+// Errors wrap the kinds of internal/errkind: transient database
 // failures (connection refused or lost, serialization failure, deadlock, lock
 // or statement timeout, server shutdown) wrap ErrTransient (exit 4);
 // an authentication failure or a database that does not exist wraps
@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/secret"
 )
 
@@ -61,7 +61,7 @@ func ParseConfig(o ConnOptions) (*pgx.ConnConfig, error) {
 		// pgconn already masks passwords in parse errors; scrub every
 		// form of the DSN's passwords anyway (secret.NewDSN registered
 		// them).
-		return nil, fmt.Errorf("%w: invalid connection string: %s", exitcode.ErrUsage, secret.Scrub(err.Error()))
+		return nil, fmt.Errorf("%w: invalid connection string: %s", errkind.Usage, secret.Scrub(err.Error()))
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -118,7 +118,7 @@ var transientStates = []string{
 	"53",    // insufficient resources
 }
 
-// Classify wraps err with the exitcode sentinel it deserves and removes the
+// Classify wraps err with the errkind kind it deserves and removes the
 // password from its text. nil stays nil; an error that already wraps a
 // sentinel keeps it.
 func Classify(err error, password string) error {
@@ -128,8 +128,8 @@ func Classify(err error, password string) error {
 	var kind error
 	var pgErr *pgconn.PgError
 	switch {
-	case errors.Is(err, exitcode.ErrTransient), errors.Is(err, exitcode.ErrBadInput),
-		errors.Is(err, exitcode.ErrUsage), errors.Is(err, exitcode.ErrConfig), errors.Is(err, context.Canceled):
+	case errors.Is(err, errkind.Transient), errors.Is(err, errkind.BadInput),
+		errors.Is(err, errkind.Usage), errors.Is(err, errkind.Config), errors.Is(err, context.Canceled):
 	case errors.As(err, &pgErr):
 		switch {
 		case pgErr.Code == "28P01" || pgErr.Code == "28000":
@@ -139,22 +139,22 @@ func Classify(err error, password string) error {
 		case pgErr.Code == "21000" || pgErr.Code == "23505": // a key twice in one load
 			kind = errDuplicate
 		case pgErr.Code == "23502" || pgErr.Code == "23514" || pgErr.Code == "22P02" || pgErr.Code == "22003":
-			kind = exitcode.ErrBadInput // lake data violates a constraint
+			kind = errkind.BadInput // lake data violates a constraint
 		default:
 			for _, s := range transientStates {
 				if strings.HasPrefix(pgErr.Code, s) {
-					kind = exitcode.ErrTransient
+					kind = errkind.Transient
 					break
 				}
 			}
 		}
 	case isNetErr(err), pgconn.SafeToRetry(err), pgconn.Timeout(err),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		kind = exitcode.ErrTransient
+		kind = errkind.Transient
 	default:
 		var ce *pgconn.ConnectError
 		if errors.As(err, &ce) {
-			kind = exitcode.ErrTransient
+			kind = errkind.Transient
 		}
 	}
 	msg := scrub(err.Error(), password)
@@ -169,14 +169,14 @@ func Classify(err error, password string) error {
 
 // errAuth is an authentication failure: exit 2 (fix the configuration), not
 // 4, since retrying with the same password cannot succeed.
-var errAuth = fmt.Errorf("%w: authentication failed (check the user and password of the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGUSER/PGPASSWORD; a retry with the same settings will not succeed)", exitcode.ErrConfig)
+var errAuth = fmt.Errorf("%w: authentication failed (check the user and password of the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGUSER/PGPASSWORD; a retry with the same settings will not succeed)", errkind.Config)
 
 // errNoDatabase: the database named by the connection does not exist.
-var errNoDatabase = fmt.Errorf("%w: the database does not exist (check dbname in the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGDATABASE; create it with createdb)", exitcode.ErrConfig)
+var errNoDatabase = fmt.Errorf("%w: the database does not exist (check dbname in the connection setting: --dsn, load.dsn, CHURNCTL_DSN or PGDATABASE; create it with createdb)", errkind.Config)
 
 // errDuplicate: the lake holds a primary key twice (ON CONFLICT cannot
 // affect a row twice, or a unique violation on a direct COPY).
-var errDuplicate = fmt.Errorf("%w: the lake holds the same primary key more than once", exitcode.ErrBadInput)
+var errDuplicate = fmt.Errorf("%w: the lake holds the same primary key more than once", errkind.BadInput)
 
 func isNetErr(err error) bool {
 	var ne net.Error

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // LoadOptions selects what to load.
@@ -76,7 +76,7 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadStats, error
 	}
 	for _, g := range groups {
 		if !slices.Contains(Groups, g) {
-			return nil, fmt.Errorf("%w: unknown table group %q (want %s)", exitcode.ErrUsage, g, strings.Join(Groups, ", "))
+			return nil, fmt.Errorf("%w: unknown table group %q (want %s)", errkind.Usage, g, strings.Join(Groups, ", "))
 		}
 	}
 	if o.Log == nil {
@@ -89,7 +89,7 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadStats, error
 	if len(pending) > 0 {
 		if !o.Migrate {
 			return nil, fmt.Errorf("%w: the warehouse schema is not current: %d migration(s) pending (%s); run `churnctl db migrate` first, or load with --migrate (load.migrate: true) to apply them",
-				exitcode.ErrUsage, len(pending), migrationFiles(pending))
+				errkind.Usage, len(pending), migrationFiles(pending))
 		}
 		o.Log.Info("applying pending warehouse migrations before loading", "stage", "load", "pending", migrationFiles(pending))
 		if st.Migrations, err = Migrate(ctx, conn, o.Log); err != nil {
@@ -198,11 +198,11 @@ func lakeRows(dir string, files []string) (int64, error) {
 		}
 		f.Close()
 		if err != nil {
-			return 0, fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, name, err)
+			return 0, fmt.Errorf("%w: %s: %v", errkind.BadInput, name, err)
 		}
 	}
 	if want, ok := manifestRows(dir); ok && want != n {
-		return 0, fmt.Errorf("%w: %s: the Parquet files hold %d rows, _manifest.json says %d", exitcode.ErrBadInput, dir, n, want)
+		return 0, fmt.Errorf("%w: %s: the Parquet files hold %d rows, _manifest.json says %d", errkind.BadInput, dir, n, want)
 	}
 	return n, nil
 }
@@ -413,7 +413,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			return 0, fmt.Errorf("copy: %w", err)
 		}
 		if n != u.want {
-			return 0, fmt.Errorf("%w: copied %d rows, the lake holds %d", exitcode.ErrBadInput, n, u.want)
+			return 0, fmt.Errorf("%w: copied %d rows, the lake holds %d", errkind.BadInput, n, u.want)
 		}
 		return n, nil
 	}
@@ -491,7 +491,7 @@ func (u *unit) run(ctx context.Context, conn *pgx.Conn) (UnitStats, error) {
 			return fmt.Errorf("count: %w", err)
 		}
 		if have != u.want {
-			return fmt.Errorf("%w: after the merge the table holds %d rows for this load, the lake %d (duplicate keys in the lake?)", exitcode.ErrBadInput, have, u.want)
+			return fmt.Errorf("%w: after the merge the table holds %d rows for this load, the lake %d (duplicate keys in the lake?)", errkind.BadInput, have, u.want)
 		}
 		phaseLog("total", phase)
 		return nil

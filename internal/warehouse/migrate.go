@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	sqlfiles "github.com/churnctl/churnctl/sql"
 )
 
@@ -125,7 +125,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, log *slog.Logger, ms []Migrati
 		if a, ok := have[m.Version]; ok {
 			if a.Checksum != m.Checksum {
 				return applied, fmt.Errorf("%w: migration %s was applied with checksum %.12s and has changed since (now %.12s); add a new migration instead of editing an applied one",
-					exitcode.ErrBadInput, m.File, a.Checksum, m.Checksum)
+					errkind.BadInput, m.File, a.Checksum, m.Checksum)
 			}
 			continue
 		}

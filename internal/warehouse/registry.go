@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/secret"
 )
 
@@ -86,7 +86,7 @@ func readJSON(path string, v any) (bool, error) {
 		return false, err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, path, err)
+		return false, fmt.Errorf("%w: %s: %v", errkind.BadInput, path, err)
 	}
 	return true, nil
 }
@@ -115,12 +115,12 @@ func parseMetrics(raw json.RawMessage, at time.Time, where string) ([]metricRow,
 	var out []metricRow
 	if raw[0] == '[' {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			return nil, fmt.Errorf("%w: %s: metrics: %v", exitcode.ErrBadInput, where, err)
+			return nil, fmt.Errorf("%w: %s: metrics: %v", errkind.BadInput, where, err)
 		}
 	} else {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("%w: %s: metrics: %v", exitcode.ErrBadInput, where, err)
+			return nil, fmt.Errorf("%w: %s: metrics: %v", errkind.BadInput, where, err)
 		}
 		for k, v := range m {
 			if isNull(v) {
@@ -372,11 +372,11 @@ func loadRuns(ctx context.Context, conn *pgx.Conn, o LoadOptions, st *LoadStats)
 			r.RunID = strings.TrimSuffix(filepath.Base(f), ".json")
 		}
 		if prev, ok := seen[r.RunID]; ok {
-			return fmt.Errorf("%w: run %s is in both %s and %s", exitcode.ErrBadInput, r.RunID, prev, f)
+			return fmt.Errorf("%w: run %s is in both %s and %s", errkind.BadInput, r.RunID, prev, f)
 		}
 		seen[r.RunID] = f
 		if r.Command == "" || r.Status == "" {
-			return fmt.Errorf("%w: %s: a run record needs command and status", exitcode.ErrBadInput, f)
+			return fmt.Errorf("%w: %s: a run record needs command and status", errkind.BadInput, f)
 		}
 		counts := []byte(r.Counts)
 		if len(bytes.TrimSpace(counts)) == 0 || string(bytes.TrimSpace(counts)) == "null" {

@@ -19,7 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
-	"github.com/churnctl/churnctl/internal/exitcode"
+	"github.com/churnctl/churnctl/internal/errkind"
 )
 
 // encFunc appends one Parquet value (not null) to buf as the field data of
@@ -53,7 +53,7 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 		name := strings.Join(path, ".")
 		leaf, _ := schema.Lookup(path...)
 		if len(path) != 1 || leaf.MaxRepetitionLevel > 0 {
-			return nil, fmt.Errorf("%w: %s: column %s is nested or repeated; the loader reads flat files only", exitcode.ErrBadInput, file, name)
+			return nil, fmt.Errorf("%w: %s: column %s is nested or repeated; the loader reads flat files only", errkind.BadInput, file, name)
 		}
 		leafOf[name] = leaf
 		if tableHas(tbl, name) || slices.Contains(tbl.Ignore, name) && !isAlias(tbl, name) {
@@ -69,13 +69,13 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 				p.features = append(p.features, feature{name: name, leaf: leaf.ColumnIndex, kind: k})
 				continue
 			}
-			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numbers, booleans or strings", exitcode.ErrBadInput, file, name, leaf.Node.Type())
+			return nil, fmt.Errorf("%w: %s: feature column %s has type %s; features must be numbers, booleans or strings", errkind.BadInput, file, name, leaf.Node.Type())
 		}
 		unknown = append(unknown, name)
 	}
 	if len(unknown) > 0 {
 		return nil, fmt.Errorf("%w: %s: column(s) %s are not in table churn.%s (its columns: %s; known extras ignored: %s)",
-			exitcode.ErrBadInput, file, strings.Join(unknown, ", "), tbl.Name, columnNames(tbl), strings.Join(tbl.Ignore, ", "))
+			errkind.BadInput, file, strings.Join(unknown, ", "), tbl.Name, columnNames(tbl), strings.Join(tbl.Ignore, ", "))
 	}
 	var missing []string
 	splitFrom := -1 // leaf of the "name@version" column when its name part is derived
@@ -105,7 +105,7 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 		case ok:
 			enc, err := encoder(c, leaf)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: column %s: %v", exitcode.ErrBadInput, file, c.Name, err)
+				return nil, fmt.Errorf("%w: %s: column %s: %v", errkind.BadInput, file, c.Name, err)
 			}
 			if c.Name == tbl.Part {
 				p.partIdx = len(p.copyCols)
@@ -122,11 +122,11 @@ func planFor(tbl *Table, file string, schema *parquet.Schema) (*plan, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s: required column(s) %s missing for table churn.%s", exitcode.ErrBadInput, file, strings.Join(missing, ", "), tbl.Name)
+		return nil, fmt.Errorf("%w: %s: required column(s) %s missing for table churn.%s", errkind.BadInput, file, strings.Join(missing, ", "), tbl.Name)
 	}
 	if tbl.FeatureJSON {
 		if len(p.features) == 0 {
-			return nil, fmt.Errorf("%w: %s: no feature columns (numeric columns besides %s)", exitcode.ErrBadInput, file, columnNames(tbl))
+			return nil, fmt.Errorf("%w: %s: no feature columns (numeric columns besides %s)", errkind.BadInput, file, columnNames(tbl))
 		}
 		p.copyCols = append(p.copyCols, "features")
 		p.leaf = append(p.leaf, -2)
@@ -444,7 +444,7 @@ func (s *parquetSource) openNext() error {
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, name, err)
+		return fmt.Errorf("%w: %s: %v", errkind.BadInput, name, err)
 	}
 	p, err := planFor(s.tbl, name, pf.Schema())
 	if err != nil {
@@ -455,7 +455,7 @@ func (s *parquetSource) openNext() error {
 		s.wantCols = p.copyCols
 	} else if !slices.Equal(s.wantCols, p.copyCols) {
 		f.Close()
-		return fmt.Errorf("%w: %s: columns %v differ from the partition's first file (%v)", exitcode.ErrBadInput, name, p.copyCols, s.wantCols)
+		return fmt.Errorf("%w: %s: columns %v differ from the partition's first file (%v)", errkind.BadInput, name, p.copyCols, s.wantCols)
 	}
 	s.f, s.pf, s.plan, s.rgIdx = f, pf, p, 0
 	return nil
@@ -516,7 +516,7 @@ func (s *parquetSource) fill() bool {
 			return true
 		}
 		if err != nil && err != io.EOF {
-			s.err = fmt.Errorf("%w: %s: %v", exitcode.ErrBadInput, s.files[s.fileIdx-1], err)
+			s.err = fmt.Errorf("%w: %s: %v", errkind.BadInput, s.files[s.fileIdx-1], err)
 			return false
 		}
 		s.rows.Close()
@@ -570,7 +570,7 @@ func (s *parquetSource) Read(p []byte) (int, error) {
 func (s *parquetSource) encodeRow(row parquet.Row) error {
 	p := s.plan
 	if len(row) != p.nLeaves {
-		return fmt.Errorf("%w: %s: row has %d values for %d columns", exitcode.ErrBadInput, s.files[s.fileIdx-1], len(row), p.nLeaves)
+		return fmt.Errorf("%w: %s: row has %d values for %d columns", errkind.BadInput, s.files[s.fileIdx-1], len(row), p.nLeaves)
 	}
 	b := binary.BigEndian.AppendUint16(s.out, uint16(len(p.leaf)))
 	for j, leaf := range p.leaf {
@@ -592,12 +592,12 @@ func (s *parquetSource) encodeRow(row parquet.Row) error {
 			b = append(b, 0, 0, 0, 0)
 			var err error
 			if b, err = p.enc[j](b, v); err != nil {
-				return fmt.Errorf("%w: %s row %d: %v", exitcode.ErrBadInput, s.files[s.fileIdx-1], s.count+1, err)
+				return fmt.Errorf("%w: %s row %d: %v", errkind.BadInput, s.files[s.fileIdx-1], s.count+1, err)
 			}
 			binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 			if j == p.partIdx && !bytes.Equal(b[at+4:], s.partEnc) {
 				d := int32(binary.BigEndian.Uint32(b[at+4:])) + pgEpochDays
-				return fmt.Errorf("%w: %s row %d: %s = %s outside its partition %s=%s", exitcode.ErrBadInput,
+				return fmt.Errorf("%w: %s row %d: %s = %s outside its partition %s=%s", errkind.BadInput,
 					s.files[s.fileIdx-1], s.count+1, s.tbl.Part, dayString(d), s.tbl.Part, dayString(s.part))
 			}
 		}
