@@ -137,7 +137,7 @@ func TestIntegrationWarehouseContracts(t *testing.T) {
 
 	// an evaluation on training rows lands as dataset training
 	reg := filepath.Join(lake, "models")
-	if r := runDB(t, "evaluate", "--registry", reg, "--model", "churn@1", "--features", filepath.Join(lake, "features", "as_of=2018-10-31"),
+	if r := runDB(t, "evaluate", "--holdout-users", "0", "--registry", reg, "--model", "churn@1", "--features", filepath.Join(lake, "features", "as_of=2018-10-31"),
 		"--allow-training-rows", "--bootstrap", "0"); r.code != 0 {
 		t.Fatalf("evaluate --allow-training-rows: exit %d\n%s", r.code, r.stderr)
 	}
