@@ -386,7 +386,7 @@ func TestTrainOOFOut(t *testing.T) {
 	dir := t.TempDir()
 	feats := synthCSV(t, dir, 600)
 	oof := filepath.Join(dir, "oof.csv")
-	code, out, errs := runCLI(t, "train", "--features", feats, "--registry", filepath.Join(dir, "models"), "--trees", "10", "--folds", "3", "--oof-out", oof)
+	code, out, errs := runCLI(t, "train", "--holdout-users", "0", "--features", feats, "--registry", filepath.Join(dir, "models"), "--trees", "10", "--folds", "3", "--oof-out", oof)
 	if code != 0 {
 		t.Fatalf("train exit %d: %s", code, errs)
 	}

@@ -116,6 +116,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}
 	for _, top := range []string{"10%", "2.5", " 100 % "} {
 		c := Default()
+		c.Lake = "/lake"
 		c.Score.Top = top
 		if err := c.Validate(); err != nil {
 			t.Errorf("score.top %q: %v", top, err)
