@@ -215,6 +215,7 @@ so the data stream holds nothing else.`,
 			markNoSummary(c)
 		}
 	}
+	groupCommands(root)
 	wrapArgs(root)
 	addConfigFlags(a, root)
 	addExamples(root)
@@ -248,6 +249,26 @@ func markNoSummary(c *cobra.Command) {
 	c.Annotations[noSummary] = "true"
 	for _, sub := range c.Commands() {
 		markNoSummary(sub)
+	}
+}
+
+// groupCommands makes every command that only groups subcommands (config,
+// models) print its help when called alone, and refuse an unknown
+// subcommand with a usage error (exit 2), as the root does: left to cobra,
+// "churnctl models bogus" printed the help and exited 0.
+func groupCommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		groupCommands(sub)
+	}
+	if c.Parent() == nil || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return cmd.Help()
 	}
 }
 
@@ -347,10 +368,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetArgs(args)
 
 	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil && !errors.Is(err, exitcode.ErrUsage) && cmd != nil &&
-		(strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "required flag")) {
-		err = fmt.Errorf("%w: %v", exitcode.ErrUsage, err)
-	}
 	code := exitCode(ctx, err, a.skipIfEmpty)
 	if cmd != nil && isCompletion(cmd) {
 		// The shell reads stdout: no summary, no run record, and an error

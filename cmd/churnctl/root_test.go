@@ -46,6 +46,9 @@ func TestExitCodesAndSummary(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, "ok", false},
 		{"unknown command", []string{"no-such-command"}, 2, "error", true},
+		{"unknown subcommand", []string{"models", "no-such-command"}, 2, "error", true},
+		{"unknown subcommand with args", []string{"config", "no-such-command", "x"}, 2, "error", true},
+		{"unknown db subcommand", []string{"db", "no-such-command"}, 2, "error", true},
 		{"unknown flag", []string{"version", "--no-such-flag"}, 2, "error", true},
 		{"extra argument", []string{"version", "extra"}, 2, "error", true},
 		{"bad log level", []string{"--log-level", "loud", "version"}, 2, "error", true},
