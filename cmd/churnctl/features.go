@@ -6,8 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -70,21 +68,14 @@ feature alone separates the label with ROC-AUC above 0.95.`,
 	return cmd
 }
 
-// parseDays parses a whole number of days: "30d", "4w" or "30".
+// parseDays parses a positive span of days (30d, 4w or 30) with the
+// settings' parser (config.ParseDays).
 func parseDays(flag, s string) (int, error) {
-	mul := 1
-	t := strings.TrimSpace(s)
-	switch {
-	case strings.HasSuffix(t, "d"):
-		t = strings.TrimSuffix(t, "d")
-	case strings.HasSuffix(t, "w"):
-		t, mul = strings.TrimSuffix(t, "w"), 7
-	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 {
+	d, err := config.ParseDays(s)
+	if err != nil || d < 1 {
 		return 0, usageErrorf("--%s %q: want a positive number of days, like 30d or 4w", flag, s)
 	}
-	return n * mul, nil
+	return int(d), nil
 }
 
 func (o *featuresOptions) cutoffs() ([]features.Date, error) {
