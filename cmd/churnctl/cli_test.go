@@ -728,7 +728,7 @@ func TestReadersCompleteAPendingCommit(t *testing.T) {
 			return []string{"models", "show", "churn@champion", "--registry", filepath.Join(l, "models")}
 		}},
 		{"evaluate", func(l string) []string {
-			return []string{"evaluate", "--registry", filepath.Join(l, "models"), "--model", "churn@champion",
+			return []string{"evaluate", "--holdout-users", "0", "--registry", filepath.Join(l, "models"), "--model", "churn@champion",
 				"--features", filepath.Join(l, "features", "as_of="+asOf), "--allow-training-rows", "--bootstrap", "0", "--no-record"}
 		}},
 		{"run --dry-run", func(l string) []string {
