@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/internal/config"
+	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/registry"
@@ -211,8 +212,8 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		// every day up to --ds.
 		o.to = o.ds
 		if st.LastCompleteDay != "" {
-			last, _ := time.Parse(time.DateOnly, st.LastCompleteDay)
-			o.from = last.AddDate(0, 0, 1).Format(time.DateOnly)
+			last, _ := day.Parse(st.LastCompleteDay)
+			o.from = last.Add(1).String()
 		}
 	}
 

@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/churnctl/churnctl/internal/config"
+	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/exitcode"
 )
 
@@ -67,7 +67,7 @@ type goldRange struct {
 	LastDay  string `json:"last_day"`
 }
 
-func (p *planner) gold() (first, last time.Time, ok bool) {
+func (p *planner) gold() (first, last day.Day, ok bool) {
 	b, err := os.ReadFile(p.lakePath("gold", "_manifest.json"))
 	if err != nil {
 		return
@@ -76,8 +76,8 @@ func (p *planner) gold() (first, last time.Time, ok bool) {
 	if json.Unmarshal(b, &g) != nil {
 		return
 	}
-	f, err1 := time.Parse(time.DateOnly, g.FirstDay)
-	l, err2 := time.Parse(time.DateOnly, g.LastDay)
+	f, err1 := day.Parse(g.FirstDay)
+	l, err2 := day.Parse(g.LastDay)
 	return f, l, err1 == nil && err2 == nil
 }
 
@@ -90,7 +90,7 @@ func (p *planner) lastDay() string {
 		return p.o.to
 	}
 	if _, last, ok := p.gold(); ok {
-		return last.Format(time.DateOnly)
+		return last.String()
 	}
 	return ""
 }
@@ -112,24 +112,24 @@ func (p *planner) features() (*stagePlan, error) {
 		}
 		return nil, fmt.Errorf("%w: run: no gold data in %s after etl", exitcode.ErrBadInput, p.cfg.Lake)
 	}
-	end := last.AddDate(0, 0, 1) // the data covers [first, end)
+	end := last.Add(1) // the data covers [first, end)
 	score := end
 	if p.o.ds != "" {
-		ds, _ := time.Parse(time.DateOnly, p.o.ds)
-		score = ds.AddDate(0, 0, 1)
+		ds, _ := day.Parse(p.o.ds) // checked by validate
+		score = ds.Add(1)
 	}
-	p.scoreAsOf = score.Format(time.DateOnly)
+	p.scoreAsOf = score.String()
 	asOf := []string{p.scoreAsOf}
 	if !p.cfg.Train.Skip {
 		h := int(p.cfg.Features.Horizon)
-		t := end.AddDate(0, 0, -h)
-		if score.Before(end) {
-			t = score.AddDate(0, 0, -h)
+		t := end.Add(-h)
+		if score < end {
+			t = score.Add(-h)
 		}
 		var labeled []string
-		for k := 0; k < p.cfg.Features.TrainCutoffs && t.After(first.AddDate(0, 0, 7)); k++ {
-			labeled = append([]string{t.Format(time.DateOnly)}, labeled...)
-			t = t.AddDate(0, 0, -int(p.cfg.Features.TrainEvery))
+		for k := 0; k < p.cfg.Features.TrainCutoffs && t > first.Add(7); k++ {
+			labeled = append([]string{t.String()}, labeled...)
+			t = t.Add(-int(p.cfg.Features.TrainEvery))
 		}
 		if len(labeled) == 0 {
 			// Too little history for a label window: score with the
@@ -137,7 +137,7 @@ func (p *planner) features() (*stagePlan, error) {
 			// A cutoff needs a week of history before it and its label
 			// window after it: 8+h days from the first day to the scoring day.
 			msg := fmt.Sprintf("the data (%s to %s) is too short for a %v label window after a week of history: no labeled cutoff (training needs at least %d days of data)",
-				first.Format(time.DateOnly), last.Format(time.DateOnly), p.cfg.Features.Horizon, 8+h)
+				first, last, p.cfg.Features.Horizon, 8+h)
 			if !p.hasChampion() {
 				hint := "ingest more history, or set a shorter features.horizon"
 				if p.o.ds != "" && !p.o.backfill && p.newLake {
