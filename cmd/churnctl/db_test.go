@@ -13,12 +13,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/pgtest"
 	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
 )
 
 // TestMain stops the private PostgreSQL of the integration tests.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	miniotest.Stop()
+	os.Exit(code)
+}
 
 type result struct {
 	code           int

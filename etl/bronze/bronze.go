@@ -61,6 +61,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/errkind"
 	"github.com/churnctl/churnctl/internal/lake"
+	"github.com/churnctl/churnctl/internal/objstore"
 	"github.com/churnctl/churnctl/internal/parquetio"
 )
 
@@ -68,9 +69,13 @@ import (
 type Config struct {
 	// Lake is the lake root directory.
 	Lake string
-	// Inputs are files, directories, globs or "-" (Stdin).
+	// Inputs are files, directories, globs, "-" (Stdin), or objects,
+	// prefixes or globs on object storage (s3://bucket/key).
 	Inputs []string
 	Stdin  io.Reader
+	// Store reads the s3:// inputs; nil: a client made from the AWS
+	// environment (objstore.New) when there are any.
+	Store *objstore.Client
 	// From and To (inclusive, UTC days; zero: unbounded) keep only the
 	// events of those days.
 	From, To time.Time
@@ -195,6 +200,11 @@ type ledgerEntry struct {
 	// unbounded): a later run asking for days outside them re-ingests it.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+	// ETag and VersionID (inputs on object storage) let a later run skip
+	// the object at Path without downloading it while the store reports
+	// the same ETag, size and version.
+	ETag      string `json:"etag,omitempty"`
+	VersionID string `json:"version_id,omitempty"`
 }
 
 // covers reports whether the entry's ingest included every day of the
@@ -271,7 +281,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if len(cfg.Inputs) == 0 {
 		return st, fmt.Errorf("%w: no input", errkind.Usage)
 	}
-	inputs, listed, err := resolveInputs(cfg.Inputs)
+	inputs, listed, err := resolveInputs(cfg.Inputs, func(arg string) ([]Input, []Skipped, error) {
+		store, err := cfg.objectStore(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return resolveObjects(ctx, store, arg)
+	})
 	if err != nil {
 		return st, err
 	}
@@ -300,8 +316,43 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		tx.Hook = cfg.CommitHook
 	}
 
+	ledger, err := readLedger(l)
+	if err != nil {
+		return st, err
+	}
+	// An object the ledger records as ingested, by URL, ETag, size and
+	// version id, is skipped without being downloaded (unless --force, or
+	// a day filter it was not ingested with); the others are spooled, and
+	// their content hash decides, as for local files.
+	byPath := map[string]ledgerEntry{}
+	for _, e := range ledger {
+		if e.ETag != "" {
+			byPath[e.Path] = e
+		}
+	}
+	objectsSkipped := 0
+	kept := inputs[:0]
+	for _, in := range inputs {
+		if e, ok := ingestedObject(&in, byPath); ok && !cfg.Force && e.covers(cfg.From, cfg.To) {
+			skip(Skipped{Path: in.Name, Reason: "already ingested by " + e.IngestRunID + " (same ETag and size; use --force to re-ingest)"})
+			objectsSkipped++
+			continue
+		}
+		kept = append(kept, in)
+	}
+	inputs = kept
 	for i := range inputs {
 		in := &inputs[i]
+		if in.object != nil {
+			dir, err := tx.TempDir()
+			if err != nil {
+				return st, err
+			}
+			if err := download(ctx, cfg.Store, in, dir); err != nil {
+				return st, err
+			}
+			continue
+		}
 		if in.Name != "-" && in.pipe == "" {
 			continue
 		}
@@ -327,10 +378,6 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if err := spool(ctx, in, r, dir); err != nil {
 			return st, err
 		}
-	}
-	ledger, err := readLedger(l)
-	if err != nil {
-		return st, err
 	}
 	if err := hashFirst(inputs, ledger); err != nil {
 		return st, err
@@ -369,10 +416,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		todo = append(todo, in)
 	}
 	if len(todo) == 0 {
-		if len(inputs) == 0 {
+		if len(inputs)+objectsSkipped == 0 {
 			return st, fmt.Errorf("%w: no event file among the inputs (%d skipped)", errkind.NothingToDo, len(st.Skipped))
 		}
-		return st, fmt.Errorf("%w: all %d inputs already ingested", errkind.NothingToDo, len(inputs))
+		return st, fmt.Errorf("%w: all %d inputs already ingested", errkind.NothingToDo, len(inputs)+objectsSkipped)
 	}
 	todoHash := map[string]bool{}
 	for _, in := range todo {
@@ -477,8 +524,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		}
 	} else {
 		for _, in := range todo {
-			b, _ := json.MarshalIndent(ledgerEntry{Path: in.Name, Hash: in.Hash, Fingerprint: in.Fingerprint, Bytes: in.Size, IngestRunID: st.IngestRunID,
-				From: dayString(cfg.From), To: dayString(cfg.To)}, "", "  ")
+			e := ledgerEntry{Path: in.Name, Hash: in.Hash, Fingerprint: in.Fingerprint, Bytes: in.Size, IngestRunID: st.IngestRunID,
+				From: dayString(cfg.From), To: dayString(cfg.To)}
+			if in.object != nil {
+				e.ETag, e.VersionID = in.object.ETag, in.object.VersionID
+			}
+			b, _ := json.MarshalIndent(e, "", "  ")
 			if err := tx.PutFile(ledgerDir+"/"+in.Hash+".json", append(b, '\n')); err != nil {
 				return st, err
 			}

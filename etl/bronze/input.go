@@ -21,6 +21,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/churnctl/churnctl/internal/errkind"
+	"github.com/churnctl/churnctl/internal/objstore"
 )
 
 // Input is one input file.
@@ -48,6 +49,9 @@ type Input struct {
 	runKey string
 	// pipe is set for a named pipe or device to spool before reading.
 	pipe string
+	// object is set for an input on object storage (Name is its URL),
+	// downloaded into the spool directory before reading (see s3input.go).
+	object *objstore.ObjectInfo
 }
 
 // Skipped is an input that a run does not read, and why.
@@ -72,9 +76,11 @@ func IsEventFile(name string) bool {
 // sorted: their event files, see IsEventFile; symbolic links followed),
 // globs (sorted) and "-" (stdin, at most once). A missing or unreadable
 // input is errkind.BadInput naming it. A file named twice (or reached
-// twice, through links) is read once, at its first occurrence.
+// twice, through links) is read once, at its first occurrence. Inputs on
+// object storage (s3://) are resolved by Run only: here they are a usage
+// error.
 func ResolveInputs(args []string) ([]Input, error) {
-	in, _, err := resolveInputs(args)
+	in, _, err := resolveInputs(args, nil)
 	return in, err
 }
 
@@ -92,8 +98,10 @@ func idOf(st fs.FileInfo) (fileID, bool) {
 // directories that are not event files, second names of one file, broken
 // links, directories reached again through a link, and pipes or devices
 // inside directories. Names starting with "." in directories are ignored
-// without a word (editors' and rsync's temporary files, .git).
-func resolveInputs(args []string) ([]Input, []Skipped, error) {
+// without a word (editors' and rsync's temporary files, .git). An s3://
+// argument is expanded by objects (see resolveObjects); nil objects makes
+// it a usage error.
+func resolveInputs(args []string, objects func(arg string) ([]Input, []Skipped, error)) ([]Input, []Skipped, error) {
 	var out []Input
 	var skipped []Skipped
 	seen := map[string]bool{}     // cleaned paths
@@ -166,6 +174,25 @@ func resolveInputs(args []string) ([]Input, []Skipped, error) {
 		return nil
 	}
 	for _, a := range args {
+		if objstore.IsURL(a) {
+			if objects == nil {
+				return nil, nil, fmt.Errorf("%w: input %s: object storage inputs are read by a run only", errkind.Usage, a)
+			}
+			found, sk, err := objects(a)
+			if err != nil {
+				return nil, nil, err
+			}
+			skipped = append(skipped, sk...)
+			for _, in := range found {
+				if seen[in.Name] {
+					skipped = append(skipped, Skipped{Path: in.Name, Reason: "named more than once"})
+					continue
+				}
+				seen[in.Name] = true
+				out = append(out, in)
+			}
+			continue
+		}
 		if a == "-" {
 			if seen["-"] {
 				continue

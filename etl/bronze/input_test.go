@@ -81,7 +81,7 @@ func TestResolveInputsEventFilesOnly(t *testing.T) {
 		"README.md", "notes.txt", "h.json.bak", "sub/x.csv", "i.gz", ".hidden.json", ".git/config.json"} {
 		write(t, dir, n, line)
 	}
-	in, skipped, err := resolveInputs([]string{dir})
+	in, skipped, err := resolveInputs([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestResolveInputsEventFilesOnly(t *testing.T) {
 	}
 
 	// Named, or matched by a glob: read.
-	in, skipped, err = resolveInputs([]string{filepath.Join(dir, "README.md"), filepath.Join(dir, "*.txt")})
+	in, skipped, err = resolveInputs([]string{filepath.Join(dir, "README.md"), filepath.Join(dir, "*.txt")}, nil)
 	if err != nil || len(skipped) != 0 {
 		t.Fatal(err, skipped)
 	}
@@ -140,7 +140,7 @@ func TestResolveInputsSymlinks(t *testing.T) {
 	if err := mkfifo(filepath.Join(dir, "fifo.json")); err != nil {
 		t.Fatal(err)
 	}
-	in, skipped, err := resolveInputs([]string{dir})
+	in, skipped, err := resolveInputs([]string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -462,3 +462,12 @@ func newBucket(t testing.TB, s *Server) Env {
 	}
 	return Env{Endpoint: s.Endpoint, Region: Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Bucket: name, Server: s}
 }
+
+// Stop stops the package's shared server if one was started: for a TestMain
+// that runs its tests through another helper's Main (os.Exit(pgtest.Main(m))
+// then miniotest.Stop()).
+func Stop() {
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+}
