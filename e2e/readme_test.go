@@ -12,8 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/pgtest"
 )
 
@@ -31,7 +34,10 @@ import (
 //     are mapped to a temporary directory of the test. Blocks that run
 //     `churnctl db` or `churnctl load` get CHURNCTL_DSN, the README's way
 //     of naming the database, pointing at a private PostgreSQL
-//     (internal/pgtest). `make` targets run with -C on this repository:
+//     (internal/pgtest). Blocks that name s3:// inputs get the AWS
+//     environment of a private MinIO (internal/miniotest) whose bucket
+//     churnctl-logs holds the bundled sample under logs/2018/11/, as the
+//     README's text says to set it up. `make` targets run with -C on this repository:
 //     build (with BIN in the copy's bin/), demo (with DEMO under the
 //     temporary directory) and lint for real; test, test-short and
 //     test-race as `make -n` (running the suite from inside the suite would
@@ -91,6 +97,9 @@ func TestREADME(t *testing.T) {
 				blockEnv := env
 				if regexp.MustCompile(`churnctl (db|load)\b`).MatchString(b.text) {
 					blockEnv = append(append([]string{}, env...), "CHURNCTL_DSN="+database())
+				}
+				if strings.Contains(b.text, "s3://") {
+					blockEnv = append(append([]string{}, blockEnv...), readmeS3(t, repo)...)
 				}
 				runShellBlock(t, b, mapTmp, repo, work, tmp, blockEnv)
 			case "yaml":
@@ -175,6 +184,32 @@ func readmeEnv(t *testing.T, work, home string) []string {
 		env = append(env, k+"="+strings.TrimSpace(string(out)))
 	}
 	return append(env, "HOME="+home, "PATH="+filepath.Join(work, "bin")+":"+os.Getenv("PATH"))
+}
+
+// readmeS3 makes the bucket churnctl-logs on the package's MinIO with the
+// sample at logs/2018/11/events.json.gz, and returns the AWS environment that
+// reaches it (the machine's own AWS settings shut out).
+func readmeS3(t *testing.T, repo string) []string {
+	t.Helper()
+	env := miniotest.New(t)
+	ctx := context.Background()
+	const bucket = "churnctl-logs"
+	if err := env.Server.MakeBucket(ctx, bucket); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(repo, "testdata", "sample", "events.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Server.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket),
+		Key: aws.String("logs/2018/11/events.json.gz"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	return []string{"AWS_ACCESS_KEY_ID=" + env.AccessKey, "AWS_SECRET_ACCESS_KEY=" + env.SecretKey, "AWS_SESSION_TOKEN=",
+		"AWS_REGION=" + env.Region, "AWS_DEFAULT_REGION=", "AWS_PROFILE=", "AWS_ENDPOINT_URL_S3=" + env.Endpoint,
+		"AWS_ENDPOINT_URL=", "AWS_CONFIG_FILE=" + none, "AWS_SHARED_CREDENTIALS_FILE=" + none,
+		"AWS_WEB_IDENTITY_TOKEN_FILE=", "AWS_ROLE_ARN=", "AWS_EC2_METADATA_DISABLED=true"}
 }
 
 func command(env []string, dir, name string, args ...string) *exec.Cmd {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/parquetio"
 	"github.com/churnctl/churnctl/internal/pgtest"
 )
@@ -37,6 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := pgtest.Main(m)
+	miniotest.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
