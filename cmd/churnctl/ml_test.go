@@ -429,3 +429,47 @@ func TestTrainOOFOut(t *testing.T) {
 		t.Errorf("--oof-out --folds 0: exit %d, want 2", code)
 	}
 }
+
+// TestPromoteOverChampionOfOtherFeatures: a champion trained on other
+// features (a churnctl upgrade added some) can score neither the table nor
+// the next snapshot; promote makes the candidate champion, says why, and
+// exits 0, instead of failing every run from the upgrade on.
+func TestPromoteOverChampionOfOtherFeatures(t *testing.T) {
+	dir := t.TempDir()
+	feats := synthCSV(t, dir, 600)
+	b, err := os.ReadFile(feats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the same table less its second feature column
+	var fewer []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		c := strings.Split(l, ",")
+		fewer = append(fewer, strings.Join(append(c[:2:2], c[3:]...), ","))
+	}
+	old := filepath.Join(dir, "old.csv")
+	if err := os.WriteFile(old, []byte(strings.Join(fewer, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := filepath.Join(dir, "models")
+	for _, f := range []string{old, feats} {
+		if code, _, errs := runCLI(t, "train", "--features", f, "--registry", reg, "--name", "churn", "--trees", "10", "--folds", "2", "--holdout-users", "0.3"); code != 0 {
+			t.Fatalf("train %s: exit %d: %s", f, code, errs)
+		}
+	}
+	code, out, errs := runCLI(t, "models", "promote", "churn@2", "--registry", reg, "--features", feats, "--holdout-users", "0.3")
+	if code != 0 {
+		t.Fatalf("promote over a champion of other features: exit %d, want 0: %s", code, errs)
+	}
+	s := summaryOf(t, out)
+	if s["promoted"] != true || s["champion"] != "churn@2" || s["previous_champion"] != "churn@1" || s["champion_features_differ"] != true {
+		t.Errorf("promote summary = %s", out)
+	}
+	if !strings.Contains(errs, "the champion's features differ") {
+		t.Errorf("promote does not say why it did not compare: %s", errs)
+	}
+	// a champion that fails for another reason still fails the promotion
+	if code, _, _ := runCLI(t, "models", "promote", "churn@1", "--registry", reg, "--features", filepath.Join(dir, "missing.csv"), "--holdout-users", "0.3"); code == 0 {
+		t.Errorf("promote with a missing feature table: exit 0")
+	}
+}

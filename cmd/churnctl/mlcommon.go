@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -82,6 +83,11 @@ func modelRef(v registry.Version) string {
 	return v.ModelPath()
 }
 
+// errSchemaDiffers is wrapped by alignFeatures' refusal: promote tells a
+// champion that cannot read today's feature table (a churnctl upgrade added
+// features) from other failures.
+var errSchemaDiffers = errors.New("the features' schema differs from the model's")
+
 // alignFeatures returns the table's columns in the model's feature order,
 // refusing (exit 3) a table whose feature set or types differ from the model's.
 func alignFeatures(m *train.Model, t *featuretable.Table) (*train.Dataset, error) {
@@ -122,7 +128,7 @@ func alignFeatures(m *train.Model, t *featuretable.Table) (*train.Dataset, error
 		if len(typeDiff) > 0 {
 			parts = append(parts, "type differs "+strings.Join(typeDiff, ", "))
 		}
-		return nil, fmt.Errorf("%w: the features' schema differs from the model's: %s", exitcode.ErrBadInput, strings.Join(parts, "; "))
+		return nil, fmt.Errorf("%w: %w: %s", exitcode.ErrBadInput, errSchemaDiffers, strings.Join(parts, "; "))
 	}
 	return d, nil
 }

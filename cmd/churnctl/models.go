@@ -187,7 +187,10 @@ champion on the same labelled feature table and makes the candidate champion
 only if candidate - champion >= --min-gain on --metric (f1: churn F1 at each
 model's own stored threshold; pr_auc; roc_auc). Otherwise it refuses with
 exit code 5 and prints both figures. With no champion yet, the candidate is
-promoted without comparison.
+promoted without comparison; so it is, with a warning and
+champion_features_differ in the summary, when the champion was trained on
+other features than the table's (a churnctl upgrade added some): it could
+score neither this table nor the next snapshot.
 
 Both models are judged only on the rows of --features that neither was
 trained on (each model records its training rows); those left out are
@@ -285,14 +288,26 @@ func runPromote(ctx context.Context, a *App, reg, ref string, o *promoteOptions)
 			return err
 		}
 		h, err := score(champ.Ref())
-		if err != nil {
+		switch {
+		case errors.Is(err, errSchemaDiffers):
+			// The champion was trained on other features (an older
+			// churnctl): it can score neither this table nor the next
+			// snapshot, so it cannot stay champion, and there is nothing
+			// to compare the candidate with.
+			a.Log.Warn("the champion's features differ from the table's: promoting the candidate without a comparison",
+				"stage", "models", "champion", champ.Ref(), "candidate", cand.Ref(), "error", err.Error())
+			a.Summary.Set("champion_features_differ", true)
+			a.Summary.Set("previous_champion", champ.Ref())
+			noChampion = true
+		case err != nil:
 			return fmt.Errorf("champion %s: %w", champ.Ref(), err)
+		default:
+			if h.t.Rows() != c.t.Rows() {
+				return fmt.Errorf("%w: the evaluation table read %d rows for %s and %d for %s (different id or label columns?)",
+					exitcode.ErrBadInput, c.t.Rows(), c.ref, h.t.Rows(), h.ref)
+			}
+			models = append(models, h)
 		}
-		if h.t.Rows() != c.t.Rows() {
-			return fmt.Errorf("%w: the evaluation table read %d rows for %s and %d for %s (different id or label columns?)",
-				exitcode.ErrBadInput, c.t.Rows(), c.ref, h.t.Rows(), h.ref)
-		}
-		models = append(models, h)
 	}
 	// Judge only on rows neither model was fitted on: a score on training
 	// rows says nothing about new users.
