@@ -119,6 +119,10 @@ type stagePlan struct {
 	// outputs are current; Writes must exist for it to be skipped.
 	Reads  []string `json:"-"`
 	Writes []string `json:"-"`
+	// Code names what this churnctl computes that the arguments do not say
+	// (the features stage: its feature set), so that an upgrade that
+	// changes it makes the stage's outputs stale; nil for most stages.
+	Code []string `json:"-"`
 	// Optional stages may fail with exit 5 (refused promotion) without
 	// failing the run.
 	MayRefuse bool `json:"-"`
@@ -236,7 +240,7 @@ func runJob(cmd *cobra.Command, a *App, o *runOptions) error {
 		if sp == nil {
 			continue
 		}
-		fp := fingerprint(sp.Args, sp.Reads)
+		fp := fingerprint(append(slices.Clone(sp.Args), sp.Code...), sp.Reads)
 		isCurrent := !o.force && st.Stages[sp.Name] == fp && allExist(sp.Writes)
 		if o.dryRun {
 			state := "will run"

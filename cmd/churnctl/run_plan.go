@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/churnctl/churnctl/features"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/day"
 	"github.com/churnctl/churnctl/internal/exitcode"
@@ -163,9 +164,19 @@ func (p *planner) features() (*stagePlan, error) {
 	for _, t := range asOf {
 		args = append(args, "--as-of", t)
 	}
-	return &stagePlan{Name: "features", Args: args,
+	return &stagePlan{Name: "features", Args: args, Code: featureSet(),
 		Reads:  []string{p.lakePath("gold", "_manifest.json"), p.lakePath("gold", "*", "*", "_manifest.json"), p.lakePath("gold", "*", "_manifest.json")},
 		Writes: []string{p.snapshot(p.scoreAsOf)}}, nil
+}
+
+// featureSet names the snapshot's columns and types: a churnctl that
+// computes other features recomputes the snapshots of an existing lake.
+func featureSet() []string {
+	var s []string
+	for _, f := range features.Features() {
+		s = append(s, "feature "+f.Name+" "+string(f.Type))
+	}
+	return s
 }
 
 // hasChampion reports whether the registry has a champion for train.name.
