@@ -102,7 +102,7 @@ model file path.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "", "model reference (NAME, NAME@champion, NAME@challenger, NAME@VERSION or a file; default: the champion of train.name)")
-	f.StringSliceVar(&o.features, "features", nil, "labelled feature table files or directories")
+	f.StringArrayVar(&o.features, "features", nil, "labelled feature table files or directories")
 	f.StringVar(&o.label, "label", "", "label column (default: the model's)")
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
 	addRegistryFlags(cmd, &o.registry, &o.lake)

@@ -201,7 +201,7 @@ rows exits 3. Summary: champion is the champion after the command
 		RunE: func(cmd *cobra.Command, args []string) error { return runPromote(cmd.Context(), a, *reg, args[0], o) },
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.features, "features", nil, "labelled evaluation table (files or directories)")
+	f.StringArrayVar(&o.features, "features", nil, "labelled evaluation table (files or directories)")
 	f.StringVar(&o.label, "label", "", "label column (default: the models')")
 	f.StringVar(&o.id, "id", "", "id column (default: the models')")
 	config.Var(f, &o.minGain, "train.min_gain")

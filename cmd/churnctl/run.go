@@ -681,10 +681,17 @@ func lockRun(lakeDir, runID string) (func(), error) {
 func quoteArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, s := range args {
-		if s == "" || strings.ContainsAny(s, " \t'\"$*?") {
-			s = strconv.Quote(s)
-		}
-		out[i] = s
+		out[i] = shellQuote(s)
 	}
 	return out
+}
+
+// shellQuote quotes s for a POSIX shell: as is when it holds only
+// characters no shell treats specially, else in single quotes, each
+// embedded one written '\”.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

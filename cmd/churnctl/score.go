@@ -107,7 +107,7 @@ through the lake's transaction.`,
 	}
 	f := cmd.Flags()
 	config.Var(f, &o.model, "score.model")
-	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories")
+	f.StringArrayVar(&o.features, "features", nil, "feature table files or directories")
 	f.StringVar(&o.id, "id", "", "id column (default: the model's)")
 	config.Var(f, &o.registry, "registry")
 	f.StringVar(&o.out, "out", "", `output Parquet file ("-" for stdout: the summary line then goes to stderr)`)

@@ -93,7 +93,7 @@ reliability curves).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, a, o) },
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.features, "features", nil, "feature table files or directories (Parquet or CSV; repeatable)")
+	f.StringArrayVar(&o.features, "features", nil, "feature table files or directories (Parquet or CSV; repeatable)")
 	f.StringVar(&o.label, "label", "churn", "label column (0/1)")
 	f.StringVar(&o.id, "id", "user_id", "id column")
 	addRegistryFlags(cmd, &o.registry, &o.lake)
