@@ -2,12 +2,12 @@
 """churnctl's forest against the learners a user could pick, on churnctl's own folds.
 
   /usr/bin/python3 scripts/bench_peers.py TABLE.csv OOF.csv SUMMARY.json [--label churn] [--id user_id]
-                                          [--trees 100] [--jobs 2] [--seed 42]
+                                          [--trees 100] [--jobs 2] [--seed 42] [--min-samples-leaf 20]
 
 TABLE.csv is the feature table churnctl trained on (numeric columns, label, id); OOF.csv is what
 `churnctl train --oof-out` wrote for it (one row per table row, same order: id, as_of, fold, churn,
 p_raw, p_calibrated); SUMMARY.json is train's summary line. Each peer (scikit-learn's
-RandomForestClassifier with churnctl's settings, HistGradientBoostingClassifier, LogisticRegression
+RandomForestClassifier with churnctl's settings and --min-samples-leaf, HistGradientBoostingClassifier, LogisticRegression
 on standardised features, both default but class-balanced as the forest is) is cross-validated on
 exactly churnctl's outer folds and scored as churnctl scores itself:
 
@@ -42,13 +42,15 @@ ap.add_argument("--id", default="user_id")
 ap.add_argument("--trees", type=int, default=100)
 ap.add_argument("--jobs", type=int, default=2)
 ap.add_argument("--seed", type=int, default=42)
+ap.add_argument("--min-samples-leaf", type=int, default=20)
 a = ap.parse_args()
 
 df = pd.read_csv(a.table)
 oof = pd.read_csv(a.oof, dtype={"id": str})
 summary = json.loads(open(a.summary).read().strip().splitlines()[-1])
 if len(df) != len(oof) or (df[a.id].astype(str).to_numpy() != oof["id"].to_numpy()).any():
-    sys.exit("bench_peers: the OOF file's rows are not the table's (same rows, same order)")
+    sys.exit(f"bench_peers: the OOF file's rows ({len(oof)}) are not the table's ({len(df)}): same rows, same order"
+             " (train with --holdout-users 0)")
 y = df[a.label].astype(int).to_numpy()
 X = df.drop(columns=[c for c in (a.label, a.id, "as_of") if c in df.columns]).to_numpy(dtype=np.float64)
 fold = oof["fold"].to_numpy()
@@ -129,7 +131,7 @@ for key, mine in (("cv_roc_auc", "roc_auc"), ("cv_pr_auc", "pr_auc"), ("cv_top10
         sys.exit(f"bench_peers: churnctl's {key} {summary[key]} differs from {ch[mine]} recomputed from its OOF file")
 rows.append(ch)
 peers = [
-    ("sklearn_random_forest", lambda: RandomForestClassifier(n_estimators=a.trees, class_weight="balanced", n_jobs=a.jobs, random_state=a.seed)),
+    ("sklearn_random_forest", lambda: RandomForestClassifier(n_estimators=a.trees, class_weight="balanced", min_samples_leaf=a.min_samples_leaf, n_jobs=a.jobs, random_state=a.seed)),
     ("sklearn_hist_gradient_boosting", lambda: HistGradientBoostingClassifier(class_weight="balanced", random_state=a.seed)),
     ("sklearn_logistic_regression", lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))),
 ]

@@ -7,13 +7,18 @@
 #
 # Env: BIN (churnctl binary, default bin/churnctl, built if missing), SKLEARN_RF
 # (default /work/shared/bench/sklearn_rf.py), PY (default /usr/bin/python3),
-# LABEL (churn), ID (user_id), JOBS (2), TREES (100), ROWS (32000: the synthetic table), PEERS (1).
-# Prints the churnctl summary line, the sklearn JSON line, then one JSON line of
-# differences and ratios. Then (PEERS=0 skips it) scripts/bench_peers.py compares
-# churnctl's forest on its own outer folds (train --oof-out) with sklearn's
-# RandomForest, HistGradientBoosting and LogisticRegression: churn F1 nested/tuned,
-# ROC-AUC, PR-AUC, lift@10 %, Brier, fit wall; one JSON line per learner and one of
-# differences. sklearn needs: apt-get install -y python3-sklearn python3-pandas
+# LABEL (churn), ID (user_id), JOBS (2), TREES (100), ROWS (32000: the synthetic table), PEERS (1),
+# PEER_LEAF (20: churnctl's default min_samples_leaf).
+# Both tools train on every row of the table (train --holdout-users 0: churnctl's
+# default keeps 20 % of users out for evaluate, sklearn_rf.py does not).
+# The parity pass runs churnctl at scikit-learn's defaults (--min-samples-leaf 1, as
+# sklearn_rf.py) and prints the churnctl summary line, the sklearn JSON line, then one
+# JSON line of differences and ratios. Then (PEERS=0 skips it) churnctl trains again at
+# min_samples_leaf PEER_LEAF and scripts/bench_peers.py compares it on its own outer folds
+# (train --oof-out) with sklearn's RandomForest (same min_samples_leaf), HistGradientBoosting
+# and LogisticRegression: churn F1 nested/tuned, ROC-AUC, PR-AUC, lift@10 %, Brier, fit wall;
+# one JSON line per learner and one of differences.
+# sklearn needs: apt-get install -y python3-sklearn python3-pandas
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/churnctl}
@@ -24,6 +29,7 @@ ID=${ID:-user_id}
 JOBS=${JOBS:-2}
 TREES=${TREES:-100}
 PEERS=${PEERS:-1}
+PEER_LEAF=${PEER_LEAF:-20}
 ROWS=${ROWS:-32000}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -64,8 +70,12 @@ for c in df.columns:
 df.to_csv(dst, index=False)
 PYEOF
 
-CH=$("$BIN" train --features "$CSV" --label "$LABEL" --id "$ID" --registry "$WORK/reg" --name bench \
-  --trees "$TREES" --class-weight balanced --folds 5 --seed 42 --jobs "$JOBS" --oof-out "$WORK/oof.csv" --log-level warn | tail -1)
+train() { # train LEAF NAME [more flags]
+  local leaf=$1 name=$2; shift 2
+  "$BIN" train --features "$CSV" --label "$LABEL" --id "$ID" --registry "$WORK/reg" --name "$name" --holdout-users 0 \
+    --min-samples-leaf "$leaf" --trees "$TREES" --class-weight balanced --folds 5 --seed 42 --jobs "$JOBS" --log-level warn "$@" | tail -1
+}
+CH=$(train 1 bench)
 SK=$("$PY" "$SKLEARN_RF" "$CSV" --label "$LABEL" --id "$ID" --trees "$TREES" --folds 5 --jobs "$JOBS" --class-weight balanced --seed 42)
 echo "$CH"
 echo "$SK"
@@ -81,10 +91,11 @@ print(json.dumps({
     "f1_tuned_churnctl": c["cv_f1_tuned"], "tuned_above_0.5": c["cv_f1_tuned"] > c["cv_f1"],
     "fit_seconds_churnctl": c["fit_seconds"], "fit_seconds_sklearn": s["fit_all_seconds"],
     "fit_ratio_churnctl_over_sklearn": c["fit_seconds"] / s["fit_all_seconds"],
-    "fit_bar_ok": c["fit_seconds"] <= s["fit_all_seconds"],
+    "fit_bar_ok": c["fit_seconds"] <= 0.5 * s["fit_all_seconds"],
     "total_ms_churnctl": c["duration_ms"]}))
 PYEOF
 if [ "$PEERS" != 0 ]; then
-  echo "$CH" >"$WORK/summary.json"
-  OMP_NUM_THREADS=$JOBS "$PY" scripts/bench_peers.py "$CSV" "$WORK/oof.csv" "$WORK/summary.json" --label "$LABEL" --id "$ID" --trees "$TREES" --jobs "$JOBS" --seed 42
+  train "$PEER_LEAF" peers --oof-out "$WORK/oof.csv" | tee "$WORK/summary.json"
+  OMP_NUM_THREADS=$JOBS "$PY" scripts/bench_peers.py "$CSV" "$WORK/oof.csv" "$WORK/summary.json" --label "$LABEL" --id "$ID" \
+    --trees "$TREES" --jobs "$JOBS" --seed 42 --min-samples-leaf "$PEER_LEAF"
 fi

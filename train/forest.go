@@ -36,11 +36,13 @@ type Params struct {
 	MaxBins         int     `json:"max_bins"`          // quantile bins per feature, 2..256
 }
 
-// DefaultParams are scikit-learn's defaults plus balanced class weights and
-// 256 bins.
+// DefaultParams are scikit-learn's defaults plus balanced class weights,
+// 256 bins and min_samples_leaf 20 (scikit-learn: 1). Leaves of 20 rows add
+// +0.01-0.02 held-out ROC-AUC and +0.01-0.04 PR-AUC over 1 on churn feature
+// tables, and the search plateaus from 20 on (train/BENCH.md).
 func DefaultParams() Params {
 	return Params{
-		Trees: 100, MinSamplesLeaf: 1, MinSamplesSplit: 2, MaxFeatures: "sqrt",
+		Trees: 100, MinSamplesLeaf: 20, MinSamplesSplit: 2, MaxFeatures: "sqrt",
 		Bootstrap: true, Criterion: "gini", ClassWeight: "balanced", MaxBins: 256,
 	}
 }

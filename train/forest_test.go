@@ -93,7 +93,7 @@ func TestThresholdExact(t *testing.T) {
 	y := []uint8{0, 0, 0, 0, 1, 1, 1}
 	d := &Dataset{Names: []string{"x"}, Cols: [][]float64{x}, Y: y}
 	p := DefaultParams()
-	p.Trees, p.Bootstrap, p.ClassWeight = 1, false, "none"
+	p.Trees, p.Bootstrap, p.ClassWeight, p.MinSamplesLeaf = 1, false, "none", 1
 	m, err := Fit(context.Background(), d, p, FitOptions{Seed: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -104,7 +104,7 @@ func Default() Config {
 			Horizon: 30, Window: 30, TrainEvery: 7, TrainCutoffs: 3,
 		},
 		Train: Train{
-			Name: "churn", Seed: 42, Trees: 100, MinSamplesLeaf: 1, MinSamplesSplit: 2,
+			Name: "churn", Seed: 42, Trees: 100, MinSamplesLeaf: 20, MinSamplesSplit: 2,
 			MaxFeatures: "sqrt", ClassWeight: "balanced", Folds: 5, HoldoutUsers: 0.2, MinGain: 0,
 			Calibration: "platt",
 		},
