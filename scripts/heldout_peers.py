@@ -43,7 +43,7 @@ def best_thr(yv, p):
 
 Xt, yt, gt = X[~held], y[~held], g[~held]
 mk = {
-    "sklearn_rf": lambda: RandomForestClassifier(n_estimators=100, class_weight="balanced", n_jobs=2, random_state=42),
+    "sklearn_rf": lambda: RandomForestClassifier(n_estimators=100, class_weight="balanced", min_samples_leaf=int(os.environ.get("LEAF", "20")), n_jobs=2, random_state=42),
     "sklearn_hgb": lambda: HistGradientBoostingClassifier(class_weight="balanced", random_state=42),
     "sklearn_lr": lambda: make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)),
 }

@@ -14,7 +14,7 @@
 #   scripts/heldout_table.sh /tmp/lake10k /tmp/t-one 2018-10-31
 #
 # Env: BIN (default bin/churnctl), PY (/usr/bin/python3; needs python3-sklearn, python3-pandas),
-# TRAIN_ARGS (more train flags, e.g. "--min-samples-leaf 20").
+# LEAF (min_samples_leaf of both forests, default 20: churnctl's default), TRAIN_ARGS (more train flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/churnctl}
@@ -30,8 +30,8 @@ for d in "$@"; do
   csvs+=("$O/f-$d.csv")
 done
 # shellcheck disable=SC2086
-"$BIN" train --registry "$O/reg" --name t --seed 42 --trees 100 --max-depth 0 --min-samples-leaf 1 --min-samples-split 2 \
+"$BIN" train --registry "$O/reg" --name t --seed 42 --trees 100 --max-depth 0 --min-samples-leaf "${LEAF:-20}" --min-samples-split 2 \
   --max-features sqrt --class-weight balanced --folds 5 --holdout-users 0.2 ${TRAIN_ARGS:-} "${feats[@]}" --log-level warn | tail -1 >"$O/train.json"
 "$BIN" score --registry "$O/reg" --model t@1 "${feats[@]}" --out "$O/pred.parquet" --log-level warn >/dev/null
 "$O/predcsv" "$O/pred.parquet" >"$O/pred.csv"
-"$PY" scripts/heldout_peers.py "$O/pred.csv" "${csvs[@]}" | tee "$O/table.jsonl"
+LEAF=${LEAF:-20} "$PY" scripts/heldout_peers.py "$O/pred.csv" "${csvs[@]}" | tee "$O/table.jsonl"
