@@ -9,4 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-3}"
-go test -count=1 -run '^$' -bench 'BenchmarkLoadVsPsql' -benchtime "${n}x" -timeout 60m ./internal/warehouse/
+go test -count=1 -run '^$' -bench 'BenchmarkLoadVsPsql' -benchtime "${n}x" -timeout 60m ./sql/

@@ -1,12 +1,12 @@
-// Package sql holds the warehouse's versioned schema migrations, embedded
-// into the binary. Files follow golang-migrate's naming:
-// migrations/{version}_{title}.up.sql, applied in version order by
-// internal/warehouse.
 package sql
+
+// The warehouse's versioned schema migrations, embedded into the binary.
+// Files follow golang-migrate's naming: migrations/{version}_{title}.up.sql,
+// applied in version order by Migrate (migrate.go).
 
 import "embed"
 
-// Migrations holds migrations/*.sql.
+// embeddedMigrations holds migrations/*.sql.
 //
 //go:embed migrations/*.sql
-var Migrations embed.FS
+var embeddedMigrations embed.FS

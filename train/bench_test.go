@@ -7,7 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/churnctl/churnctl/internal/synth"
+	"github.com/churnctl/churnctl/train/synth"
 )
 
 // BenchmarkFit grows 100 trees on the synthetic 32,000 × 31 table

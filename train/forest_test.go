@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/synth"
+	"github.com/churnctl/churnctl/train/synth"
 )
 
 func accuracy(p []float64, y []uint8) float64 {

@@ -25,7 +25,7 @@ import (
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/pgtest"
-	"github.com/churnctl/churnctl/internal/registry"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 // runIn runs churnctl in-process with stdin and returns code, stdout, stderr.

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/churnctl/churnctl/internal/registry"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 // Shell completion (churnctl completion bash|zsh|fish|powershell): cobra
@@ -28,11 +28,11 @@ var enumValues = map[string][]string{
 	"metric":       {"f1", "pr_auc", "roc_auc"},
 	"search":       {"random", "grid"},
 	"objective":    {"f1", "pr_auc"},
-	"tables":       warehouse.Groups,
+	"tables":       sql.Groups,
 	// run's and config show's dotted settings
 	"train.class_weight": {"none", "balanced", "balanced_subsample"},
 	"train.max_features": {"sqrt", "log2", "all"},
-	"load.tables":        warehouse.Groups,
+	"load.tables":        sql.Groups,
 }
 
 // dirFlags complete directory names only.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/secret"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
 )
 
 func init() { register(newDBCmd) }
@@ -46,13 +46,13 @@ func (f *dbFlags) connect(ctx context.Context, a *App) (*pgx.Conn, error) {
 	if dsn.IsZero() {
 		dsn = secret.NewDSN(os.Getenv("CHURNCTL_DSN"))
 	}
-	cfg, err := warehouse.ParseConfig(warehouse.ConnOptions{DSN: dsn, StatementTimeout: f.statementTimeout, LockTimeout: f.lockTimeout})
+	cfg, err := sql.ParseConfig(sql.ConnOptions{DSN: dsn, StatementTimeout: f.statementTimeout, LockTimeout: f.lockTimeout})
 	if err != nil {
 		return nil, err
 	}
-	t := warehouse.TargetOf(cfg)
+	t := sql.TargetOf(cfg)
 	a.Log.Info("connecting", "host", t.Host, "port", t.Port, "dbname", t.Database, "user", t.User)
-	return warehouse.Connect(ctx, cfg)
+	return sql.Connect(ctx, cfg)
 }
 
 func newDBCmd(a *App) *cobra.Command {
@@ -81,7 +81,7 @@ func newDBMigrateCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
-			applied, err := warehouse.Migrate(ctx, conn, a.Log)
+			applied, err := sql.Migrate(ctx, conn, a.Log)
 			a.Summary.Set("applied", int64(len(applied)))
 			if err != nil {
 				return err
@@ -112,7 +112,7 @@ func newDBStatusCmd(a *App) *cobra.Command {
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
-			applied, pending, err := warehouse.Status(ctx, conn)
+			applied, pending, err := sql.Status(ctx, conn)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/miniotest"
 	"github.com/churnctl/churnctl/internal/pgtest"
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 // TestMain stops the private PostgreSQL of the integration tests.

@@ -17,12 +17,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/features/table"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/featuretable"
-	"github.com/churnctl/churnctl/internal/registry"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
 	"github.com/churnctl/churnctl/train"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 func init() { register(newEvaluateCmd) }
@@ -125,20 +125,20 @@ func addHoldoutFlag(cmd *cobra.Command, dst *float64) {
 }
 
 // holdoutSide selects the held-out users, or every row when share is 0.
-func holdoutSide(share float64) featuretable.UserSplit {
-	return featuretable.UserSplit{Fraction: share, Keep: "holdout"}
+func holdoutSide(share float64) table.UserSplit {
+	return table.UserSplit{Fraction: share, Keep: "holdout"}
 }
 
 // scoreTable loads a model and a feature table and predicts p_churn (the
 // calibrated probability).
-func scoreTable(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
+func scoreTable(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split table.UserSplit) (*train.Model, registry.Version, *table.Table, *train.Dataset, []float64, error) {
 	m, v, t, d, p, _, err := scoreTableRaw(reg, ref, paths, label, id, needLabel, jobs, split)
 	return m, v, t, d, p, err
 }
 
 // scoreTableRaw is scoreTable that also returns the forest's raw
 // probabilities (the same slice as p for an uncalibrated model).
-func scoreTableRaw(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, []float64, error) {
+func scoreTableRaw(reg, ref string, paths []string, label, id string, needLabel bool, jobs int, split table.UserSplit) (*train.Model, registry.Version, *table.Table, *train.Dataset, []float64, []float64, error) {
 	m, v, err := loadModel(reg, ref)
 	if err != nil {
 		return nil, v, nil, nil, nil, nil, err
@@ -149,7 +149,7 @@ func scoreTableRaw(reg, ref string, paths []string, label, id string, needLabel 
 	if id == "" {
 		id = m.ID
 	}
-	t, err := featuretable.Read(paths, featuretable.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel, Split: split})
+	t, err := table.Read(paths, table.Options{Label: label, ID: id, RequireLabel: needLabel, IgnoreLabel: !needLabel, Split: split})
 	if err != nil {
 		return nil, v, nil, nil, nil, nil, err
 	}
@@ -168,7 +168,7 @@ func scoreTableRaw(reg, ref string, paths []string, label, id string, needLabel 
 	return m, v, t, d, p, raw, nil
 }
 
-func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split featuretable.UserSplit) (*train.Model, registry.Version, *featuretable.Table, *train.Dataset, []float64, error) {
+func evaluateModel(reg, ref string, paths []string, label, id string, jobs int, split table.UserSplit) (*train.Model, registry.Version, *table.Table, *train.Dataset, []float64, error) {
 	m, v, t, d, p, err := scoreTable(reg, ref, paths, label, id, true, jobs, split)
 	if err != nil {
 		return nil, v, nil, nil, nil, err
@@ -194,7 +194,7 @@ func twoClasses(y []uint8) error {
 
 // trainingOverlap marks the rows of t the model was fitted on; known is
 // false for a model that does not record its training rows.
-func trainingOverlap(m *train.Model, t *featuretable.Table) (mask []bool, n int, known bool) {
+func trainingOverlap(m *train.Model, t *table.Table) (mask []bool, n int, known bool) {
 	if m.TrainingRows == nil {
 		return make([]bool, t.Rows()), 0, false
 	}
@@ -320,7 +320,7 @@ func recordEvaluation(dir, dataset string, ev *evaluation, at time.Time) error {
 		Dataset     string    `json:"dataset"`
 		EvaluatedAt time.Time `json:"evaluated_at"`
 	}
-	path := filepath.Join(dir, warehouse.EvaluationsFile)
+	path := filepath.Join(dir, sql.EvaluationsFile)
 	var rows []row
 	if b, err := os.ReadFile(path); err == nil {
 		if err := json.Unmarshal(b, &rows); err != nil {

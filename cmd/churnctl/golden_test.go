@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/churnctl/churnctl/internal/pgtest"
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files (testdata/golden/*.keys) from this run")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
 )
 
 func init() { register(newLoadCmd) }
@@ -75,9 +75,9 @@ the connection was lost (a retry may succeed).`,
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
-			st, err := warehouse.Load(ctx, conn, warehouse.LoadOptions{
+			st, err := sql.Load(ctx, conn, sql.LoadOptions{
 				Lake: lake, From: from, To: to, Groups: groups, Log: a.Log, Migrate: migrate,
-				OnUnit: func(u warehouse.UnitStats) { a.Summary.Add("units", 1) },
+				OnUnit: func(u sql.UnitStats) { a.Summary.Add("units", 1) },
 			})
 			if st != nil {
 				a.Summary.Set("migrations_applied", len(st.Migrations))

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/churnctl/churnctl/internal/pgtest"
-	"github.com/churnctl/churnctl/internal/warehouse"
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 func pendingMigrations(t *testing.T, dsn string) int {
@@ -21,7 +21,7 @@ func pendingMigrations(t *testing.T, dsn string) int {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	_, pending, err := warehouse.Status(ctx, conn)
+	_, pending, err := sql.Status(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func pendingMigrations(t *testing.T, dsn string) int {
 // the pending migrations of a fresh database themselves; with --no-migrate
 // (load.migrate: false) they exit 2 naming `churnctl db migrate`.
 func TestIntegrationLoadMigratesFreshDatabase(t *testing.T) {
-	all, _ := warehouse.Migrations()
+	all, _ := sql.Migrations()
 	lake := t.TempDir()
 	if err := lakefixture.WriteLake(lake, []string{"2026-01-01"}, 20); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/churnctl/churnctl/evaluate"
-	"github.com/churnctl/churnctl/internal/synth"
+	"github.com/churnctl/churnctl/train/synth"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/features/table"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/lake"
-	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/train"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 // Shared by train, evaluate, score and models.
@@ -90,7 +90,7 @@ var errSchemaDiffers = errors.New("the features' schema differs from the model's
 
 // alignFeatures returns the table's columns in the model's feature order,
 // refusing (exit 3) a table whose feature set or types differ from the model's.
-func alignFeatures(m *train.Model, t *featuretable.Table) (*train.Dataset, error) {
+func alignFeatures(m *train.Model, t *table.Table) (*train.Dataset, error) {
 	idx := map[string]int{}
 	for i, f := range t.Features {
 		idx[f.Name] = i

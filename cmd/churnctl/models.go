@@ -12,11 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/features/table"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/featuretable"
-	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/train"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 func init() { register(newModelsCmd) }
@@ -215,7 +215,7 @@ rows exits 3. Summary: champion is the champion after the command
 type judged struct {
 	ref string
 	m   *train.Model
-	t   *featuretable.Table
+	t   *table.Table
 	d   *train.Dataset
 	p   []float64
 }

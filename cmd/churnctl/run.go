@@ -24,9 +24,9 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/lake"
 	"github.com/churnctl/churnctl/internal/objstore"
-	"github.com/churnctl/churnctl/internal/registry"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
 	"github.com/churnctl/churnctl/train"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 func init() { register(newRunCmd) }
@@ -395,12 +395,12 @@ func validateConfig(cfg config.Config) error {
 		}
 	}
 	for _, t := range cfg.Load.Tables {
-		if !slices.Contains(warehouse.Groups, t) {
-			return keyErr("load.tables", fmt.Errorf("%q: want some of %s", t, strings.Join(warehouse.Groups, ", ")))
+		if !slices.Contains(sql.Groups, t) {
+			return keyErr("load.tables", fmt.Errorf("%q: want some of %s", t, strings.Join(sql.Groups, ", ")))
 		}
 	}
 	if !cfg.Load.DSN.IsZero() {
-		if _, err := warehouse.ParseConfig(warehouse.ConnOptions{DSN: cfg.Load.DSN}); err != nil {
+		if _, err := sql.ParseConfig(sql.ConnOptions{DSN: cfg.Load.DSN}); err != nil {
 			return keyErr("load.dsn", err)
 		}
 	}

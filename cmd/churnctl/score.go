@@ -19,9 +19,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churnctl/churnctl/evaluate"
+	"github.com/churnctl/churnctl/features/table"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/featuretable"
 	"github.com/churnctl/churnctl/internal/lake"
 )
 
@@ -195,7 +195,7 @@ func runScore(ctx context.Context, a *App, o *scoreOptions) error {
 		return usageErrorf("give one of --top K%% or --budget N, not both")
 	}
 	start := time.Now()
-	m, v, t, _, p, raw, err := scoreTableRaw(o.registry, o.model, o.features, "", o.id, false, o.jobs, featuretable.UserSplit{})
+	m, v, t, _, p, raw, err := scoreTableRaw(o.registry, o.model, o.features, "", o.id, false, o.jobs, table.UserSplit{})
 	if err != nil {
 		return err
 	}
@@ -308,7 +308,7 @@ func writeScores(path string, rows []scoreRow) error {
 // publishScores writes one predictions/as_of=DATE partition per as_of date
 // through a lake transaction (staged, manifest, atomic publish) and returns
 // the partition directories, comma separated.
-func publishScores(root string, rows []scoreRow, ref string, t *featuretable.Table, runID string) (string, error) {
+func publishScores(root string, rows []scoreRow, ref string, t *table.Table, runID string) (string, error) {
 	byDate := map[string][]scoreRow{}
 	for _, r := range rows {
 		if r.AsOf == "" {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/secret"
-	"github.com/churnctl/churnctl/internal/warehouse"
+	"github.com/churnctl/churnctl/sql"
 )
 
 // How secrets travel inside churnctl without being written anywhere:
@@ -83,7 +83,7 @@ func redactArgs(args []string) []string {
 			i++
 			s = secret.MaskDSN(args[i])
 		default:
-			s = warehouse.RedactArg(s)
+			s = sql.RedactArg(s)
 		}
 		out[i] = secret.Scrub(s)
 	}

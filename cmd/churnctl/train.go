@@ -12,11 +12,11 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/churnctl/churnctl/features/table"
 	"github.com/churnctl/churnctl/internal/config"
 	"github.com/churnctl/churnctl/internal/exitcode"
-	"github.com/churnctl/churnctl/internal/featuretable"
-	"github.com/churnctl/churnctl/internal/registry"
 	"github.com/churnctl/churnctl/train"
+	"github.com/churnctl/churnctl/train/registry"
 )
 
 func init() { register(newTrainCmd) }
@@ -157,8 +157,8 @@ func runTrain(cmd *cobra.Command, a *App, o *trainOptions) error {
 	}
 	start := time.Now()
 	a.Log.Info("train start", "stage", "train", "features", o.features)
-	t, err := featuretable.Read(o.features, featuretable.Options{Label: o.label, ID: o.id, RequireLabel: true,
-		Split: featuretable.UserSplit{Fraction: o.holdout, Keep: "train"}})
+	t, err := table.Read(o.features, table.Options{Label: o.label, ID: o.id, RequireLabel: true,
+		Split: table.UserSplit{Fraction: o.holdout, Keep: "train"}})
 	if err != nil {
 		return err
 	}

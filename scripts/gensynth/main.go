@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/churnctl/churnctl/internal/synth"
+	"github.com/churnctl/churnctl/train/synth"
 )
 
 func main() {

@@ -1,7 +1,9 @@
 // Package synth generates a deterministic synthetic churn feature table for
 // tests and benchmarks: count-like and rate-like per-user features, about 22%
-// positives, and a noisy but learnable, partly non-linear signal. It stands in
-// for the real feature table until one exists.
+// positives, and a noisy but learnable, partly non-linear signal. It is the
+// table of the forest's scikit-learn parity bench (scripts/gensynth,
+// make bench-train) and of train's tests: a known signal at any size, where
+// the real feature table (features/) needs an event log first.
 package synth
 
 import (

@@ -1,4 +1,4 @@
-// Package featuretable reads a numeric feature table (CSV or Parquet, one or
+// Package table reads a numeric feature table (CSV or Parquet, one or
 // many files, directories searched for *.parquet and *.csv) into memory for
 // training, evaluation and scoring.
 //
@@ -23,7 +23,7 @@
 //
 // Columns the schema does not list are ignored; a listed feature missing from
 // a file is an error.
-package featuretable
+package table
 
 import (
 	"crypto/sha256"

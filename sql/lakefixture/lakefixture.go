@@ -100,7 +100,7 @@ type DimPage struct {
 }
 
 // Feature is a row of features/as_of=D (as_of comes from the directory; the
-// label is called churn, as featuretable expects by default).
+// label is called churn, as features/table expects by default).
 type Feature struct {
 	UserID          string   `parquet:"user_id"`
 	Label           *int32   `parquet:"churn,optional"`

@@ -1,4 +1,4 @@
-package warehouse
+package sql
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/churnctl/churnctl/internal/errkind"
-	sqlfiles "github.com/churnctl/churnctl/sql"
 )
 
 // Migration is one embedded migration file.
@@ -44,7 +43,7 @@ var migrationName = regexp.MustCompile(`^(\d+)_([A-Za-z0-9_\-]+)\.up\.sql$`)
 
 // Migrations returns the embedded migrations in version order.
 func Migrations() ([]Migration, error) {
-	return migrationsFrom(sqlfiles.Migrations, "migrations")
+	return migrationsFrom(embeddedMigrations, "migrations")
 }
 
 func migrationsFrom(fsys fs.FS, dir string) ([]Migration, error) {

@@ -1,4 +1,4 @@
-package warehouse
+package sql
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"github.com/churnctl/churnctl/internal/exitcode"
 	"github.com/churnctl/churnctl/internal/pgtest"
 	"github.com/churnctl/churnctl/internal/secret"
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 func TestMain(m *testing.M) {

@@ -1,4 +1,4 @@
-package featuretable
+package table
 
 import (
 	"crypto/sha256"

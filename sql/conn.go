@@ -1,5 +1,6 @@
-// Package warehouse migrates and loads the PostgreSQL warehouse (schema
-// churn): embedded migrations applied under an advisory lock, and binary COPY
+// Package sql is churnctl's PostgreSQL warehouse (schema churn): its
+// versioned migrations (migrations/*.sql, embedded, golang-migrate naming)
+// applied under an advisory lock, and binary COPY
 // of the lake's Parquet into temporary staging tables, merged into the target
 // tables in one transaction per table and day.
 //
@@ -10,7 +11,7 @@
 // ErrConfig (exit 2: fix the connection setting, which the message names);
 // missing required columns and row-count mismatches wrap ErrBadInput (exit
 // 3): retrying with the same configuration or data cannot succeed. No error or log line carries the connection password.
-package warehouse
+package sql
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package warehouse
+package sql
 
 // PGType is a column's PostgreSQL type as the loader encodes it.
 type PGType int

@@ -1,4 +1,4 @@
-package warehouse
+package sql
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 // The load benchmark's size: 20 days of 50,000 users (1,000,000 rows);
@@ -122,7 +122,7 @@ func writeCSV(w *bufio.Writer, r *lakefixture.FactUserDay, day string) {
 // staging tables, then the merge, one transaction per day). It reports both
 // throughputs and their ratio (the bar is >= 0.8).
 //
-//	go test -run '^$' -bench LoadVsPsql -benchtime 3x ./internal/warehouse/
+//	go test -run '^$' -bench LoadVsPsql -benchtime 3x ./sql/
 func BenchmarkLoadVsPsql(b *testing.B) {
 	if _, err := exec.LookPath("psql"); err != nil {
 		b.Skip("psql not installed")

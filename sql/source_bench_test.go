@@ -1,11 +1,11 @@
-package warehouse
+package sql
 
 import (
 	"io"
 	"path/filepath"
 	"testing"
 
-	"github.com/churnctl/churnctl/internal/warehouse/lakefixture"
+	"github.com/churnctl/churnctl/sql/lakefixture"
 )
 
 // BenchmarkParquetSource reads 50,000 fact_user_day rows and encodes them
