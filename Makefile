@@ -6,7 +6,7 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
 DEMO     ?= /tmp/churnctl-demo
 
-.PHONY: build minio test test-short test-race bench bench-bronze bench-etl bench-scale bench-features bench-train bench-load lint demo ci clean
+.PHONY: equiv build minio test test-short test-race bench bench-bronze bench-etl bench-scale bench-features bench-train bench-load lint demo ci clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/churnctl
@@ -61,6 +61,11 @@ bench-etl: build
 # pgx binary COPY + upsert of 1,000,000 fact rows vs psql \copy, same private server.
 bench-load:
 	./scripts/bench_load.sh
+
+# The whole pipeline (sample + a 1,000-user log, load into a private PostgreSQL) at two revisions gives the same
+# lake, models, predictions and rows (REV_A default: the commit before issue 16's refactor; REV_B: the working tree).
+equiv:
+	./scripts/equiv.sh $(REV_A) $(REV_B)
 
 ci: lint test
 
